@@ -1,0 +1,256 @@
+package codec
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v5"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/dynamicpb"
+)
+
+// jsonCodec is the JSON codec.
+type jsonCodec struct{}
+
+// JSON returns the JSON codec, named "json".
+//
+// Append takes:
+//   - a proto.Message (of t.Proto's type when t has one), encoded with the
+//     canonical protobuf JSON mapping (protojson: lowerCamelCase names,
+//     zero-valued scalars included so that schemas requiring them pass);
+//   - JSON text as a []byte or json.RawMessage, which must be one valid JSON
+//     value and is appended compacted;
+//   - any other Go value, marshalled with encoding/json (so a string becomes a
+//     JSON string, not JSON text).
+//
+// Unmarshal stores into:
+//   - a proto.Message (of t.Proto's type when t has one), with protojson;
+//     unknown fields are an error, and after any error the message's
+//     contents are unspecified;
+//   - a *json.RawMessage or *[]byte: a copy of data, unmodified (reusing the
+//     slice's capacity);
+//   - a *any: the value as encoding/json decodes it with UseNumber (objects
+//     are map[string]any, numbers json.Number);
+//   - any other non-nil pointer, with encoding/json.
+//
+// Both check the JSON value against t: against t.Schema when it is set, else
+// against t.Proto (the value must decode into a message of that type), else
+// only that it is one well-formed JSON value. A nil t checks nothing more.
+// JSON text must be UTF-8, nested no deeper than [MaxJSONDepth], and its
+// numbers' exponents within ±1000 (which bounds the cost of checking numbers
+// against a schema); this is checked before any decoding. Schema failures name the failing field in
+// [Error.Path].
+func JSON() Codec { return (*jsonCodec)(nil) }
+
+// Name returns "json".
+func (*jsonCodec) Name() string { return NameJSON }
+
+// Append checks v against t and appends its JSON encoding to dst.
+func (c *jsonCodec) Append(dst []byte, t *Type, v any) ([]byte, error) {
+	if m, ok := v.(proto.Message); ok {
+		return c.appendProto(dst, t, m)
+	}
+	text, ok := jsonText(v)
+	if !ok {
+		var err error
+		text, err = json.Marshal(v)
+		if err != nil {
+			var unsupported *json.UnsupportedTypeError
+			if errors.As(err, &unsupported) {
+				err = fmt.Errorf("%w: %w", ErrTypeMismatch, err)
+			}
+			return dst, newError(NameJSON, t, "", err)
+		}
+	}
+	if err := checkText(text); err != nil {
+		return dst, newError(NameJSON, t, "", err)
+	}
+	if err := validateText(t, text); err != nil {
+		return dst, err
+	}
+	n := len(dst)
+	dst = append(dst, text...)
+	return dst[:n+len(compactInPlace(dst[n:]))], nil
+}
+
+// appendProto appends the protojson encoding of m to dst.
+func (*jsonCodec) appendProto(dst []byte, t *Type, m proto.Message) ([]byte, error) {
+	if d := t.protoDesc(); d != nil {
+		if err := checkMessageType(m, d); err != nil {
+			return dst, newError(NameJSON, t, "", err)
+		}
+	}
+	n := len(dst)
+	out, err := protojson.MarshalOptions{EmitDefaultValues: true}.MarshalAppend(dst, m)
+	if err != nil {
+		return dst, newError(NameJSON, t, "", err)
+	}
+	// protojson's output has randomly varying whitespace; take it out.
+	text := compactInPlace(out[n:])
+	if err := scan(text); err != nil {
+		return dst, newError(NameJSON, t, "", err)
+	}
+	if s := t.schema(); s != nil {
+		val, err := decodeText(text)
+		if err != nil {
+			return dst, newError(NameJSON, t, "", err)
+		}
+		if err := validateSchema(t, s, val); err != nil {
+			return dst, err
+		}
+	}
+	return out[:n+len(text)], nil
+}
+
+// Unmarshal decodes JSON data, checks it against t and stores it in v.
+func (*jsonCodec) Unmarshal(data []byte, t *Type, v any) error {
+	// Refuse the value kinds we cannot store into before doing any work.
+	m, isProto := v.(proto.Message)
+	switch p := v.(type) {
+	case proto.Message:
+		if d := t.protoDesc(); d != nil {
+			if err := checkMessageType(m, d); err != nil {
+				return newError(NameJSON, t, "", err)
+			}
+		}
+	case *json.RawMessage, *[]byte, *any:
+		if reflect.ValueOf(p).IsNil() {
+			return newError(NameJSON, t, "", fmt.Errorf("%w: got nil %T", ErrTypeMismatch, v))
+		}
+	default:
+		if rv := reflect.ValueOf(v); rv.Kind() != reflect.Pointer || rv.IsNil() {
+			return newError(NameJSON, t, "", fmt.Errorf("%w: got Go value of type %T, want a proto.Message or a non-nil pointer", ErrTypeMismatch, v))
+		}
+	}
+	if err := checkText(data); err != nil {
+		return newError(NameJSON, t, "", err)
+	}
+
+	if isProto {
+		if s := t.schema(); s != nil {
+			val, err := decodeText(data)
+			if err != nil {
+				return newError(NameJSON, t, "", err)
+			}
+			if err := validateSchema(t, s, val); err != nil {
+				return err
+			}
+		}
+		err := guard("protojson", func() error {
+			return protojson.UnmarshalOptions{RecursionLimit: MaxProtoDepth}.Unmarshal(data, m)
+		})
+		if err != nil {
+			return newError(NameJSON, t, "", err)
+		}
+		return nil
+	}
+
+	switch p := v.(type) {
+	case *any:
+		val, err := decodeText(data)
+		if err != nil {
+			return newError(NameJSON, t, "", err)
+		}
+		if s := t.schema(); s != nil {
+			err = validateSchema(t, s, val)
+		} else {
+			err = validateProto(t, data)
+		}
+		if err != nil {
+			return err
+		}
+		*p = val
+		return nil
+	case *json.RawMessage:
+		if err := validateText(t, data); err != nil {
+			return err
+		}
+		*p = append((*p)[:0], data...)
+		return nil
+	case *[]byte:
+		if err := validateText(t, data); err != nil {
+			return err
+		}
+		*p = append((*p)[:0], data...)
+		return nil
+	}
+
+	if err := validateText(t, data); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			return newError(NameJSON, t, "/"+strings.ReplaceAll(typeErr.Field, ".", "/"), err)
+		}
+		return newError(NameJSON, t, "", err)
+	}
+	return nil
+}
+
+// validateText checks that text, which has passed checkText, is one JSON
+// value of type t. It decodes text only as far as t requires.
+func validateText(t *Type, text []byte) error {
+	if s := t.schema(); s != nil {
+		val, err := decodeText(text)
+		if err != nil {
+			return newError(NameJSON, t, "", err)
+		}
+		return validateSchema(t, s, val)
+	}
+	if t.protoDesc() != nil {
+		return validateProto(t, text)
+	}
+	if !json.Valid(text) {
+		return newError(NameJSON, t, "", syntaxError(text))
+	}
+	return nil
+}
+
+// validateProto checks that text decodes into a message of t's protobuf
+// type, if it has one.
+func validateProto(t *Type, text []byte) error {
+	d := t.protoDesc()
+	if d == nil {
+		return nil
+	}
+	err := guard("protojson", func() error {
+		return protojson.UnmarshalOptions{RecursionLimit: MaxProtoDepth}.Unmarshal(text, dynamicpb.NewMessage(d))
+	})
+	if err != nil {
+		return newError(NameJSON, t, "", err)
+	}
+	return nil
+}
+
+// validateSchema checks the decoded JSON value val against s, the schema of
+// t. A failure names the first failing leaf of the validation tree.
+func validateSchema(t *Type, s *jsonschema.Schema, val any) error {
+	err := guard("schema validation", func() error { return s.Validate(val) })
+	if err == nil {
+		return nil
+	}
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return newError(NameJSON, t, "", err)
+	}
+	leaf := ve
+	for len(leaf.Causes) > 0 {
+		leaf = leaf.Causes[0]
+	}
+	return newError(NameJSON, t, leaf.InstanceLocation, &schemaError{msg: leaf.Message, err: ve})
+}
+
+// schemaError is a schema validation failure: the message of its first
+// failing leaf, and the whole validation error as the cause.
+type schemaError struct {
+	msg string
+	err *jsonschema.ValidationError
+}
+
+func (e *schemaError) Error() string { return e.msg }
+func (e *schemaError) Unwrap() error { return e.err }

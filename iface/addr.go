@@ -1,0 +1,136 @@
+package iface
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// Addr is a parsed ifkit address: a Unix socket path or a TCP host:port.
+type Addr struct {
+	Network string // "unix" or "tcp"
+	Address string // a file path for unix, host:port for tcp
+}
+
+// String returns the address in the form ParseAddr reads: unix:///abs.sock,
+// unix:rel.sock or tcp://host:port.
+func (a Addr) String() string {
+	if a.Network == "unix" {
+		if filepath.IsAbs(a.Address) {
+			return "unix://" + a.Address
+		}
+		return "unix:" + a.Address
+	}
+	return "tcp://" + a.Address
+}
+
+// ParseAddr reads one address: unix:///abs/path.sock, unix:rel/path.sock,
+// tcp://host:port or host:port.
+func ParseAddr(s string) (Addr, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return Addr{}, errors.New("empty address; use unix:///path.sock, unix:rel.sock, tcp://host:port or host:port")
+	case strings.HasPrefix(s, "unix://"):
+		p := strings.TrimPrefix(s, "unix://")
+		if !strings.HasPrefix(p, "/") {
+			return Addr{}, fmt.Errorf("address %q: unix:// needs an absolute path (unix:///run/x.sock); for a relative path write unix:%s", s, p)
+		}
+		return Addr{Network: "unix", Address: p}, nil
+	case strings.HasPrefix(s, "unix:"):
+		p := strings.TrimPrefix(s, "unix:")
+		if p == "" {
+			return Addr{}, fmt.Errorf("address %q: no socket path after unix:", s)
+		}
+		return Addr{Network: "unix", Address: p}, nil
+	case strings.HasPrefix(s, "tcp://"):
+		s = strings.TrimPrefix(s, "tcp://")
+	case strings.Contains(s, "://"):
+		return Addr{}, fmt.Errorf("address %q: unknown scheme; use unix:// or tcp://", s)
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return Addr{}, fmt.Errorf("address %q: want host:port (%v)", s, err)
+	}
+	if port == "" {
+		return Addr{}, fmt.Errorf("address %q: missing port", s)
+	}
+	return Addr{Network: "tcp", Address: net.JoinHostPort(host, port)}, nil
+}
+
+// ParseAddrList reads a comma-separated list of addresses, which means "any
+// of these" (failover), in order.
+func ParseAddrList(s string) ([]Addr, error) {
+	var out []Addr
+	for _, part := range strings.Split(s, ",") {
+		a, err := ParseAddr(part)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// Listen opens a listener on addr. A Unix socket file is made readable and
+// writable by its owner only (mode 0600; put it in a 0700 folder to close the
+// moment between creation and chmod), a stale socket file left by a dead
+// process is replaced, and the file is removed when the listener closes.
+func Listen(ctx context.Context, addr string) (net.Listener, error) {
+	a, err := ParseAddr(addr)
+	if err != nil {
+		return nil, err
+	}
+	var lc net.ListenConfig
+	if a.Network == "tcp" {
+		return lc.Listen(ctx, "tcp", a.Address)
+	}
+	if err := removeStaleSocket(ctx, a.Address); err != nil {
+		return nil, err
+	}
+	l, err := lc.Listen(ctx, "unix", a.Address)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(a.Address, 0o600); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("setting owner-only mode on %s: %w", a.Address, err)
+	}
+	return l, nil
+}
+
+// removeStaleSocket removes a socket file nobody listens on any more. A file
+// that is not a socket, or a live socket, is left alone and reported.
+func removeStaleSocket(ctx context.Context, path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi.Mode()&os.ModeSocket == 0 {
+		return fmt.Errorf("%s exists and is not a socket; remove it or choose another path", path)
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", path)
+	if err == nil {
+		conn.Close()
+		return fmt.Errorf("%s: another process is listening on this socket", path)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("%s: cannot tell whether the socket is in use: %w", path, err)
+	}
+	return os.Remove(path)
+}
+
+// dialAddr opens a raw connection to a.
+func dialAddr(ctx context.Context, a Addr) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, a.Network, a.Address)
+}

@@ -1,0 +1,166 @@
+package iface
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ifkit/ifkit/manifest"
+)
+
+func msg(s string) []byte { return []byte(s) }
+
+// blocked reports whether f is still running after the scheduler had a fair
+// chance to run it; it is used only to check that a call waits.
+func blocked(done <-chan error) bool {
+	select {
+	case <-done:
+		return false
+	case <-time.After(20 * time.Millisecond):
+		return true
+	}
+}
+
+func TestOutboxBlockWaitsForCredit(t *testing.T) {
+	o := newOutbox(manifest.Block, 0, 2)
+	ctx := context.Background()
+	for _, m := range []string{"a", "b"} {
+		if err := o.put(ctx, msg(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- o.put(ctx, msg("c")) }()
+	if !blocked(done) {
+		t.Fatal("put without credit returned instead of waiting")
+	}
+	batch, err := o.take(ctx, nil, 10)
+	if err != nil || len(batch) != 2 {
+		t.Fatalf("take = %q, %v; want the two credited messages", batch, err)
+	}
+	if !blocked(done) {
+		t.Fatal("sending the queued messages must not admit more: no new credit came")
+	}
+	o.grant(1)
+	if err := <-done; err != nil {
+		t.Fatalf("put after grant: %v", err)
+	}
+	batch, _ = o.take(ctx, batch[:0], 10)
+	if len(batch) != 1 || string(batch[0]) != "c" {
+		t.Fatalf("take = %q, want [c]", batch)
+	}
+}
+
+func TestOutboxBlockHonoursContext(t *testing.T) {
+	o := newOutbox(manifest.Block, 0, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- o.put(ctx, msg("a")) }()
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("put = %v, want context.Canceled", err)
+	}
+	if q, _, _ := o.snapshot(); q != 0 {
+		t.Fatalf("a cancelled put left %d messages queued", q)
+	}
+}
+
+func TestOutboxFailFastAndDropNewest(t *testing.T) {
+	ctx := context.Background()
+	o := newOutbox(manifest.FailFast, 0, 1)
+	if err := o.put(ctx, msg("a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.put(ctx, msg("b")); !errors.Is(err, ErrNoCredit) {
+		t.Fatalf("put = %v, want ErrNoCredit", err)
+	}
+	o = newOutbox(manifest.DropNewest, 0, 1)
+	o.put(ctx, msg("a"))
+	if err := o.put(ctx, msg("b")); !errors.Is(err, ErrDropped) {
+		t.Fatalf("put = %v, want ErrDropped", err)
+	}
+	if q, _, d := o.snapshot(); q != 1 || d != 1 {
+		t.Fatalf("queued %d dropped %d, want 1 and 1", q, d)
+	}
+}
+
+func TestOutboxDropOldestKeepsTheNewest(t *testing.T) {
+	ctx := context.Background()
+	o := newOutbox(manifest.DropOldest, 3, 0)
+	for _, m := range []string{"a", "b", "c", "d", "e"} {
+		if err := o.put(ctx, msg(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if q, _, d := o.snapshot(); q != 3 || d != 2 {
+		t.Fatalf("queued %d dropped %d, want 3 and 2", q, d)
+	}
+	o.grant(2)
+	batch, _ := o.take(ctx, nil, 10)
+	if len(batch) != 2 || string(batch[0]) != "c" || string(batch[1]) != "d" {
+		t.Fatalf("take = %q, want [c d]", batch)
+	}
+}
+
+func TestOutboxClose(t *testing.T) {
+	ctx := context.Background()
+	o := newOutbox(manifest.Block, 0, 1)
+	o.put(ctx, msg("a"))
+	waiting := make(chan error, 1)
+	go func() { waiting <- o.put(ctx, msg("b")) }()
+	end := errors.New("ended")
+	o.close(end)
+	if err := <-waiting; !errors.Is(err, end) {
+		t.Fatalf("blocked put = %v, want the closing error", err)
+	}
+	batch, err := o.take(ctx, nil, 10)
+	if len(batch) != 1 || err != nil {
+		t.Fatalf("take after close = %q, %v; want the credited message first", batch, err)
+	}
+	if _, err := o.take(ctx, nil, 10); !errors.Is(err, end) {
+		t.Fatalf("take = %v, want the closing error", err)
+	}
+}
+
+func TestLedgerAutoGrantsInBatches(t *testing.T) {
+	l := newLedger(4, 4, true)
+	for i := 0; i < 4; i++ {
+		if !l.arrive() {
+			t.Fatalf("arrival %d refused within the window", i+1)
+		}
+	}
+	if l.arrive() {
+		t.Fatal("a fifth arrival in a window of 4 was accepted: credit violation missed")
+	}
+	if g := l.consume(); g != 0 {
+		t.Fatalf("grant after 1 of 4 consumed = %d, want 0 (batched)", g)
+	}
+	if g := l.consume(); g != 2 {
+		t.Fatalf("grant after half the window = %d, want 2", g)
+	}
+	if granted, held := l.outstanding(); granted+held > 4 {
+		t.Fatalf("granted %d + held %d exceed the window", granted, held)
+	}
+}
+
+func TestLedgerPullMode(t *testing.T) {
+	l := newLedger(3, 0, false)
+	if l.arrive() {
+		t.Fatal("arrival accepted before any request")
+	}
+	if g := l.request(10); g != 3 {
+		t.Fatalf("request(10) granted %d, want the window, 3", g)
+	}
+	l.arrive()
+	l.arrive()
+	if g := l.request(5); g != 0 {
+		t.Fatalf("request with the window full granted %d", g)
+	}
+	if g := l.consume(); g != 0 {
+		t.Fatal("pull mode granted by itself")
+	}
+	if g := l.request(5); g != 1 {
+		t.Fatalf("request after one consumed granted %d, want 1", g)
+	}
+}

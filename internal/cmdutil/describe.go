@@ -1,0 +1,195 @@
+package cmdutil
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/ifkit/ifkit/manifest"
+)
+
+// Describe writes a manifest as text for people: what the interface is,
+// which way data flows, its message types with their fields, replies, flow
+// limits and control operations.
+func Describe(w io.Writer, m *manifest.Manifest) error {
+	ew := &errWriter{w: w}
+	title := ""
+	if m.Title != "" {
+		title = " — " + m.Title
+	}
+	ew.printf("%s %s%s\n", m.Name, m.Version, title)
+	ew.printf("hash %s\n", m.Hash())
+	if m.Description != "" {
+		ew.printf("\n%s\n", indent(strings.TrimSpace(m.Description), ""))
+	}
+	ew.printf("\n")
+	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "direction\t%s\n", directionText(m.Direction))
+	fmt.Fprintf(tw, "codecs\t%s\n", strings.Join(m.Codecs, ", "))
+	fmt.Fprintf(tw, "flow\t%d credits, messages up to %s, %s\n", m.Flow.Credits, byteSize(m.Flow.MaxMessageBytes), exhaustedText(m.Flow.OnExhausted))
+	control := "none (no control sub-interface)"
+	if len(m.Control) > 0 {
+		control = "list, manifest, " + strings.Join(m.Control, ", ")
+	}
+	fmt.Fprintf(tw, "control\t%s\n", control)
+	tw.Flush()
+	for _, d := range []manifest.Direction{manifest.Send, manifest.Recv} {
+		if len(m.Types(d)) == 0 {
+			continue
+		}
+		who := "server sends (client receives)"
+		if d == manifest.Recv {
+			who = "server receives (client sends)"
+		}
+		ew.printf("\n%s:\n", who)
+		for _, t := range m.Types(d) {
+			describeType(ew, t)
+		}
+	}
+	return ew.err
+}
+
+func describeType(w *errWriter, t *manifest.MessageType) {
+	head := "  " + t.Name
+	if t.Proto != nil {
+		head += "  (" + string(t.Proto.FullName()) + ")"
+	}
+	if t.Reply != nil {
+		if t.Reply.Stream {
+			head += "  → stream of " + t.Reply.Type
+		} else {
+			head += "  → " + t.Reply.Type
+		}
+	}
+	w.printf("%s\n", head)
+	if t.Description != "" {
+		w.printf("%s\n", indent(strings.TrimSpace(t.Description), "      "))
+	}
+	if fields := typeFields(t); len(fields) > 0 {
+		w.printf("      fields:\n")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, f := range fields {
+			fmt.Fprintf(tw, "        %s\t%s\n", f[0], f[1])
+		}
+		tw.Flush()
+	}
+	if len(t.FilterFields) > 0 {
+		w.printf("      filter on: %s\n", strings.Join(t.FilterFields, ", "))
+	}
+	for _, e := range t.Examples {
+		w.printf("      example: %s\n", e)
+	}
+}
+
+// typeFields lists a type's top-level fields and their types, from its
+// protobuf message or else its JSON Schema's properties.
+func typeFields(t *manifest.MessageType) [][2]string {
+	var out [][2]string
+	if t.Proto != nil {
+		fields := t.Proto.Fields()
+		for i := 0; i < fields.Len(); i++ {
+			out = append(out, [2]string{string(fields.Get(i).Name()), protoFieldType(fields.Get(i))})
+		}
+		return out
+	}
+	if t.Schema == nil {
+		return nil
+	}
+	var names []string
+	for name := range t.Schema.Properties {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	required := map[string]bool{}
+	for _, r := range t.Schema.Required {
+		required[r] = true
+	}
+	for _, name := range names {
+		typ := strings.Join(t.Schema.Properties[name].Types, "|")
+		if typ == "" {
+			typ = "any"
+		}
+		if required[name] {
+			typ += " (required)"
+		}
+		out = append(out, [2]string{name, typ})
+	}
+	return out
+}
+
+func protoFieldType(fd protoreflect.FieldDescriptor) string {
+	var typ string
+	switch {
+	case fd.IsMap():
+		typ = "map<" + protoFieldType(fd.MapKey()) + ", " + protoFieldType(fd.MapValue()) + ">"
+		return typ
+	case fd.Message() != nil:
+		typ = string(fd.Message().FullName())
+	case fd.Enum() != nil:
+		typ = string(fd.Enum().FullName())
+	default:
+		typ = fd.Kind().String()
+	}
+	if fd.IsList() {
+		typ = "repeated " + typ
+	}
+	return typ
+}
+
+func directionText(d manifest.Direction) string {
+	switch d {
+	case manifest.Send:
+		return "send (server → client)"
+	case manifest.Recv:
+		return "recv (client → server)"
+	}
+	return "duplex (both ways)"
+}
+
+func exhaustedText(p manifest.OnExhausted) string {
+	switch p {
+	case manifest.DropOldest:
+		return "a sender without credit drops its oldest queued message"
+	case manifest.DropNewest:
+		return "a sender without credit drops the new message"
+	case manifest.FailFast:
+		return "a sender without credit gets an error"
+	}
+	return "a sender without credit waits"
+}
+
+func byteSize(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+func indent(s, prefix string) string {
+	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
+}
+
+// errWriter keeps the first write error so a long report can be written
+// without checking each line.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}
+
+func (e *errWriter) printf(format string, args ...any) { fmt.Fprintf(e, format, args...) }

@@ -1,0 +1,178 @@
+package manifest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v5"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/dynamicpb"
+)
+
+// errorIn records an error at pointer p of a document other than the
+// manifest (a schema file it refers to), or of the manifest itself.
+func (b *builder) errorIn(file string, root *node, p string, format string, args ...any) {
+	n := root.at(p)
+	b.errs = append(b.errs, &Error{File: file, Line: n.line, Col: n.col, Path: dotted(p), Msg: fmt.Sprintf(format, args...)})
+}
+
+// resolveSchema reads the JSON Schema of t, inline or from the file its $ref
+// names, and compiles it. Any reference out of the schema is refused, so the
+// embedded schema in the canonical form is complete.
+func (b *builder) resolveSchema(t *MessageType, p string, sn *node) {
+	file, root, base := b.file, b.root, p
+	if ref := sn.field("$ref"); ref != nil && ref.kind == kindString && !strings.HasPrefix(ref.text, "#") {
+		switch {
+		case len(sn.keys) > 1:
+			b.errorf(p+"/$ref", "a $ref to a file must stand alone: move the other keywords into %s", ref.text)
+			return
+		case strings.Contains(ref.text, "#"):
+			b.errorf(p+"/$ref", "%q: a $ref must name a whole file, without a #fragment", ref.text)
+			return
+		case strings.Contains(ref.text, "://"):
+			b.errorf(p+"/$ref", "%q: schemas are not fetched from URLs; save it beside the manifest and name the file", ref.text)
+			return
+		}
+		data, ok := b.readFile(p+"/$ref", ref.text)
+		if !ok {
+			return
+		}
+		fileRoot, ok := b.document(ref.text, data)
+		if !ok {
+			return
+		}
+		file, root, base, sn = b.displayName(ref.text), fileRoot, "", fileRoot
+	}
+	if b.externalRefs(file, root, base, sn) {
+		return
+	}
+	value := sn.value()
+	b.schemas[t] = value
+	doc, _ := json.Marshal(value)
+	url := "mem:///messages/" + string(t.Direction) + "/" + t.Name + ".schema.json"
+	c := jsonschema.NewCompiler()
+	c.Draft = jsonschema.Draft2020
+	c.AssertFormat = true
+	c.LoadURL = func(s string) (io.ReadCloser, error) {
+		return nil, fmt.Errorf("%s: references out of a message schema are not allowed; put the definitions under $defs", s)
+	}
+	if err := c.AddResource(url, bytes.NewReader(doc)); err != nil {
+		b.errorIn(file, root, base, "invalid JSON Schema: %v", err)
+		return
+	}
+	sch, err := c.Compile(url)
+	if err != nil {
+		var se *jsonschema.SchemaError
+		var ve *jsonschema.ValidationError
+		if errors.As(err, &se) && errors.As(se.Err, &ve) {
+			for _, e := range schemaErrors(file, root, base, ve, nil) {
+				e.Msg = "invalid JSON Schema: " + e.Msg
+				b.errs = append(b.errs, e)
+			}
+			return
+		}
+		b.errorIn(file, root, base, "invalid JSON Schema: %s", strings.TrimPrefix(err.Error(), "jsonschema: "))
+		return
+	}
+	t.Schema = sch
+}
+
+// externalRefs reports every $ref under n (at pointer p of root, in file)
+// that leaves the schema, and whether there was one. Only references inside
+// the schema (#/$defs/...) keep the embedded schema self-contained.
+func (b *builder) externalRefs(file string, root *node, p string, n *node) bool {
+	found := false
+	switch n.kind {
+	case kindObject:
+		for i, k := range n.keys {
+			cp := p + "/" + escapePointer(k.text)
+			v := n.vals[i]
+			if k.text == "$ref" && v.kind == kindString && !strings.HasPrefix(v.text, "#") {
+				b.errorIn(file, root, cp, "%q: a message schema may refer only inside itself (#/$defs/...); inline the definition under $defs", v.text)
+				found = true
+				continue
+			}
+			found = b.externalRefs(file, root, cp, v) || found
+		}
+	case kindArray:
+		for i, v := range n.vals {
+			found = b.externalRefs(file, root, fmt.Sprintf("%s/%d", p, i), v) || found
+		}
+	}
+	return found
+}
+
+var protojsonPosition = regexp.MustCompile(`^proto:[\s\p{Zs}]*(\(line \d+:\d+\):[\s\p{Zs}]*)?`)
+
+// checkExample checks one example value against the type's definitions.
+func (b *builder) checkExample(t *MessageType, p string, e *node) {
+	v := e.value()
+	data := encodeCanonical(v)
+	t.Examples = append(t.Examples, data)
+	if t.Schema != nil {
+		for _, err := range schemaErrors(b.file, b.root, p, t.Schema.Validate(v), nil) {
+			err.Msg = "example does not match the schema: " + err.Msg
+			b.errs = append(b.errs, err)
+		}
+	}
+	if t.Proto != nil {
+		if err := protojson.Unmarshal(data, dynamicpb.NewMessage(t.Proto)); err != nil {
+			b.errorf(p, "example is not a valid %s in protobuf JSON: %s", t.Proto.FullName(), protojsonPosition.ReplaceAllString(err.Error(), ""))
+		}
+	}
+}
+
+// checkFilterFields checks that each filter field is a top-level field of t.
+func (b *builder) checkFilterFields(t *MessageType, p string) {
+	if len(t.FilterFields) == 0 || (b.declared[t] && t.Proto == nil && t.Schema == nil) {
+		return // nothing to check, or the type did not resolve (reported already)
+	}
+	var known []string
+	switch {
+	case t.Proto != nil:
+		fields := t.Proto.Fields()
+		for i := 0; i < fields.Len(); i++ {
+			known = append(known, string(fields.Get(i).Name()))
+			if j := fields.Get(i).JSONName(); j != string(fields.Get(i).Name()) {
+				known = append(known, j)
+			}
+		}
+	case t.Schema != nil:
+		obj, _ := b.schemas[t].(map[string]any)
+		props, _ := obj["properties"].(map[string]any)
+		for k := range props {
+			known = append(known, k)
+		}
+	}
+	sort.Strings(known)
+	items := b.root.at(p)
+	for i, f := range items.vals {
+		if f.kind != kindString || contains(known, f.text) {
+			continue
+		}
+		ip := fmt.Sprintf("%s/%d", p, i)
+		switch {
+		case len(known) == 0:
+			b.errorf(ip, "cannot filter on %q: type %s declares no fields (give it a proto message or a schema with properties)", f.text, t.Name)
+		case suggest(f.text, known) != "":
+			b.errorf(ip, "%q is not a field of %s; did you mean %q?", f.text, t.Name, suggest(f.text, known))
+		default:
+			b.errorf(ip, "%q is not a field of %s; its fields are %s", f.text, t.Name, strings.Join(known, ", "))
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
