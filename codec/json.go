@@ -39,11 +39,15 @@ type jsonCodec struct{}
 //
 // Both check the JSON value against t: against t.Schema when it is set, else
 // against t.Proto (the value must decode into a message of that type), else
-// only that it is one well-formed JSON value. A nil t checks nothing more.
+// only that it is one well-formed JSON value; a nil t is allowed and checks
+// nothing more. Schema failures name the failing field in [Error.Path].
 // JSON text must be UTF-8, nested no deeper than [MaxJSONDepth], and its
 // numbers' exponents within ±1000 (which bounds the cost of checking numbers
-// against a schema); this is checked before any decoding. Schema failures name the failing field in
-// [Error.Path].
+// against a schema); this is checked before any decoding.
+//
+// The output of Append for a proto.Message is compacted, so it is stable
+// within one build, but protojson's output may change between protobuf
+// versions: compare decoded values, never bytes.
 func JSON() Codec { return (*jsonCodec)(nil) }
 
 // Name returns "json".

@@ -17,7 +17,7 @@ import (
 
 // maxNodes bounds the size of a parsed document, aliases expanded, so that a
 // small YAML file cannot expand into gigabytes ("billion laughs").
-const maxNodes = 1 << 20
+const maxNodes = 1 << 18
 
 // parseDocument parses YAML or JSON into a node tree. JSON is recognised by
 // a .json file name, or by a first non-space byte of '{' or '['.
