@@ -18,23 +18,40 @@ var (
 	ErrDropped = errors.New("ifkit: message dropped: no credit (flow policy: drop_newest)")
 )
 
-// outbox holds a connection's encoded outgoing messages until the peer has
-// granted credit for them, under the manifest's flow policy. One mechanism
-// serves every policy: a message is admitted while the queue is below its
-// limit; the writer takes messages only while it holds credit.
+// outMsg is one queued outgoing item: a MESSAGE (which needs a credit) or
+// the END of a reply stream (which does not, but must keep its place after
+// the replies it ends).
+type outMsg struct {
+	typeID uint32
+	corr   uint64
+	flags  uint8
+	body   []byte
+	end    bool
+}
+
+// outbox holds a connection's outgoing items until the peer has granted
+// credit for them, under the manifest's flow policy, plus urgent control
+// frames (CREDIT, ERROR) that need no credit and a final CLOSE frame. One
+// mechanism serves every policy: a message is admitted while the messages
+// queued are below a limit; the writer takes messages only while it holds
+// credit.
 //
 //   - block, error, drop_newest: the limit is the credit held, so every
 //     queued message already has a credit and "no credit" is exact;
-//   - drop_oldest: the limit is a fixed capacity; when full, the oldest
-//     queued message is dropped to admit the new one.
+//   - drop_oldest: the limit is the manifest's credits; when full, the
+//     oldest queued message is dropped to admit the new one.
 //
 // Memory is bounded by the limit × the largest message.
 type outbox struct {
 	mu       sync.Mutex
 	policy   manifest.OnExhausted
-	capacity int      // the queue bound under drop_oldest
-	credits  int64    // granted by the peer and not yet used by the writer
-	queue    [][]byte // encoded messages, oldest first
+	capacity int       // the queue bound under drop_oldest
+	credits  int64     // granted by the peer and not yet used by the writer
+	queue    []*outMsg // oldest first
+	messages int       // MESSAGE items in queue (END items need no credit)
+	urgent   [][]byte  // encoded control frames, sent before queued items
+	final    []byte    // the CLOSE frame, sent last
+	paused   bool      // the writer holds messages (control: pause)
 	dropped  uint64
 	err      error         // set once when the connection ends
 	changed  chan struct{} // closed and replaced on every change, to wake waiters
@@ -57,17 +74,17 @@ func (o *outbox) limit() int64 {
 	return o.credits
 }
 
-// put queues msg, waiting for credit under the block policy until ctx is done.
-func (o *outbox) put(ctx context.Context, msg []byte) error {
+// put queues a message, waiting for credit under the block policy until ctx
+// is done.
+func (o *outbox) put(ctx context.Context, m *outMsg) error {
 	o.mu.Lock()
 	for {
 		if o.err != nil {
 			o.mu.Unlock()
 			return o.err
 		}
-		if int64(len(o.queue)) < o.limit() {
-			o.queue = append(o.queue, msg)
-			o.notify()
+		if int64(o.messages) < o.limit() {
+			o.push(m)
 			o.mu.Unlock()
 			return nil
 		}
@@ -80,12 +97,11 @@ func (o *outbox) put(ctx context.Context, msg []byte) error {
 			o.mu.Unlock()
 			return ErrDropped
 		case manifest.DropOldest:
-			o.queue[0] = nil
-			o.queue = append(o.queue[1:], msg)
-			o.dropped++
-			o.notify()
-			o.mu.Unlock()
-			return nil
+			if o.dropOldest() {
+				o.push(m)
+				o.mu.Unlock()
+				return nil
+			}
 		}
 		wait := o.changed
 		o.mu.Unlock()
@@ -98,34 +114,93 @@ func (o *outbox) put(ctx context.Context, msg []byte) error {
 	}
 }
 
-// take appends to batch the queued messages the writer may send now (those
-// with credit), at most max, and uses their credit. It waits until there is
-// one, or ctx is done, or the outbox is closed (then it returns what remains
-// sendable and the closing error).
-func (o *outbox) take(ctx context.Context, batch [][]byte, max int) ([][]byte, error) {
+// push appends m; o.mu must be held.
+func (o *outbox) push(m *outMsg) {
+	o.queue = append(o.queue, m)
+	if !m.end {
+		o.messages++
+	}
+	o.notify()
+}
+
+// dropOldest removes the oldest queued message that is not a reply (replies
+// are owed to a caller); o.mu must be held.
+func (o *outbox) dropOldest() bool {
+	for i, m := range o.queue {
+		if !m.end && m.flags&flagReply == 0 {
+			o.queue = append(o.queue[:i], o.queue[i+1:]...)
+			o.messages--
+			o.dropped++
+			return true
+		}
+	}
+	return false
+}
+
+// putEnd queues the END of a reply stream, after the replies queued so far.
+func (o *outbox) putEnd(m *outMsg) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.err != nil {
+		return o.err
+	}
+	m.end = true
+	o.push(m)
+	return nil
+}
+
+// putUrgent queues an encoded control frame to go before queued items.
+func (o *outbox) putUrgent(frame []byte) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.err == nil {
+		o.urgent = append(o.urgent, frame)
+		o.notify()
+	}
+}
+
+// take appends to batch the items the writer may send now, at most max,
+// using their credit, and returns the urgent frames too. It waits until there
+// is something, or ctx is done. Once the outbox is closed it returns what
+// remains sendable, the final frame, and the closing error.
+func (o *outbox) take(ctx context.Context, batch []*outMsg, max int) (items []*outMsg, urgent [][]byte, final []byte, err error) {
 	o.mu.Lock()
 	for {
-		n := min(int64(len(o.queue)), o.credits, int64(max))
+		urgent, o.urgent = o.urgent, nil
+		n := 0
+		for n < len(o.queue) && n < max && !o.paused {
+			m := o.queue[n]
+			if !m.end {
+				if o.credits == 0 {
+					break
+				}
+				o.credits--
+				o.messages--
+			}
+			batch = append(batch, m)
+			n++
+		}
 		if n > 0 {
-			batch = append(batch, o.queue[:n]...)
 			clear(o.queue[:n])
 			o.queue = o.queue[n:]
-			o.credits -= n
 			o.notify()
-			o.mu.Unlock()
-			return batch, nil
 		}
 		if o.err != nil {
-			err := o.err
+			final, o.final = o.final, nil
+			err = o.err
 			o.mu.Unlock()
-			return batch, err
+			return batch, urgent, final, err
+		}
+		if n > 0 || len(urgent) > 0 {
+			o.mu.Unlock()
+			return batch, urgent, nil, nil
 		}
 		wait := o.changed
 		o.mu.Unlock()
 		select {
 		case <-wait:
 		case <-ctx.Done():
-			return batch, ctx.Err()
+			return batch, nil, nil, ctx.Err()
 		}
 		o.mu.Lock()
 	}
@@ -139,22 +214,32 @@ func (o *outbox) grant(n int64) {
 	o.mu.Unlock()
 }
 
+// pause holds (true) or releases (false) queued messages.
+func (o *outbox) pause(p bool) {
+	o.mu.Lock()
+	o.paused = p
+	o.notify()
+	o.mu.Unlock()
+}
+
 // close ends the outbox: waiting and later puts fail with err; take returns
-// err once the queue has nothing sendable.
-func (o *outbox) close(err error) {
+// what is still sendable, then final (may be nil) and err. Only the first
+// close counts.
+func (o *outbox) close(err error, final []byte) {
 	o.mu.Lock()
 	if o.err == nil {
 		o.err = err
+		o.final = final
 		o.notify()
 	}
 	o.mu.Unlock()
 }
 
-// snapshot reports the queue length, the credit held and the drop count.
+// snapshot reports the messages queued, the credit held and the drop count.
 func (o *outbox) snapshot() (queued int, credits int64, dropped uint64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return len(o.queue), o.credits, o.dropped
+	return o.messages, o.credits, o.dropped
 }
 
 // ledger is a receiver's credit account. It keeps the invariant

@@ -9,7 +9,14 @@ import (
 	"github.com/ifkit/ifkit/manifest"
 )
 
-func msg(s string) []byte { return []byte(s) }
+func msg(s string) *outMsg { return &outMsg{body: []byte(s)} }
+
+func bodies(items []*outMsg) (out []string) {
+	for _, m := range items {
+		out = append(out, string(m.body))
+	}
+	return out
+}
 
 // blocked reports whether f is still running after the scheduler had a fair
 // chance to run it; it is used only to check that a call waits.
@@ -35,9 +42,9 @@ func TestOutboxBlockWaitsForCredit(t *testing.T) {
 	if !blocked(done) {
 		t.Fatal("put without credit returned instead of waiting")
 	}
-	batch, err := o.take(ctx, nil, 10)
+	batch, _, _, err := o.take(ctx, nil, 10)
 	if err != nil || len(batch) != 2 {
-		t.Fatalf("take = %q, %v; want the two credited messages", batch, err)
+		t.Fatalf("take = %q, %v; want the two credited messages", bodies(batch), err)
 	}
 	if !blocked(done) {
 		t.Fatal("sending the queued messages must not admit more: no new credit came")
@@ -46,9 +53,9 @@ func TestOutboxBlockWaitsForCredit(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("put after grant: %v", err)
 	}
-	batch, _ = o.take(ctx, batch[:0], 10)
-	if len(batch) != 1 || string(batch[0]) != "c" {
-		t.Fatalf("take = %q, want [c]", batch)
+	batch, _, _, _ = o.take(ctx, batch[:0], 10)
+	if len(batch) != 1 || string(batch[0].body) != "c" {
+		t.Fatalf("take = %q, want [c]", bodies(batch))
 	}
 }
 
@@ -97,9 +104,9 @@ func TestOutboxDropOldestKeepsTheNewest(t *testing.T) {
 		t.Fatalf("queued %d dropped %d, want 3 and 2", q, d)
 	}
 	o.grant(2)
-	batch, _ := o.take(ctx, nil, 10)
-	if len(batch) != 2 || string(batch[0]) != "c" || string(batch[1]) != "d" {
-		t.Fatalf("take = %q, want [c d]", batch)
+	batch, _, _, _ := o.take(ctx, nil, 10)
+	if got := bodies(batch); len(got) != 2 || got[0] != "c" || got[1] != "d" {
+		t.Fatalf("take = %q, want [c d]", got)
 	}
 }
 
@@ -110,16 +117,43 @@ func TestOutboxClose(t *testing.T) {
 	waiting := make(chan error, 1)
 	go func() { waiting <- o.put(ctx, msg("b")) }()
 	end := errors.New("ended")
-	o.close(end)
+	o.close(end, []byte("CLOSE"))
 	if err := <-waiting; !errors.Is(err, end) {
 		t.Fatalf("blocked put = %v, want the closing error", err)
 	}
-	batch, err := o.take(ctx, nil, 10)
-	if len(batch) != 1 || err != nil {
-		t.Fatalf("take after close = %q, %v; want the credited message first", batch, err)
+	batch, _, final, err := o.take(ctx, nil, 10)
+	if len(batch) != 1 || string(final) != "CLOSE" || !errors.Is(err, end) {
+		t.Fatalf("take after close = %q, %q, %v; want the credited message, the final frame and the error", bodies(batch), final, err)
 	}
-	if _, err := o.take(ctx, nil, 10); !errors.Is(err, end) {
-		t.Fatalf("take = %v, want the closing error", err)
+	if _, _, final, err := o.take(ctx, nil, 10); final != nil || !errors.Is(err, end) {
+		t.Fatalf("take = %q, %v; want only the closing error", final, err)
+	}
+}
+
+func TestOutboxEndKeepsItsPlaceWithoutCredit(t *testing.T) {
+	ctx := context.Background()
+	o := newOutbox(manifest.Block, 0, 1)
+	o.put(ctx, &outMsg{body: []byte("r1"), flags: flagReply, corr: 7})
+	o.putEnd(&outMsg{corr: 7})
+	o.putUrgent([]byte("CREDIT"))
+	batch, urgent, _, err := o.take(ctx, nil, 10)
+	if err != nil || len(batch) != 2 || !batch[1].end || len(urgent) != 1 {
+		t.Fatalf("take = %v %q %v; want the reply, then its END, and the urgent frame", batch, urgent, err)
+	}
+}
+
+func TestOutboxPauseHoldsMessages(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	o := newOutbox(manifest.Block, 0, 5)
+	o.put(ctx, msg("a"))
+	o.pause(true)
+	if batch, _, _, err := o.take(ctx, nil, 10); len(batch) != 0 || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("take while paused = %q, %v; want nothing until the deadline", bodies(batch), err)
+	}
+	o.pause(false)
+	if batch, _, _, _ := o.take(context.Background(), nil, 10); len(batch) != 1 {
+		t.Fatalf("take after resume = %q", bodies(batch))
 	}
 }
 

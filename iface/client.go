@@ -1,0 +1,280 @@
+package iface
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/yamux"
+
+	"github.com/ifkit/ifkit/codec"
+	"github.com/ifkit/ifkit/internal/pb/sessionpb"
+	"github.com/ifkit/ifkit/manifest"
+)
+
+// ErrConnect marks errors of Dial and Connect that mean the server could not
+// be reached or refused the session (as opposed to a refused stream).
+var ErrConnect = errors.New("cannot connect")
+
+// Client is one session with a server: one socket, multiplexed. Open
+// connections to its interfaces with Connect and control streams with
+// Control. A Client is safe for concurrent use.
+type Client struct {
+	addr   Addr
+	cfg    Config
+	codecs *codec.Set
+	name   string
+	sess   *yamux.Session
+}
+
+// DialOption configures Dial.
+type DialOption interface{ applyDial(*Client) }
+
+type dialOption func(*Client)
+
+func (f dialOption) applyDial(c *Client) { f(c) }
+
+// WithDialConfig sets the transport configuration (DefaultConfig otherwise).
+func WithDialConfig(cfg Config) DialOption { return dialOption(func(c *Client) { c.cfg = cfg }) }
+
+// WithClientCodecs sets the codecs the client can use (codec.Standard otherwise).
+func WithClientCodecs(set *codec.Set) DialOption {
+	return dialOption(func(c *Client) { c.codecs = set })
+}
+
+// WithClientName names the client program in the server's logs.
+func WithClientName(name string) DialOption { return dialOption(func(c *Client) { c.name = name }) }
+
+// Dial connects to a server. addr is one address or a comma-separated list
+// (failover): each is tried in order until one answers. Errors match
+// ErrConnect, or ErrNotIfkit when the peer is not an ifkit server.
+func Dial(ctx context.Context, addr string, opts ...DialOption) (*Client, error) {
+	addrs, err := ParseAddrList(addr)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{cfg: DefaultConfig(), codecs: codec.Standard()}
+	for _, o := range opts {
+		o.applyDial(c)
+	}
+	if err := c.cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, a := range addrs {
+		if err := c.dial(ctx, a); err != nil {
+			errs = append(errs, err)
+			if ctx.Err() != nil || errors.Is(err, ErrNotIfkit) {
+				break
+			}
+			continue
+		}
+		return c, nil
+	}
+	return nil, errors.Join(errs...)
+}
+
+func (c *Client) dial(ctx context.Context, a Addr) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.HandshakeTimeout)
+	defer cancel()
+	raw, err := dialAddr(ctx, a)
+	if err != nil {
+		return fmt.Errorf("%w to %s: %v", ErrConnect, a, err)
+	}
+	deadline, _ := ctx.Deadline()
+	raw.SetDeadline(deadline)
+	if _, err := raw.Write(preface(prefaceOK)); err != nil {
+		raw.Close()
+		return fmt.Errorf("%w to %s: %v", ErrConnect, a, err)
+	}
+	status, err := readPreface(raw)
+	if err != nil {
+		raw.Close()
+		if errors.Is(err, ErrNotIfkit) {
+			return fmt.Errorf("%s: %w", a, err)
+		}
+		return fmt.Errorf("%w to %s: %v", ErrConnect, a, err)
+	}
+	switch status {
+	case prefaceOK:
+	case prefaceRefused:
+		raw.Close()
+		return fmt.Errorf("%w to %s: the server refused the session (shutting down, or at its connection limit)", ErrConnect, a)
+	default:
+		raw.Close()
+		return fmt.Errorf("%w to %s: the server does not speak protocol version %d", ErrConnect, a, protocolVersion)
+	}
+	raw.SetDeadline(time.Time{})
+	sess, err := yamux.Client(raw, c.cfg.yamux())
+	if err != nil {
+		raw.Close()
+		return fmt.Errorf("%w to %s: %v", ErrConnect, a, err)
+	}
+	c.addr, c.sess = a, sess
+	return nil
+}
+
+// Addr returns the address the client is connected to.
+func (c *Client) Addr() Addr { return c.addr }
+
+// Close ends the session and every connection on it.
+func (c *Client) Close() error { return c.sess.Close() }
+
+// open opens a stream and runs its handshake.
+func (c *Client) open(ctx context.Context, req *sessionpb.OpenStream) (*yamux.Stream, *bufio.Reader, *sessionpb.OpenResult, error) {
+	st, err := c.sess.OpenStream()
+	if err != nil {
+		if cause := sessionCause(c.sess)(); cause != nil {
+			err = cause
+		}
+		return nil, nil, nil, fmt.Errorf("ifkit: opening a stream to %s: %w", c.addr, err)
+	}
+	deadline := time.Now().Add(c.cfg.HandshakeTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	st.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { st.SetDeadline(time.Now()) })
+	defer stop()
+	req.Client = c.name
+	if err := writeMsg(st, req); err != nil {
+		st.Close()
+		return nil, nil, nil, fmt.Errorf("ifkit: stream handshake with %s: %w", c.addr, err)
+	}
+	br := bufio.NewReaderSize(st, 64<<10)
+	var res sessionpb.OpenResult
+	if err := readMsg(br, &res, maxOpenResultBytes); err != nil {
+		st.Close()
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return nil, nil, nil, fmt.Errorf("ifkit: stream handshake with %s: %w", c.addr, err)
+	}
+	if code := Code(res.GetCode()); code != CodeOK {
+		st.Close()
+		return nil, nil, nil, &CloseError{Code: code, Reason: res.GetReason(), Remote: true}
+	}
+	st.SetDeadline(time.Time{})
+	return st, br, &res, nil
+}
+
+// ConnectOption configures Connect.
+type ConnectOption interface{ applyConnect(*connectOptions) }
+
+type connectOptions struct {
+	manifest *manifest.Manifest
+	codecs   []string
+	handlers map[string]Handler
+	catchAll Handler
+	pull     bool
+	credits  int
+}
+
+type connectOption func(*connectOptions)
+
+func (f connectOption) applyConnect(o *connectOptions) { f(o) }
+
+// WithManifest tells Connect the manifest the client was built against: the
+// server's must have the same hash, or Connect fails with a
+// manifest_mismatch *CloseError that names both hashes.
+func WithManifest(m *manifest.Manifest) ConnectOption {
+	return connectOption(func(o *connectOptions) { o.manifest = m })
+}
+
+// WithCodec lists the codecs the client accepts, in its order of
+// preference; the server picks the first of its own list that is here.
+func WithCodec(names ...string) ConnectOption {
+	return connectOption(func(o *connectOptions) { o.codecs = names })
+}
+
+// WithHandler handles received messages of one type; Recv no longer sees them.
+func WithHandler(typeName string, h Handler) ConnectOption {
+	return connectOption(func(o *connectOptions) {
+		if o.handlers == nil {
+			o.handlers = map[string]Handler{}
+		}
+		o.handlers[typeName] = h
+	})
+}
+
+// WithCatchAll handles received messages of every type without a handler.
+func WithCatchAll(h Handler) ConnectOption {
+	return connectOption(func(o *connectOptions) { o.catchAll = h })
+}
+
+// WithCredits sets how many messages the client lets the server send ahead
+// (at most, and by default, the manifest's flow.credits).
+func WithCredits(n int) ConnectOption {
+	return connectOption(func(o *connectOptions) { o.credits = n })
+}
+
+// WithPullMode grants no credit automatically: the server may send only as
+// many messages as Conn.Request asked for (RSocket's request(n)).
+func WithPullMode() ConnectOption { return connectOption(func(o *connectOptions) { o.pull = true }) }
+
+// Connect opens a connection to the named interface.
+func (c *Client) Connect(ctx context.Context, iface string, opts ...ConnectOption) (*Conn, error) {
+	var o connectOptions
+	for _, opt := range opts {
+		opt.applyConnect(&o)
+	}
+	codecs := o.codecs
+	if len(codecs) == 0 {
+		codecs = c.codecs.Names()
+	}
+	req := &sessionpb.OpenStream{Interface: iface, Kind: sessionpb.StreamKind_STREAM_KIND_DATA, Codecs: codecs}
+	if o.manifest != nil {
+		req.ManifestHash = o.manifest.Hash()
+	}
+	// The grant is sent once the manifest is known; ask for the most the
+	// server may accept and clamp below.
+	window := int64(o.credits)
+	if o.manifest != nil && (window <= 0 || window > int64(o.manifest.Flow.Credits)) {
+		window = int64(o.manifest.Flow.Credits)
+	}
+	if window <= 0 {
+		window = manifest.DefaultCredits
+	}
+	if !o.pull {
+		req.Credits = uint64(window)
+	}
+	st, br, res, err := c.open(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	m := o.manifest
+	if res.GetManifestHash() != req.GetManifestHash() {
+		if o.manifest != nil {
+			st.Close()
+			return nil, &CloseError{Code: CodeManifestMismatch, Remote: true, Reason: fmt.Sprintf(
+				"%s at %s serves manifest %s, but this client was built against %s (version %s); rebuild against the served manifest (ifctl describe) or connect to a matching server",
+				iface, c.addr, res.GetManifestHash(), o.manifest.Hash(), o.manifest.Version)}
+		}
+		if m, err = manifest.Parse(iface+".canonical.json", res.GetManifest()); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("ifkit: the manifest %s served for %s does not load: %w", c.addr, iface, err)
+		}
+	}
+	cd, ok := c.codecs.Lookup(res.GetCodec())
+	if !ok {
+		st.Close()
+		return nil, fmt.Errorf("ifkit: the server chose codec %q, which this client does not have", res.GetCodec())
+	}
+	if window > int64(m.Flow.Credits) {
+		window = int64(m.Flow.Credits)
+	}
+	conn := newConn(st, br, connConfig{
+		id:         res.GetConnectionId(),
+		manifest:   m,
+		codec:      cd,
+		sendCredit: int64(res.GetCredits()),
+		window:     window,
+		autoGrant:  !o.pull,
+		handlers:   o.handlers,
+		catchAll:   o.catchAll,
+		sessionErr: sessionCause(c.sess),
+	}).start()
+	return conn, nil
+}

@@ -1,0 +1,564 @@
+package iface
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/ifkit/ifkit/codec"
+	"github.com/ifkit/ifkit/internal/pb/controlpb"
+	"github.com/ifkit/ifkit/manifest"
+)
+
+// Handler handles one received message. A handler of a request type answers
+// with msg.Reply. Handlers of one connection run one at a time, in order.
+type Handler func(ctx context.Context, msg *Message) error
+
+// Conn is one connection between a client and a server on one interface:
+// its data sub-interface. Both ends use the same type. A Conn is safe for
+// concurrent use.
+type Conn struct {
+	id      uint64
+	man     *manifest.Manifest
+	codec   codec.Codec
+	stream  net.Conn
+	sends   manifest.Direction // the message list this end sends from
+	recvs   manifest.Direction // the message list this end receives from
+	maxBody int
+
+	out *outbox
+	in  *ledger
+
+	inbox    chan *Message // for Recv
+	handled  chan *Message // for the handlers
+	handlers map[string]Handler
+	catchAll Handler
+
+	callsMu  sync.Mutex
+	calls    map[uint64]*call
+	seqCalls map[uint64]uint64 // sequence number of a request in flight → its correlation id
+	nextCorr atomic.Uint64
+
+	sentMsgs, recvMsgs, sentBytes, recvBytes, refused atomic.Uint64
+	peerConsumed                                      atomic.Uint64
+	paused                                            atomic.Bool
+	pauseMu                                           sync.Mutex
+	withheld                                          int64 // credit not granted while paused
+	started                                           time.Time
+
+	// sessionErr reports why the session under the stream died, if it did.
+	sessionErr func() error
+
+	ctx       context.Context // cancelled when the connection ends
+	cancel    context.CancelFunc
+	closeOnce sync.Once
+	done      chan struct{}
+	err       *CloseError
+	wg        sync.WaitGroup
+	onEnd     func(*Conn)
+	br        *bufio.Reader
+}
+
+// connConfig is what both ends know after the stream handshake.
+type connConfig struct {
+	id         uint64
+	manifest   *manifest.Manifest
+	codec      codec.Codec
+	server     bool
+	sendCredit int64 // credit the peer granted us
+	window     int64 // credit we grant the peer at most
+	autoGrant  bool
+	handlers   map[string]Handler
+	catchAll   Handler
+	sessionErr func() error
+	onEnd      func(*Conn)
+}
+
+func newConn(stream net.Conn, br *bufio.Reader, cfg connConfig) *Conn {
+	c := &Conn{
+		id:         cfg.id,
+		man:        cfg.manifest,
+		codec:      cfg.codec,
+		stream:     stream,
+		sends:      manifest.Recv,
+		recvs:      manifest.Send,
+		maxBody:    cfg.manifest.Flow.MaxMessageBytes,
+		handlers:   cfg.handlers,
+		catchAll:   cfg.catchAll,
+		calls:      map[uint64]*call{},
+		seqCalls:   map[uint64]uint64{},
+		started:    time.Now(),
+		sessionErr: cfg.sessionErr,
+		done:       make(chan struct{}),
+		onEnd:      cfg.onEnd,
+	}
+	if cfg.server {
+		c.sends, c.recvs = manifest.Send, manifest.Recv
+	}
+	flow := cfg.manifest.Flow
+	c.out = newOutbox(flow.OnExhausted, flow.Credits, cfg.sendCredit)
+	initial := cfg.window
+	if !cfg.autoGrant {
+		initial = 0
+	}
+	c.in = newLedger(cfg.window, initial, cfg.autoGrant)
+	c.inbox = make(chan *Message, cfg.window)
+	c.handled = make(chan *Message, cfg.window)
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.br = br
+	return c
+}
+
+// start starts the connection's goroutines; the server calls it after the
+// handshake's answer is written.
+func (c *Conn) start() *Conn {
+	c.wg.Add(2)
+	go c.readLoop(c.br)
+	go c.writeLoop()
+	if len(c.handlers) > 0 || c.catchAll != nil {
+		c.wg.Add(1)
+		go c.dispatchLoop()
+	}
+	return c
+}
+
+// ID returns the connection id the server assigned; ids are never reused
+// within one server's lifetime.
+func (c *Conn) ID() uint64 { return c.id }
+
+// Manifest returns the interface's manifest.
+func (c *Conn) Manifest() *manifest.Manifest { return c.man }
+
+// Codec returns the codec the connection negotiated.
+func (c *Conn) Codec() codec.Codec { return c.codec }
+
+// Done is closed when the connection has ended; Err then says why.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err returns nil while the connection is open, then a *CloseError saying
+// why it ended.
+func (c *Conn) Err() error {
+	select {
+	case <-c.done:
+		return c.err
+	default:
+		return nil
+	}
+}
+
+// Send encodes v as a message of the named type and queues it for sending.
+// v is what the connection's codec takes (see package codec); JSON text
+// ([]byte or json.RawMessage) is accepted with every codec, converted with
+// the type's protobuf definition for proto.
+// The type must be one this end may send (a client sends the manifest's recv
+// types, a server its send types). Without credit, Send follows the
+// manifest's flow policy: it waits until credit comes or ctx is done
+// (block), returns ErrNoCredit (error) or ErrDropped (drop_newest), or drops
+// the oldest queued message (drop_oldest).
+func (c *Conn) Send(ctx context.Context, typeName string, v any) error {
+	return c.send(ctx, typeName, v, 0, 0)
+}
+
+func (c *Conn) send(ctx context.Context, typeName string, v any, corr uint64, flags uint8) error {
+	t, err := c.sendable(typeName)
+	if err != nil {
+		return err
+	}
+	if raw, ok := jsonText(v); ok && c.codec.Name() == codec.NameProto && t.Proto != nil {
+		msg := t.New()
+		if err := protojson.Unmarshal(raw, msg); err != nil {
+			return fmt.Errorf("ifkit: send %s: the JSON is not a valid %s: %w", typeName, t.Proto.FullName(), err)
+		}
+		v = msg
+	}
+	body, err := c.codec.Append(nil, &t.Type, v)
+	if err != nil {
+		return fmt.Errorf("ifkit: send %s: %w", typeName, err)
+	}
+	if len(body) > c.maxBody {
+		return fmt.Errorf("ifkit: send %s: the message is %d bytes; the manifest allows at most %d (flow.max_message_bytes)", typeName, len(body), c.maxBody)
+	}
+	if err := c.out.put(ctx, &outMsg{typeID: t.ID, corr: corr, flags: flags, body: body}); err != nil {
+		return fmt.Errorf("ifkit: send %s: %w", typeName, err)
+	}
+	return nil
+}
+
+// jsonText returns v as JSON text if it is given as such.
+func jsonText(v any) ([]byte, bool) {
+	switch x := v.(type) {
+	case json.RawMessage:
+		return x, true
+	case []byte:
+		return x, true
+	}
+	return nil, false
+}
+
+// sendable returns the named type if this end may send it.
+func (c *Conn) sendable(typeName string) (*manifest.MessageType, error) {
+	t, ok := c.man.Type(typeName)
+	if !ok {
+		return nil, fmt.Errorf("ifkit: %s has no message type %q", c.man.Name, typeName)
+	}
+	if t.Direction != c.sends {
+		who := "the server"
+		if t.Direction == manifest.Recv {
+			who = "the client"
+		}
+		return nil, fmt.Errorf("%w: %s is sent by %s on %s (messages.%s)", ErrWrongWay, typeName, who, c.man.Name, t.Direction)
+	}
+	return t, nil
+}
+
+// Recv returns the next received message that no handler took, waiting
+// until one arrives, ctx is done or the connection ends (then the error is
+// the connection's *CloseError).
+func (c *Conn) Recv(ctx context.Context) (*Message, error) {
+	select {
+	case m := <-c.inbox:
+		c.consumed()
+		return m, nil
+	default:
+	}
+	select {
+	case m := <-c.inbox:
+		c.consumed()
+		return m, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-c.done:
+		// Messages that arrived before the end are still delivered.
+		select {
+		case m := <-c.inbox:
+			return m, nil
+		default:
+			return nil, c.err
+		}
+	}
+}
+
+// Request grants the peer n more credits (pull mode, WithPullMode), as far
+// as the window allows, and returns how many were granted.
+func (c *Conn) Request(n int) int {
+	g := c.in.request(int64(n))
+	if g > 0 {
+		c.grant(g)
+	}
+	return int(g)
+}
+
+// consumed records that the application took a message, granting credit
+// back when the ledger says so.
+func (c *Conn) consumed() {
+	if g := c.in.consume(); g > 0 {
+		c.grant(g)
+	}
+}
+
+func (c *Conn) grant(n int64) {
+	c.pauseMu.Lock()
+	if c.paused.Load() {
+		c.withheld += n
+		c.pauseMu.Unlock()
+		return
+	}
+	c.pauseMu.Unlock()
+	c.out.putUrgent(appendFrame(nil, &frame{kind: frameCredit, credits: uint64(n), seq: c.recvSeqConsumed()}))
+}
+
+// recvSeqConsumed is how many messages the application has consumed (or
+// were refused), sent with grants so the peer knows what was taken.
+func (c *Conn) recvSeqConsumed() uint64 {
+	_, held := c.in.outstanding()
+	return c.recvMsgs.Load() - uint64(held)
+}
+
+// Close ends the connection normally: messages already credited are sent,
+// then a CLOSE with reason. It returns when the connection's goroutines have
+// exited. Closing again does nothing.
+func (c *Conn) Close(reason string) error {
+	c.end(&CloseError{Code: CodeNormalClose, Reason: reason}, true)
+	c.wg.Wait()
+	return nil
+}
+
+// end records why the connection ended (the first call wins) and stops it.
+// tell sends a CLOSE frame with the code to the peer.
+func (c *Conn) end(e *CloseError, tell bool) {
+	c.closeOnce.Do(func() {
+		c.err = e
+		var final []byte
+		if tell {
+			final = appendFrame(nil, &frame{kind: frameClose, code: e.Code, reason: []byte(e.Reason)})
+		}
+		c.out.close(e, final)
+		close(c.done)
+		c.cancel()
+		c.callsMu.Lock()
+		for _, cl := range c.calls {
+			cl.fail(e)
+		}
+		c.callsMu.Unlock()
+		if c.onEnd != nil {
+			c.onEnd(c)
+		}
+	})
+}
+
+// abort ends the connection because the peer broke the protocol, telling it why.
+func (c *Conn) abort(code Code, format string, args ...any) {
+	c.end(&CloseError{Code: code, Reason: fmt.Sprintf(format, args...)}, true)
+}
+
+func (c *Conn) writeLoop() {
+	defer c.wg.Done()
+	defer func() {
+		c.stream.Close()
+		// Wake the reader: the peer may never close its side.
+		c.stream.SetReadDeadline(time.Now())
+	}()
+	var (
+		batch []*outMsg
+		buf   []byte
+		seq   uint64
+	)
+	for {
+		items, urgent, final, err := c.out.take(c.ctx, batch[:0], 256)
+		buf = buf[:0]
+		for _, f := range urgent {
+			buf = append(buf, f...)
+		}
+		for _, m := range items {
+			if m.end {
+				buf = appendFrame(buf, &frame{kind: frameEnd, corr: m.corr})
+				continue
+			}
+			seq++
+			if m.corr != 0 && m.flags&flagReply == 0 {
+				c.callsMu.Lock()
+				c.seqCalls[seq] = m.corr
+				c.callsMu.Unlock()
+			}
+			buf = appendFrame(buf, &frame{kind: frameMessage, flags: m.flags, seq: seq, typeID: m.typeID, corr: m.corr, body: m.body})
+			c.sentMsgs.Add(1)
+			c.sentBytes.Add(uint64(len(m.body)))
+		}
+		buf = append(buf, final...)
+		batch = items
+		clear(batch)
+		if len(buf) > 0 {
+			if _, werr := c.stream.Write(buf); werr != nil {
+				c.end(c.transportError(werr), false)
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (c *Conn) readLoop(br *bufio.Reader) {
+	defer c.wg.Done()
+	fr := newFrameReader(br, c.maxBody+frameOverhead)
+	var (
+		f       frame
+		lastSeq uint64
+	)
+	for {
+		if err := fr.read(&f); err != nil {
+			switch {
+			case errors.Is(err, errFrameTooLarge):
+				c.abort(CodeMessageTooLarge, "%v (flow.max_message_bytes is %d)", err, c.maxBody)
+			case errors.Is(err, errMalformed):
+				c.abort(CodeProtocolError, "%v", err)
+			default:
+				c.end(c.transportError(err), false)
+			}
+			return
+		}
+		switch f.kind {
+		case frameMessage:
+			if f.seq != lastSeq+1 {
+				c.abort(CodeProtocolError, "message sequence number %d after %d: a message is missing or repeated", f.seq, lastSeq)
+				return
+			}
+			lastSeq = f.seq
+			if !c.onMessage(&f) {
+				return
+			}
+		case frameCredit:
+			c.out.grant(int64(min(f.credits, 1<<40)))
+			c.peerConsumed.Store(f.seq)
+		case frameError:
+			c.onRefused(&f)
+		case frameEnd:
+			c.callsMu.Lock()
+			if cl := c.calls[f.corr]; cl != nil {
+				cl.finish()
+			}
+			c.callsMu.Unlock()
+		case frameClose:
+			c.end(&CloseError{Code: f.code, Reason: string(f.reason), Remote: true}, false)
+			return
+		}
+	}
+}
+
+// onMessage checks and delivers one MESSAGE frame; false ends the read loop.
+func (c *Conn) onMessage(f *frame) bool {
+	if !c.in.arrive() {
+		c.abort(CodeCreditViolation, "message %d arrived without credit", f.seq)
+		return false
+	}
+	t, ok := c.man.TypeByID(c.recvs, f.typeID)
+	if !ok {
+		if _, other := c.man.TypeByID(c.sends, f.typeID); other {
+			c.abort(CodeWrongDirection, "message %d has type id %d, which %s may not send on %s", f.seq, f.typeID, c.peerName(), c.man.Name)
+		} else {
+			c.abort(CodeUnknownType, "message %d has type id %d; %s has no such %s type", f.seq, f.typeID, c.man.Name, c.recvs)
+		}
+		return false
+	}
+	c.recvMsgs.Add(1)
+	c.recvBytes.Add(uint64(len(f.body)))
+	data := append([]byte(nil), f.body...)
+	if err := c.check(t, data); err != nil {
+		c.refused.Add(1)
+		c.out.putUrgent(appendFrame(nil, &frame{kind: frameError, code: CodeInvalidMessage, seq: f.seq, reason: []byte(err.Error())}))
+		c.consumed()
+		return true
+	}
+	m := &Message{Type: t, Seq: f.seq, Data: data, conn: c, corr: f.corr, reply: f.flags&flagReply != 0}
+	if m.reply {
+		c.callsMu.Lock()
+		cl := c.calls[m.corr]
+		c.callsMu.Unlock()
+		if cl == nil || !cl.deliver(m) {
+			c.consumed() // a late reply to a call given up on
+		}
+		return true
+	}
+	if c.handlers[t.Name] != nil || c.catchAll != nil {
+		c.handled <- m // never blocks: the ledger bounds messages held to the channel's capacity
+	} else {
+		c.inbox <- m
+	}
+	return true
+}
+
+// check validates a received body against its type in the connection's codec.
+func (c *Conn) check(t *manifest.MessageType, data []byte) error {
+	switch c.codec.Name() {
+	case codec.NameProto:
+		return c.codec.Unmarshal(data, &t.Type, t.New())
+	case codec.NameJSON:
+		var raw []byte
+		return c.codec.Unmarshal(data, &t.Type, &raw)
+	}
+	return nil
+}
+
+func (c *Conn) onRefused(f *frame) {
+	c.callsMu.Lock()
+	corr, ok := c.seqCalls[f.seq]
+	delete(c.seqCalls, f.seq)
+	cl := c.calls[corr]
+	c.callsMu.Unlock()
+	if ok && cl != nil {
+		cl.fail(&RemoteError{Code: f.code, Reason: string(f.reason), Seq: f.seq})
+	}
+}
+
+func (c *Conn) peerName() string {
+	if c.sends == manifest.Send {
+		return "the client"
+	}
+	return "the server"
+}
+
+// transportError classifies a read or write failure of the stream.
+func (c *Conn) transportError(err error) *CloseError {
+	if c.sessionErr != nil {
+		if serr := c.sessionErr(); serr != nil {
+			err = serr
+		}
+	}
+	if errors.Is(err, errKeepalive) {
+		return &CloseError{Code: CodeKeepaliveTimeout, Reason: "the peer stopped answering keepalives", Cause: err}
+	}
+	if errors.Is(err, io.EOF) {
+		return &CloseError{Code: CodeTransportError, Reason: "the stream ended without a CLOSE frame", Cause: err, Remote: true}
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = net.ErrClosed
+	}
+	return &CloseError{Code: CodeTransportError, Cause: err}
+}
+
+func (c *Conn) dispatchLoop() {
+	defer c.wg.Done()
+	for {
+		select {
+		case m := <-c.handled:
+			h := c.handlers[m.Type.Name]
+			if h == nil {
+				h = c.catchAll
+			}
+			if err := h(c.ctx, m); err != nil && m.IsRequest() {
+				c.out.putUrgent(appendFrame(nil, &frame{kind: frameError, code: CodeInternal, seq: m.Seq, reason: []byte(err.Error())}))
+			}
+			c.consumed()
+		case <-c.done:
+			return
+		}
+	}
+}
+
+// pause holds (true) or releases (false) this end's sending, and its grants
+// of new credit, so that data stops both ways (control: pause, resume).
+func (c *Conn) pause(p bool) {
+	c.pauseMu.Lock()
+	c.paused.Store(p)
+	n := c.withheld
+	if !p {
+		c.withheld = 0
+	}
+	c.pauseMu.Unlock()
+	c.out.pause(p)
+	if !p && n > 0 {
+		c.grant(n)
+	}
+}
+
+// stats reports the connection's counters.
+func (c *Conn) stats() *controlpb.ConnStats {
+	queued, held, dropped := c.out.snapshot()
+	granted, _ := c.in.outstanding()
+	return &controlpb.ConnStats{
+		ConnectionId:     c.id,
+		Interface:        c.man.Name,
+		SentMessages:     c.sentMsgs.Load(),
+		ReceivedMessages: c.recvMsgs.Load(),
+		SentBytes:        c.sentBytes.Load(),
+		ReceivedBytes:    c.recvBytes.Load(),
+		Refused:          c.refused.Load(),
+		Dropped:          dropped,
+		CreditsHeld:      held,
+		CreditsGranted:   granted,
+		Queued:           uint64(queued),
+		Paused:           c.paused.Load(),
+		UptimeMs:         uint64(time.Since(c.started).Milliseconds()),
+	}
+}

@@ -1,0 +1,164 @@
+package iface
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// This file is the seam between the connection engine and the data frame
+// encoding; spec/PROTOCOL.md defines the layout.
+
+const (
+	frameMessage = 0x01
+	frameCredit  = 0x02
+	frameError   = 0x03
+	frameEnd     = 0x04
+	frameClose   = 0x05
+
+	flagReply = 0x01
+
+	frameHeaderLen = 8
+	// frameOverhead bounds what a MESSAGE frame adds to its body: the header
+	// and three varints.
+	frameOverhead = frameHeaderLen + 3*binary.MaxVarintLen64
+	// maxReasonBytes bounds the reason text of ERROR and CLOSE frames.
+	maxReasonBytes = 1024
+)
+
+// frame is one decoded data frame. body and reason alias the reader's
+// buffer until the next read.
+type frame struct {
+	kind    uint8
+	flags   uint8
+	seq     uint64 // MESSAGE: its sequence number; CREDIT: consumed up to; ERROR: refused message
+	typeID  uint32
+	corr    uint64
+	credits uint64
+	code    Code
+	reason  []byte
+	body    []byte
+}
+
+// appendFrame appends f's encoding to dst.
+func appendFrame(dst []byte, f *frame) []byte {
+	start := len(dst)
+	dst = append(dst, f.kind, f.flags, 0, 0, 0, 0, 0, 0)
+	switch f.kind {
+	case frameMessage:
+		dst = binary.AppendUvarint(dst, f.seq)
+		dst = binary.AppendUvarint(dst, uint64(f.typeID))
+		dst = binary.AppendUvarint(dst, f.corr)
+		dst = append(dst, f.body...)
+	case frameCredit:
+		dst = binary.AppendUvarint(dst, f.credits)
+		dst = binary.AppendUvarint(dst, f.seq)
+	case frameError:
+		dst = binary.AppendUvarint(dst, uint64(f.code))
+		dst = binary.AppendUvarint(dst, f.seq)
+		dst = append(dst, truncate(f.reason, maxReasonBytes)...)
+	case frameEnd:
+		dst = binary.AppendUvarint(dst, f.corr)
+	case frameClose:
+		dst = binary.AppendUvarint(dst, uint64(f.code))
+		dst = append(dst, truncate(f.reason, maxReasonBytes)...)
+	}
+	binary.BigEndian.PutUint32(dst[start+4:], uint32(len(dst)-start-frameHeaderLen))
+	return dst
+}
+
+func truncate(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
+}
+
+// errFrameTooLarge marks a frame whose declared length exceeds the limit.
+var errFrameTooLarge = errors.New("frame too large")
+
+// frameReader reads frames through a buffer, never allocating more than
+// maxPayload for one.
+type frameReader struct {
+	r          *bufio.Reader
+	maxPayload int
+	buf        []byte
+}
+
+// newFrameReader reads from br, the reader the handshake used, so that no
+// byte the peer sent right after its handshake is lost.
+func newFrameReader(br *bufio.Reader, maxPayload int) *frameReader {
+	return &frameReader{r: br, maxPayload: maxPayload}
+}
+
+// read reads the next frame into f. Errors wrapping errFrameTooLarge or
+// errMalformed are the peer's protocol violations; others are transport
+// errors (io.EOF included).
+func (fr *frameReader) read(f *frame) error {
+	var hdr [frameHeaderLen]byte
+	if _, err := io.ReadFull(fr.r, hdr[:]); err != nil {
+		return err
+	}
+	n := binary.BigEndian.Uint32(hdr[4:])
+	if int64(n) > int64(fr.maxPayload) {
+		return fmt.Errorf("%w: %d bytes, at most %d allowed", errFrameTooLarge, n, fr.maxPayload)
+	}
+	if cap(fr.buf) < int(n) {
+		fr.buf = make([]byte, n)
+	}
+	p := fr.buf[:n]
+	if _, err := io.ReadFull(fr.r, p); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	*f = frame{kind: hdr[0], flags: hdr[1]}
+	var ok bool
+	switch f.kind {
+	case frameMessage:
+		var id uint64
+		if f.seq, p, ok = uvarint(p); ok {
+			if id, p, ok = uvarint(p); ok && id <= 1<<31 {
+				f.typeID = uint32(id)
+				f.corr, p, ok = uvarint(p)
+			}
+		}
+		f.body = p
+	case frameCredit:
+		if f.credits, p, ok = uvarint(p); ok {
+			f.seq, p, ok = uvarint(p)
+		}
+	case frameError:
+		var c uint64
+		if c, p, ok = uvarint(p); ok {
+			f.code = Code(c)
+			f.seq, p, ok = uvarint(p)
+		}
+		f.reason = p
+	case frameEnd:
+		f.corr, _, ok = uvarint(p)
+	case frameClose:
+		var c uint64
+		c, p, ok = uvarint(p)
+		f.code, f.reason = Code(c), p
+	default:
+		return fmt.Errorf("%w: unknown frame type 0x%02x", errMalformed, f.kind)
+	}
+	if !ok {
+		return fmt.Errorf("%w: truncated frame of type 0x%02x", errMalformed, f.kind)
+	}
+	return nil
+}
+
+var errMalformed = errors.New("malformed frame")
+
+func uvarint(p []byte) (uint64, []byte, bool) {
+	v, n := binary.Uvarint(p)
+	if n <= 0 {
+		return 0, p, false
+	}
+	return v, p[n:], true
+}

@@ -1,0 +1,92 @@
+package iface_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/ifkit/ifkit/iface"
+	"github.com/ifkit/ifkit/manifest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// transports are the socket kinds every runtime test runs over.
+var transports = []string{"unix", "tcp"}
+
+// load loads an example manifest from testdata/manifests.
+func load(t testing.TB, name string) *manifest.Manifest {
+	t.Helper()
+	m, err := manifest.Load(filepath.Join("..", "testdata", "manifests", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// serve starts a server with the interfaces on a fresh socket of the
+// transport and returns its address; the server closes at the end of the test.
+func serve(t testing.TB, transport string, ifaces ...iface.Interface) (*iface.Server, string) {
+	t.Helper()
+	cfg := iface.DefaultConfig()
+	cfg.HandshakeTimeout = 2 * time.Second
+	s := iface.NewServer(iface.WithConfig(cfg))
+	for _, i := range ifaces {
+		if err := s.Register(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addr := "tcp://127.0.0.1:0"
+	if transport == "unix" {
+		dir, err := os.MkdirTemp("", "ifk") // short: unix socket paths are limited to ~100 bytes
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		addr = "unix://" + filepath.Join(dir, "s.sock")
+	}
+	l, err := iface.Listen(context.Background(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if transport == "tcp" {
+		addr = l.Addr().String()
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(l) }()
+	t.Cleanup(func() {
+		s.Close()
+		if err := <-served; err != iface.ErrServerClosed {
+			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		}
+	})
+	return s, addr
+}
+
+// dial connects a client that closes at the end of the test.
+func dial(t testing.TB, addr string) *iface.Client {
+	t.Helper()
+	c, err := iface.Dial(ctx(t), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// ctx bounds each test step so a bug shows as a failure, not a hang.
+func ctx(t testing.TB) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func forEachTransport(t *testing.T, f func(t *testing.T, transport string)) {
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) { f(t, tr) })
+	}
+}

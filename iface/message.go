@@ -1,0 +1,48 @@
+package iface
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ifkit/ifkit/manifest"
+)
+
+// Message is one received message. Its Data is owned by the Message and
+// stays valid after the handler returns or the next Recv.
+type Message struct {
+	Type *manifest.MessageType // its type, from the manifest
+	Seq  uint64                // its sequence number on the connection (1, 2, …)
+	Data []byte                // its encoding in the connection's codec, already checked against Type
+
+	conn  *Conn
+	corr  uint64 // non-zero for a request or a reply
+	reply bool
+}
+
+// Decode decodes the message into v: a proto.Message (generated or dynamic,
+// see Type.New) for the proto and json codecs, a *json.RawMessage or any
+// pointer encoding/json fills for json, a *[]byte for raw.
+func (m *Message) Decode(v any) error {
+	return m.conn.codec.Unmarshal(m.Data, &m.Type.Type, v)
+}
+
+// IsRequest reports whether the sender expects a reply (the type declares
+// one and the sender used Call or CallStream).
+func (m *Message) IsRequest() bool { return m.corr != 0 && !m.reply }
+
+// Reply sends v in answer to this request. For a type whose reply is a
+// stream, call Reply for each item and then End.
+func (m *Message) Reply(ctx context.Context, v any) error {
+	if !m.IsRequest() {
+		return fmt.Errorf("ifkit: %s message %d is not a request; only requests sent with Call get replies", m.Type.Name, m.Seq)
+	}
+	return m.conn.send(ctx, m.Type.Reply.Type, v, m.corr, flagReply)
+}
+
+// End ends the reply stream of this request.
+func (m *Message) End(ctx context.Context) error {
+	if !m.IsRequest() || !m.Type.Reply.Stream {
+		return fmt.Errorf("ifkit: %s does not answer with a stream; use Reply", m.Type.Name)
+	}
+	return m.conn.out.putEnd(&outMsg{corr: m.corr})
+}

@@ -1,0 +1,471 @@
+package iface
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/yamux"
+
+	"github.com/ifkit/ifkit/codec"
+	"github.com/ifkit/ifkit/internal/pb/sessionpb"
+	"github.com/ifkit/ifkit/manifest"
+)
+
+// Interface is what a server hosts for one manifest: the handlers of the
+// messages it receives and the hooks of its connections.
+type Interface struct {
+	Manifest *manifest.Manifest
+	// Handlers handle received messages by type name; CatchAll those of any
+	// other type. Without either, messages wait for Conn.Recv.
+	Handlers map[string]Handler
+	CatchAll Handler
+	// OnConnect runs for each new connection, in a goroutine the server owns,
+	// with a context cancelled when the connection ends or the server closes.
+	// A send interface typically streams from here.
+	OnConnect func(ctx context.Context, c *Conn)
+	// OnReset serves the control operation reset ("reset the data location
+	// on the server side", e.g. seek to position). Needed when the manifest
+	// offers reset.
+	OnReset func(ctx context.Context, c *Conn, position string) error
+}
+
+// ServerOption configures NewServer.
+type ServerOption interface{ applyServer(*Server) }
+
+type serverOption func(*Server)
+
+func (f serverOption) applyServer(s *Server) { f(s) }
+
+// WithConfig sets the transport configuration (DefaultConfig otherwise).
+func WithConfig(c Config) ServerOption { return serverOption(func(s *Server) { s.cfg = c }) }
+
+// WithCodecs sets the codecs the server can use (codec.Standard otherwise).
+func WithCodecs(set *codec.Set) ServerOption { return serverOption(func(s *Server) { s.codecs = set }) }
+
+// Server hosts interfaces on listeners. Create one with NewServer, add
+// interfaces with Register, then Serve.
+type Server struct {
+	cfg    Config
+	codecs *codec.Set
+
+	mu        sync.Mutex
+	ifaces    map[string]*Interface
+	listeners map[net.Listener]struct{}
+	sessions  map[*yamux.Session]struct{}
+	conns     map[uint64]*Conn
+	controls  map[*controlServer]struct{}
+	draining  bool
+	closed    bool
+	changed   chan struct{} // closed and replaced when a connection ends
+
+	nextID atomic.Uint64
+	wg     sync.WaitGroup // every goroutine the server started
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// NewServer returns a server with no interfaces.
+func NewServer(opts ...ServerOption) *Server {
+	s := &Server{
+		cfg:       DefaultConfig(),
+		codecs:    codec.Standard(),
+		ifaces:    map[string]*Interface{},
+		listeners: map[net.Listener]struct{}{},
+		sessions:  map[*yamux.Session]struct{}{},
+		conns:     map[uint64]*Conn{},
+		controls:  map[*controlServer]struct{}{},
+		changed:   make(chan struct{}),
+	}
+	for _, o := range opts {
+		o.applyServer(s)
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s
+}
+
+// Register adds an interface. Registering a name twice replaces the first
+// (new connections get the new manifest; control streams are told).
+func (s *Server) Register(i Interface) error {
+	if i.Manifest == nil {
+		return errors.New("iface: Register: Interface.Manifest is nil")
+	}
+	if i.Manifest.Offers(manifest.OpReset) && i.OnReset == nil {
+		return fmt.Errorf("iface: Register %s: the manifest offers reset, so OnReset must be set", i.Manifest.Name)
+	}
+	for name := range i.Handlers {
+		t, ok := i.Manifest.Type(name)
+		if !ok || t.Direction != manifest.Recv {
+			return fmt.Errorf("iface: Register %s: handler for %q, which is not a type the server receives (messages.recv)", i.Manifest.Name, name)
+		}
+	}
+	s.mu.Lock()
+	old, existed := s.ifaces[i.Manifest.Name]
+	s.ifaces[i.Manifest.Name] = &i
+	s.mu.Unlock()
+	switch {
+	case !existed:
+		s.notify(notifyInterfaces([]string{i.Manifest.Name}, nil))
+	case old.Manifest.Hash() != i.Manifest.Hash():
+		s.notify(notifyManifestChanged(i.Manifest))
+	}
+	return nil
+}
+
+// Interfaces returns the hosted manifests, sorted by name.
+func (s *Server) Interfaces() []*manifest.Manifest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*manifest.Manifest, 0, len(s.ifaces))
+	for _, i := range s.ifaces {
+		out = append(out, i.Manifest)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Name < out[b].Name })
+	return out
+}
+
+// ErrServerClosed is returned by Serve after Shutdown or Close.
+var ErrServerClosed = errors.New("iface: server closed")
+
+// Serve accepts connections on l until Shutdown or Close, and then returns
+// ErrServerClosed. It closes l.
+func (s *Server) Serve(l net.Listener) error {
+	if err := s.cfg.Validate(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.closed || s.draining {
+		s.mu.Unlock()
+		l.Close()
+		return ErrServerClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+	for {
+		raw, err := l.Accept()
+		if err != nil {
+			s.mu.Lock()
+			stopping := s.closed || s.draining
+			delete(s.listeners, l)
+			s.mu.Unlock()
+			l.Close()
+			if stopping {
+				return ErrServerClosed
+			}
+			return err
+		}
+		s.wg.Add(1)
+		go s.serveSession(raw)
+	}
+}
+
+// ListenAndServe listens on addr (see ParseAddr) and serves.
+func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
+	l, err := Listen(ctx, addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(l)
+}
+
+// serveSession runs the preface and yamux on one accepted socket.
+func (s *Server) serveSession(raw net.Conn) {
+	defer s.wg.Done()
+	raw.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
+	if _, err := readPreface(raw); err != nil {
+		if !errors.Is(err, ErrNotIfkit) {
+			raw.Write(preface(prefaceBadVersion))
+		}
+		raw.Close()
+		return
+	}
+	status := byte(prefaceOK)
+	s.mu.Lock()
+	if s.draining || s.closed || (s.cfg.MaxConnections > 0 && len(s.conns) >= s.cfg.MaxConnections) {
+		status = prefaceRefused
+	}
+	s.mu.Unlock()
+	if _, err := raw.Write(preface(status)); err != nil || status != prefaceOK {
+		raw.Close()
+		return
+	}
+	raw.SetDeadline(time.Time{})
+	sess, err := yamux.Server(raw, s.cfg.yamux())
+	if err != nil {
+		raw.Close()
+		return
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		sess.Close()
+		return
+	}
+	s.sessions[sess] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.sessions, sess)
+		s.mu.Unlock()
+		sess.Close()
+	}()
+	for {
+		st, err := sess.AcceptStream()
+		if err != nil {
+			return
+		}
+		if sess.NumStreams() > s.cfg.MaxStreams {
+			st.Close()
+			continue
+		}
+		s.wg.Add(1)
+		go s.serveStream(sess, st)
+	}
+}
+
+// serveStream runs one stream's handshake and hands it to a data connection
+// or a control server.
+func (s *Server) serveStream(sess *yamux.Session, st *yamux.Stream) {
+	defer s.wg.Done()
+	st.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
+	br := bufio.NewReaderSize(st, 64<<10)
+	var open sessionpb.OpenStream
+	if err := readMsg(br, &open, maxHandshakeBytes); err != nil {
+		code := CodeProtocolError
+		if errors.Is(err, errFrameTooLarge) {
+			code = CodeLimitExceeded
+		}
+		s.refuse(st, code, "bad stream handshake: "+err.Error())
+		return
+	}
+	s.mu.Lock()
+	iface := s.ifaces[open.GetInterface()]
+	draining := s.draining || s.closed
+	s.mu.Unlock()
+	switch {
+	case draining:
+		s.refuse(st, CodeDraining, "the server is shutting down")
+		return
+	case open.GetKind() == sessionpb.StreamKind_STREAM_KIND_CONTROL:
+		s.serveControl(sess, st, br, &open, iface)
+		return
+	case open.GetKind() != sessionpb.StreamKind_STREAM_KIND_DATA:
+		s.refuse(st, CodeProtocolError, fmt.Sprintf("unknown stream kind %d", open.GetKind()))
+		return
+	case iface == nil:
+		s.refuse(st, CodeUnknownInterface, fmt.Sprintf("no interface %q here; this server has %s", open.GetInterface(), s.interfaceNames()))
+		return
+	}
+	s.openData(sess, st, br, &open, iface)
+}
+
+func (s *Server) interfaceNames() string {
+	var names []string
+	for _, m := range s.Interfaces() {
+		names = append(names, m.Name)
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return fmt.Sprint(names)
+}
+
+// refuse answers a stream handshake with a code and closes the stream.
+func (s *Server) refuse(st net.Conn, code Code, reason string) {
+	writeMsg(st, &sessionpb.OpenResult{Code: uint32(code), Reason: reason})
+	st.Close()
+}
+
+// negotiate picks the server's most preferred codec the client accepts.
+func (s *Server) negotiate(m *manifest.Manifest, accepted []string) (codec.Codec, error) {
+	for _, name := range m.Codecs {
+		if len(accepted) > 0 && !contains(accepted, name) {
+			continue
+		}
+		if c, ok := s.codecs.Lookup(name); ok {
+			return c, nil
+		}
+	}
+	return nil, fmt.Errorf("no codec in common: %s offers %v, the client accepts %v", m.Name, m.Codecs, accepted)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) openData(sess *yamux.Session, st *yamux.Stream, br *bufio.Reader, open *sessionpb.OpenStream, i *Interface) {
+	m := i.Manifest
+	c, err := s.negotiate(m, open.GetCodecs())
+	if err != nil {
+		s.refuse(st, CodeUnsupportedCodec, err.Error())
+		return
+	}
+	s.mu.Lock()
+	if s.cfg.MaxConnections > 0 && len(s.conns) >= s.cfg.MaxConnections {
+		s.mu.Unlock()
+		s.refuse(st, CodeLimitExceeded, fmt.Sprintf("the server holds its maximum of %d connections", s.cfg.MaxConnections))
+		return
+	}
+	id := s.nextID.Add(1)
+	s.mu.Unlock()
+	window := int64(0)
+	if m.Direction.Receives() {
+		window = int64(m.Flow.Credits)
+	}
+	result := &sessionpb.OpenResult{
+		Code:         uint32(CodeOK),
+		ConnectionId: id,
+		Codec:        c.Name(),
+		ManifestHash: m.Hash(),
+		Credits:      uint64(window),
+	}
+	if open.GetManifestHash() != m.Hash() {
+		result.Manifest = m.Canonical()
+	}
+	conn := newConn(st, br, connConfig{
+		id:         id,
+		manifest:   m,
+		codec:      c,
+		server:     true,
+		sendCredit: int64(min(open.GetCredits(), uint64(m.Flow.Credits))),
+		window:     max(window, 1),
+		autoGrant:  true,
+		handlers:   i.Handlers,
+		catchAll:   i.CatchAll,
+		sessionErr: sessionCause(sess),
+		onEnd:      s.forgetConn,
+	})
+	// Registered before the answer, so a control stream the client opens
+	// as soon as it has the id finds the connection.
+	s.mu.Lock()
+	s.conns[id] = conn
+	s.mu.Unlock()
+	if err := writeMsg(st, result); err != nil {
+		conn.end(localClose(CodeTransportError, "writing the handshake answer", err), false)
+		st.Close()
+		return
+	}
+	st.SetDeadline(time.Time{})
+	conn.start()
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		conn.end(localClose(CodeDraining, "the server closed", nil), true)
+	}
+	if i.OnConnect != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			ctx, cancel := context.WithCancel(s.ctx)
+			defer cancel()
+			go func() {
+				select {
+				case <-conn.Done():
+				case <-ctx.Done():
+				}
+				cancel()
+			}()
+			i.OnConnect(ctx, conn)
+		}()
+	}
+	<-conn.Done()
+	conn.wg.Wait()
+}
+
+func (s *Server) forgetConn(c *Conn) {
+	s.mu.Lock()
+	delete(s.conns, c.id)
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+	s.notify(notifyConnClosed(c))
+}
+
+// conn returns the live connection with id, or nil.
+func (s *Server) conn(id uint64) *Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns[id]
+}
+
+// Shutdown stops the server gracefully: it stops accepting, tells control
+// streams it is draining, and waits for connections to end until ctx is
+// done; it then closes what remains as Close does. It returns ctx's error if
+// connections had to be cut off.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	s.mu.Unlock()
+	deadline, _ := ctx.Deadline()
+	s.notify(notifyDraining(deadline))
+	var err error
+	for err == nil {
+		s.mu.Lock()
+		n, changed := len(s.conns), s.changed
+		s.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-changed:
+		}
+	}
+	s.Close()
+	return err
+}
+
+// Close stops the server at once: listeners close, every connection ends
+// with code draining, sessions close. It returns when every goroutine the
+// server started has exited.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	conns := make([]*Conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		conns = append(conns, c)
+	}
+	controls := make([]*controlServer, 0, len(s.controls))
+	for cs := range s.controls {
+		controls = append(controls, cs)
+	}
+	s.mu.Unlock()
+	s.cancel()
+	for _, c := range conns {
+		c.end(localClose(CodeDraining, "the server closed", nil), true)
+	}
+	for _, c := range conns {
+		c.wg.Wait() // the CLOSE frames are written before the sessions go
+	}
+	for _, cs := range controls {
+		cs.close()
+	}
+	s.mu.Lock()
+	for sess := range s.sessions {
+		sess.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return nil
+}
