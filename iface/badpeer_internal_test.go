@@ -1,0 +1,216 @@
+package iface
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/yamux"
+
+	"github.com/ifkit/ifkit/internal/pb/sessionpb"
+	"github.com/ifkit/ifkit/manifest"
+)
+
+// rawPeer is a client that speaks the protocol by hand, to break it.
+type rawPeer struct {
+	t    *testing.T
+	sess *yamux.Session
+	st   *yamux.Stream
+	br   *bufio.Reader
+	res  sessionpb.OpenResult
+}
+
+func badPeerServer(t *testing.T) (*Server, net.Listener, *manifest.Manifest) {
+	m, err := manifest.Load(filepath.Join("..", "testdata", "manifests", "logs.sink.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewServer()
+	if err := s.Register(Interface{Manifest: m}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+	return s, l, m
+}
+
+func openRaw(t *testing.T, addr string, credits uint64) *rawPeer {
+	raw, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.Write(preface(prefaceOK))
+	if _, err := readPreface(raw); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := yamux.Client(raw, DefaultConfig().yamux())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sess.Close() })
+	st, err := sess.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &rawPeer{t: t, sess: sess, st: st, br: bufio.NewReader(st)}
+	writeMsg(st, &sessionpb.OpenStream{Interface: "logs.sink", Kind: sessionpb.StreamKind_STREAM_KIND_DATA, Codecs: []string{"json"}, Credits: credits})
+	if err := readMsg(p.br, &p.res, maxOpenResultBytes); err != nil || p.res.GetCode() != 0 {
+		t.Fatalf("handshake: %v %v", err, p.res.GetReason())
+	}
+	return p
+}
+
+func (p *rawPeer) send(f *frame) { p.st.Write(appendFrame(nil, f)) }
+
+// closeFrame reads frames until the server's CLOSE and returns it.
+func (p *rawPeer) closeFrame() *frame {
+	fr := newFrameReader(p.br, 1<<20)
+	p.st.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		var f frame
+		if err := fr.read(&f); err != nil {
+			p.t.Fatalf("no CLOSE from the server: %v", err)
+		}
+		if f.kind == frameClose {
+			f.reason = append([]byte(nil), f.reason...)
+			return &f
+		}
+	}
+}
+
+const validRecord = `{"level":"info","message":"hello","time":"2026-11-22T10:00:00Z"}`
+
+func TestBadPeerIsCutOffWithAReason(t *testing.T) {
+	s, l, m := badPeerServer(t)
+	recordID := m.Recv[0].ID
+	cases := []struct {
+		name   string
+		frames func(p *rawPeer) []*frame
+		code   Code
+		reason string
+	}{
+		{"credit violation", func(p *rawPeer) []*frame {
+			var fs []*frame
+			for i := uint64(1); i <= p.res.GetCredits()+1; i++ {
+				fs = append(fs, &frame{kind: frameMessage, seq: i, typeID: recordID, body: []byte(validRecord)})
+			}
+			return fs
+		}, CodeCreditViolation, "without credit"},
+		{"sequence gap", func(*rawPeer) []*frame {
+			return []*frame{{kind: frameMessage, seq: 2, typeID: recordID, body: []byte(validRecord)}}
+		}, CodeProtocolError, "sequence number 2 after 0"},
+		{"unknown type", func(*rawPeer) []*frame {
+			return []*frame{{kind: frameMessage, seq: 1, typeID: 99, body: []byte(validRecord)}}
+		}, CodeUnknownType, "type id 99"},
+		{"unknown frame type", func(*rawPeer) []*frame { return []*frame{{kind: 0x7f}} }, CodeProtocolError, "unknown frame type 0x7f"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := openRaw(t, l.Addr().String(), 0)
+			for _, f := range tc.frames(p) {
+				p.send(f)
+			}
+			f := p.closeFrame()
+			if f.code != tc.code || !strings.Contains(string(f.reason), tc.reason) {
+				t.Fatalf("CLOSE %s %q, want %s with %q", f.code, f.reason, tc.code, tc.reason)
+			}
+		})
+	}
+	t.Run("length claiming gigabytes", func(t *testing.T) {
+		p := openRaw(t, l.Addr().String(), 0)
+		p.st.Write([]byte{frameMessage, 0, 0, 0, 0xff, 0xff, 0xff, 0xf0})
+		if f := p.closeFrame(); f.code != CodeMessageTooLarge {
+			t.Fatalf("CLOSE %s %q, want message_too_large", f.code, f.reason)
+		}
+	})
+	t.Run("invalid message refused, connection goes on", func(t *testing.T) {
+		p := openRaw(t, l.Addr().String(), 0)
+		p.send(&frame{kind: frameMessage, seq: 1, typeID: recordID, body: []byte(`{"level":"loud"}`)})
+		p.send(&frame{kind: frameMessage, seq: 2, typeID: recordID, body: []byte(validRecord)})
+		fr := newFrameReader(p.br, 1<<20)
+		p.st.SetReadDeadline(time.Now().Add(5 * time.Second))
+		var f frame
+		if err := fr.read(&f); err != nil || f.kind != frameError || f.code != CodeInvalidMessage || f.seq != 1 {
+			t.Fatalf("got frame %+v (%v), want ERROR invalid_message for message 1", f, err)
+		}
+		// The valid message after it was delivered: the connection lives.
+		var c *Conn
+		for deadline := time.Now().Add(5 * time.Second); c == nil && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			c = s.conn(p.res.GetConnectionId())
+		}
+		msg, err := c.Recv(ctxT(t))
+		if err != nil || msg.Seq != 2 {
+			t.Fatalf("Recv = %v, %v; want message 2", msg, err)
+		}
+	})
+	t.Run("garbage before the preface", func(t *testing.T) {
+		raw, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		raw.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
+		raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+		var buf [8]byte
+		if n, err := raw.Read(buf[:]); n != 0 || err == nil {
+			t.Fatalf("the server answered a non-ifkit peer: %q %v", buf[:n], err)
+		}
+	})
+	// The server is unharmed: a proper client still works.
+	cl, err := Dial(ctxT(t), l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	conn, err := cl.Connect(ctxT(t), "logs.sink")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Send(ctxT(t), "Record", json.RawMessage(validRecord)); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close("")
+}
+
+func TestSlowlorisHandshakeIsCutOff(t *testing.T) {
+	m, _ := manifest.Load(filepath.Join("..", "testdata", "manifests", "logs.sink.yaml"))
+	cfg := DefaultConfig()
+	cfg.HandshakeTimeout = 100 * time.Millisecond
+	s := NewServer(WithConfig(cfg))
+	s.Register(Interface{Manifest: m})
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	go s.Serve(l)
+	defer s.Close()
+	raw, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.Write([]byte("IFK")) // and then nothing
+	raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := raw.Read(make([]byte, 1)); err == nil || errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
+		t.Fatalf("read = %v; want the server to hang up after its handshake timeout", err)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func ctxT(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+

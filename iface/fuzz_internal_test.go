@@ -1,0 +1,105 @@
+package iface
+
+import (
+	"bufio"
+	"bytes"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ifkit/ifkit/internal/pb/controlpb"
+	"github.com/ifkit/ifkit/internal/pb/sessionpb"
+)
+
+// FuzzReadFrame checks the data frame decoder: it never panics, never
+// accepts a payload over its limit, and what it decodes re-encodes to a
+// frame that decodes the same.
+func FuzzReadFrame(f *testing.F) {
+	for _, fr := range []*frame{
+		{kind: frameMessage, seq: 1, typeID: 2, corr: 3, body: []byte(`{"a":1}`)},
+		{kind: frameMessage, flags: flagReply, seq: 1 << 40, typeID: 1, corr: 9},
+		{kind: frameCredit, credits: 256, seq: 17},
+		{kind: frameError, code: CodeInvalidMessage, seq: 4, reason: []byte("bad")},
+		{kind: frameEnd, corr: 5},
+		{kind: frameClose, code: CodeNormalClose, reason: []byte("bye")},
+	} {
+		f.Add(appendFrame(nil, fr))
+	}
+	f.Add([]byte{frameMessage, 0, 0, 0, 0xff, 0xff, 0xff, 0xff})
+	f.Add([]byte{frameCredit, 0, 0, 0, 0, 0, 0, 1, 0x80})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		const limit = 4096
+		fr := newFrameReader(bufio.NewReader(bytes.NewReader(data)), limit)
+		for {
+			var got frame
+			if err := fr.read(&got); err != nil {
+				return
+			}
+			if len(got.body) > limit || len(got.reason) > limit {
+				t.Fatalf("payload over the limit accepted: %d", len(got.body))
+			}
+			enc := appendFrame(nil, &got)
+			var again frame
+			if err := newFrameReader(bufio.NewReader(bytes.NewReader(enc)), limit).read(&again); err != nil {
+				t.Fatalf("re-encoded frame does not decode: %v", err)
+			}
+			if again.kind != got.kind || again.seq != got.seq || again.typeID != got.typeID || again.corr != got.corr ||
+				again.credits != got.credits || again.code != got.code || !bytes.Equal(again.body, got.body) {
+				t.Fatalf("round trip changed the frame: %+v → %+v", got, again)
+			}
+		}
+	})
+}
+
+// FuzzReadPreface checks the session preface reader.
+func FuzzReadPreface(f *testing.F) {
+	f.Add(preface(prefaceOK))
+	f.Add([]byte("IFKT\x02\x00\x00\x00"))
+	f.Add([]byte("HTTP/1.1 200 OK\r\n"))
+	f.Add([]byte("IF"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		status, err := readPreface(bytes.NewReader(data))
+		if err == nil && (len(data) < prefaceLen || !bytes.Equal(data[:4], magic[:]) || data[4] != protocolVersion || status != data[5]) {
+			t.Fatalf("accepted %q", data)
+		}
+	})
+}
+
+// fuzzMsg checks a length-delimited protobuf reader for one message type.
+func fuzzMsg(f *testing.F, seeds []proto.Message, newMsg func() proto.Message) {
+	for _, m := range seeds {
+		var buf bytes.Buffer
+		writeMsg(&buf, m)
+		f.Add(buf.Bytes())
+	}
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f}) // a length of 4 GiB
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m := newMsg()
+		if err := readMsg(bufio.NewReader(bytes.NewReader(data)), m, maxHandshakeBytes); err != nil {
+			return
+		}
+		var buf bytes.Buffer
+		if err := writeMsg(&buf, m); err != nil {
+			t.Fatal(err)
+		}
+		again := newMsg()
+		if err := readMsg(bufio.NewReader(&buf), again, maxHandshakeBytes+64); err != nil || !proto.Equal(m, again) {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
+}
+
+func FuzzReadOpenStream(f *testing.F) {
+	fuzzMsg(f, []proto.Message{
+		&sessionpb.OpenStream{Interface: "db.kv", Kind: sessionpb.StreamKind_STREAM_KIND_DATA, Codecs: []string{"proto", "json"}, Credits: 64},
+		&sessionpb.OpenStream{Kind: sessionpb.StreamKind_STREAM_KIND_CONTROL, ConnectionId: 7},
+	}, func() proto.Message { return &sessionpb.OpenStream{} })
+}
+
+func FuzzReadControlFrame(f *testing.F) {
+	fuzzMsg(f, []proto.Message{
+		&controlpb.ControlFrame{Frame: &controlpb.ControlFrame_Request{Request: &controlpb.Request{Id: 1, Op: &controlpb.Request_Reset_{Reset_: &controlpb.Reset{Position: "42"}}}}},
+		&controlpb.ControlFrame{Frame: &controlpb.ControlFrame_Notification{Notification: notifyDraining(time.Unix(1, 0))}},
+	}, func() proto.Message { return &controlpb.ControlFrame{} })
+}
