@@ -220,7 +220,21 @@ func TestDemo(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("demo exit %d: %s", r.code, r.stderr)
 	}
-	if !strings.Contains(r.stdout, "   ok  ") || !strings.Contains(r.stdout, "broken.yaml:4:12: direction") {
-		t.Errorf("demo output lacks the checks or the error tour:\n%s", r.stdout)
+	for _, want := range []string{
+		"sensors.temperature  1.4.0",            // listed over the control stream
+		"the same as the file's",                // live manifest parity
+		"#3 Reading {",                          // server → client stream, decoded
+		"server's handler got Record {\"time\"", // client → server
+		"Scan → (end of stream)",                // request/stream
+		"stalled: server sent 2, holds 3 queued, has 0 credits",
+		"received #5",
+		"/level: value must be one of",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if r.stderr != "" {
+		t.Errorf("demo wrote to stderr: %s", r.stderr)
 	}
 }
