@@ -242,11 +242,26 @@ func validateSchema(t *Type, s *jsonschema.Schema, val any) error {
 	if !errors.As(err, &ve) {
 		return newError(NameJSON, t, "", err)
 	}
-	leaf := ve
-	for len(leaf.Causes) > 0 {
-		leaf = leaf.Causes[0]
-	}
+	leaf := firstLeaf(ve)
 	return newError(NameJSON, t, leaf.InstanceLocation, &schemaError{msg: leaf.Message, err: ve})
+}
+
+// firstLeaf returns the failing leaf with the smallest instance location
+// (then keyword location). jsonschema orders causes by map iteration, so
+// picking by position keeps the reported error the same from run to run.
+func firstLeaf(ve *jsonschema.ValidationError) *jsonschema.ValidationError {
+	if len(ve.Causes) == 0 {
+		return ve
+	}
+	var best *jsonschema.ValidationError
+	for _, c := range ve.Causes {
+		l := firstLeaf(c)
+		if best == nil || l.InstanceLocation < best.InstanceLocation ||
+			(l.InstanceLocation == best.InstanceLocation && l.KeywordLocation < best.KeywordLocation) {
+			best = l
+		}
+	}
+	return best
 }
 
 // schemaError is a schema validation failure: the message of its first

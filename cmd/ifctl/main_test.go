@@ -228,7 +228,7 @@ func TestDemo(t *testing.T) {
 		"Scan → (end of stream)",                // request/stream
 		"stalled: server sent 2, holds 3 queued, has 0 credits",
 		"received #5",
-		"/level: value must be one of",
+		"/level: value must be one of", // /level sorts before /time
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
