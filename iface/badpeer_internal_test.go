@@ -213,4 +213,3 @@ func ctxT(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return c
 }
-
