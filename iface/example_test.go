@@ -1,0 +1,116 @@
+package iface_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/ifkit/ifkit/iface"
+	"github.com/ifkit/ifkit/manifest"
+)
+
+// A greeter: a duplex interface whose Hello request is answered by one
+// Greeting, with the JSON Schemas that both ends check.
+const greeter = `
+ifkit: 1
+name: demo.greeter
+version: 1.0.0
+direction: duplex
+messages:
+  recv:
+    Hello:
+      schema: {type: object, required: [name], properties: {name: {type: string}}}
+      reply: {type: Greeting}
+  send:
+    Greeting:
+      schema: {type: object, properties: {text: {type: string}}}
+`
+
+// Example shows a server hosting an interface on a Unix socket and a client
+// calling it.
+func Example() {
+	ctx := context.Background()
+	m, err := manifest.Parse("greeter.yaml", []byte(greeter))
+	if err != nil {
+		panic(err)
+	}
+
+	// The server: an interface is a manifest plus handlers.
+	srv := iface.NewServer()
+	srv.Register(iface.Interface{
+		Manifest: m,
+		Handlers: map[string]iface.Handler{
+			"Hello": func(ctx context.Context, msg *iface.Message) error {
+				var hello struct{ Name string }
+				if err := msg.Decode(&hello); err != nil {
+					return err
+				}
+				return msg.Reply(ctx, map[string]string{"text": "hello, " + hello.Name})
+			},
+		},
+	})
+	dir, _ := os.MkdirTemp("", "ifk")
+	defer os.RemoveAll(dir)
+	addr := "unix://" + filepath.Join(dir, "greeter.sock")
+	l, err := iface.Listen(ctx, addr)
+	if err != nil {
+		panic(err)
+	}
+	go srv.Serve(l)
+	defer srv.Close()
+
+	// The client: dial, connect to the interface, call.
+	client, err := iface.Dial(ctx, addr)
+	if err != nil {
+		panic(err)
+	}
+	defer client.Close()
+	conn, err := client.Connect(ctx, "demo.greeter")
+	if err != nil {
+		panic(err)
+	}
+	defer conn.Close("done")
+	reply, err := conn.Call(ctx, "Hello", json.RawMessage(`{"name":"Ada"}`))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(reply.Type.Name, string(reply.Data))
+
+	// Messages are checked against their types before they leave.
+	err = conn.Send(ctx, "Hello", json.RawMessage(`{"name":42}`))
+	fmt.Println(err)
+	// Output:
+	// Greeting {"text":"hello, Ada"}
+	// ifkit: send Hello: json: type Hello: /name: expected string, but got number
+}
+
+// ExampleControl shows introspection over the control sub-interface: what a
+// client learns about an unknown socket.
+func ExampleControl() {
+	ctx := context.Background()
+	m, _ := manifest.Parse("greeter.yaml", []byte(greeter))
+	srv := iface.NewServer()
+	srv.Register(iface.Interface{Manifest: m})
+	l, _ := iface.Listen(ctx, "tcp://127.0.0.1:0")
+	go srv.Serve(l)
+	defer srv.Close()
+
+	client, _ := iface.Dial(ctx, l.Addr().String())
+	defer client.Close()
+	ctl, err := client.Control(ctx, "") // server-wide: list and fetch manifests
+	if err != nil {
+		panic(err)
+	}
+	defer ctl.Close()
+	list, _ := ctl.List(ctx)
+	for _, i := range list {
+		fmt.Println(i.Name, i.Version, i.Direction)
+	}
+	live, _ := ctl.Manifest(ctx, "demo.greeter", nil)
+	fmt.Println("same manifest as the file:", live.Hash() == m.Hash())
+	// Output:
+	// demo.greeter 1.0.0 duplex
+	// same manifest as the file: true
+}
