@@ -462,7 +462,10 @@ func (c *Conn) onMessage(f *frame) bool {
 func (c *Conn) check(t *manifest.MessageType, data []byte) error {
 	switch c.codec.Name() {
 	case codec.NameProto:
-		return c.codec.Unmarshal(data, &t.Type, t.New())
+		if err := codec.CheckProto(data, t.Proto); err != nil {
+			return fmt.Errorf("proto: type %s: %w", t.Name, err)
+		}
+		return nil
 	case codec.NameJSON:
 		var raw []byte
 		return c.codec.Unmarshal(data, &t.Type, &raw)

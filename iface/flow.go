@@ -54,17 +54,28 @@ type outbox struct {
 	paused   bool      // the writer holds messages (control: pause)
 	dropped  uint64
 	err      error         // set once when the connection ends
-	changed  chan struct{} // closed and replaced on every change, to wake waiters
+	changed  chan struct{} // closed on a change while someone waits on it; nil when nobody does
 }
 
 func newOutbox(policy manifest.OnExhausted, capacity int, initialCredits int64) *outbox {
-	return &outbox{policy: policy, capacity: capacity, credits: initialCredits, changed: make(chan struct{})}
+	return &outbox{policy: policy, capacity: capacity, credits: initialCredits}
 }
 
-// notify wakes every waiter; o.mu must be held.
+// notify wakes every waiter; o.mu must be held. Without waiters it costs
+// nothing, which keeps the per-message path free of allocations.
 func (o *outbox) notify() {
-	close(o.changed)
-	o.changed = make(chan struct{})
+	if o.changed != nil {
+		close(o.changed)
+		o.changed = nil
+	}
+}
+
+// waitChan returns the channel the next notify closes; o.mu must be held.
+func (o *outbox) waitChan() chan struct{} {
+	if o.changed == nil {
+		o.changed = make(chan struct{})
+	}
+	return o.changed
 }
 
 func (o *outbox) limit() int64 {
@@ -103,7 +114,7 @@ func (o *outbox) put(ctx context.Context, m *outMsg) error {
 				return nil
 			}
 		}
-		wait := o.changed
+		wait := o.waitChan()
 		o.mu.Unlock()
 		select {
 		case <-wait:
@@ -195,7 +206,7 @@ func (o *outbox) take(ctx context.Context, batch []*outMsg, max int) (items []*o
 			o.mu.Unlock()
 			return batch, urgent, nil, nil
 		}
-		wait := o.changed
+		wait := o.waitChan()
 		o.mu.Unlock()
 		select {
 		case <-wait:
