@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/hashicorp/yamux"
@@ -27,6 +28,8 @@ type Client struct {
 	codecs *codec.Set
 	name   string
 	sess   *yamux.Session
+	// dialRaw opens the socket; tests replace it to break the transport.
+	dialRaw func(context.Context, Addr) (net.Conn, error)
 }
 
 // DialOption configures Dial.
@@ -55,7 +58,7 @@ func Dial(ctx context.Context, addr string, opts ...DialOption) (*Client, error)
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: DefaultConfig(), codecs: codec.Standard()}
+	c := &Client{cfg: DefaultConfig(), codecs: codec.Standard(), dialRaw: dialAddr}
 	for _, o := range opts {
 		o.applyDial(c)
 	}
@@ -79,7 +82,7 @@ func Dial(ctx context.Context, addr string, opts ...DialOption) (*Client, error)
 func (c *Client) dial(ctx context.Context, a Addr) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.HandshakeTimeout)
 	defer cancel()
-	raw, err := dialAddr(ctx, a)
+	raw, err := c.dialRaw(ctx, a)
 	if err != nil {
 		return fmt.Errorf("%w to %s: %v", ErrConnect, a, err)
 	}
