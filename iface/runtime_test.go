@@ -425,3 +425,34 @@ func TestGracefulShutdownNotifies(t *testing.T) {
 		}
 	})
 }
+
+func TestClientHandlersAndCatchAll(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, tr string) {
+		_, addr := serve(t, tr, sensors(t, 20))
+		cl := dial(t, addr)
+		for _, opt := range []func(iface.Handler) iface.ConnectOption{
+			func(h iface.Handler) iface.ConnectOption { return iface.WithHandler("Reading", h) },
+			iface.WithCatchAll,
+		} {
+			got := make(chan uint64, 20)
+			conn, err := cl.Connect(ctx(t), "sensors.temperature", opt(func(_ context.Context, m *iface.Message) error {
+				got <- m.Seq
+				return nil
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for want := uint64(1); want <= 20; want++ {
+				select {
+				case seq := <-got:
+					if seq != want {
+						t.Fatalf("handler got message %d, want %d (in order)", seq, want)
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatalf("handler got %d of 20 messages", want-1)
+				}
+			}
+			conn.Close("")
+		}
+	})
+}
