@@ -146,7 +146,7 @@ func (c *Client) open(ctx context.Context, req *sessionpb.OpenStream) (*yamux.St
 		st.Close()
 		return nil, nil, nil, fmt.Errorf("ifkit: stream handshake with %s: %w", c.addr, err)
 	}
-	br := bufio.NewReaderSize(st, 64<<10)
+	br := bufio.NewReaderSize(st, streamReadBuffer)
 	var res sessionpb.OpenResult
 	if err := readMsg(br, &res, maxOpenResultBytes); err != nil {
 		st.Close()

@@ -67,6 +67,7 @@ type Conn struct {
 	wg        sync.WaitGroup
 	onEnd     func(*Conn)
 	br        *bufio.Reader
+	owner     *sync.WaitGroup
 }
 
 // connConfig is what both ends know after the stream handshake.
@@ -82,6 +83,9 @@ type connConfig struct {
 	catchAll   Handler
 	sessionErr func() error
 	onEnd      func(*Conn)
+	// owner, when set, also counts the connection's goroutines, so that a
+	// server's Close waits for them without a goroutine per connection.
+	owner *sync.WaitGroup
 }
 
 func newConn(stream net.Conn, br *bufio.Reader, cfg connConfig) *Conn {
@@ -113,23 +117,42 @@ func newConn(stream net.Conn, br *bufio.Reader, cfg connConfig) *Conn {
 	}
 	c.in = newLedger(cfg.window, initial, cfg.autoGrant)
 	c.inbox = make(chan *Message, cfg.window)
-	c.handled = make(chan *Message, cfg.window)
+	if len(cfg.handlers) > 0 || cfg.catchAll != nil {
+		c.handled = make(chan *Message, cfg.window)
+	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.br = br
+	c.owner = cfg.owner
 	return c
 }
 
 // start starts the connection's goroutines; the server calls it after the
 // handshake's answer is written.
 func (c *Conn) start() *Conn {
-	c.wg.Add(2)
-	go c.readLoop(c.br)
-	go c.writeLoop()
-	if len(c.handlers) > 0 || c.catchAll != nil {
-		c.wg.Add(1)
-		go c.dispatchLoop()
+	c.goLoop(func() { c.readLoop(c.br) })
+	c.goLoop(c.writeLoop)
+	if c.handled != nil {
+		c.goLoop(c.dispatchLoop)
 	}
 	return c
+}
+
+// goLoop runs one of the connection's goroutines, counted by c.wg (and the
+// owner's group, if any).
+func (c *Conn) goLoop(f func()) {
+	c.wg.Add(1)
+	if c.owner != nil {
+		c.owner.Add(1)
+	}
+	go func() {
+		defer func() {
+			c.wg.Done()
+			if c.owner != nil {
+				c.owner.Done()
+			}
+		}()
+		f()
+	}()
 }
 
 // ID returns the connection id the server assigned; ids are never reused
@@ -322,7 +345,6 @@ func (c *Conn) abort(code Code, format string, args ...any) {
 }
 
 func (c *Conn) writeLoop() {
-	defer c.wg.Done()
 	defer func() {
 		c.stream.Close()
 		// Wake the reader: the peer may never close its side.
@@ -370,7 +392,6 @@ func (c *Conn) writeLoop() {
 }
 
 func (c *Conn) readLoop(br *bufio.Reader) {
-	defer c.wg.Done()
 	fr := newFrameReader(br, c.maxBody+frameOverhead)
 	var (
 		f       frame
@@ -511,7 +532,6 @@ func (c *Conn) transportError(err error) *CloseError {
 }
 
 func (c *Conn) dispatchLoop() {
-	defer c.wg.Done()
 	for {
 		select {
 		case m := <-c.handled:

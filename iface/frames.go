@@ -24,6 +24,10 @@ const (
 	// frameOverhead bounds what a MESSAGE frame adds to its body: the header
 	// and three varints.
 	frameOverhead = frameHeaderLen + 3*binary.MaxVarintLen64
+	// streamReadBuffer is each stream's read buffer. Small on purpose: it
+	// is held by every idle connection, and payloads larger than it are read
+	// straight into the frame buffer.
+	streamReadBuffer = 4 << 10
 	// maxReasonBytes bounds the reason text of ERROR and CLOSE frames.
 	maxReasonBytes = 1024
 )

@@ -236,7 +236,7 @@ func (s *Server) serveSession(raw net.Conn) {
 func (s *Server) serveStream(sess *yamux.Session, st *yamux.Stream) {
 	defer s.wg.Done()
 	st.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
-	br := bufio.NewReaderSize(st, 64<<10)
+	br := bufio.NewReaderSize(st, streamReadBuffer)
 	var open sessionpb.OpenStream
 	if err := readMsg(br, &open, maxHandshakeBytes); err != nil {
 		code := CodeProtocolError
@@ -347,6 +347,7 @@ func (s *Server) openData(sess *yamux.Session, st *yamux.Stream, br *bufio.Reade
 		catchAll:   i.CatchAll,
 		sessionErr: sessionCause(sess),
 		onEnd:      s.forgetConn,
+		owner:      &s.wg,
 	})
 	// Registered before the answer, so a control stream the client opens
 	// as soon as it has the id finds the connection.
@@ -372,18 +373,11 @@ func (s *Server) openData(sess *yamux.Session, st *yamux.Stream, br *bufio.Reade
 			defer s.wg.Done()
 			ctx, cancel := context.WithCancel(s.ctx)
 			defer cancel()
-			go func() {
-				select {
-				case <-conn.Done():
-				case <-ctx.Done():
-				}
-				cancel()
-			}()
+			stop := context.AfterFunc(conn.ctx, cancel) // conn.ctx ends with the connection
+			defer stop()
 			i.OnConnect(ctx, conn)
 		}()
 	}
-	<-conn.Done()
-	conn.wg.Wait()
 }
 
 func (s *Server) forgetConn(c *Conn) {
