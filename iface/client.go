@@ -269,15 +269,16 @@ func (c *Client) Connect(ctx context.Context, iface string, opts ...ConnectOptio
 		window = int64(m.Flow.Credits)
 	}
 	conn := newConn(st, br, connConfig{
-		id:         res.GetConnectionId(),
-		manifest:   m,
-		codec:      cd,
-		sendCredit: int64(res.GetCredits()),
-		window:     window,
-		autoGrant:  !o.pull,
-		handlers:   o.handlers,
-		catchAll:   o.catchAll,
-		sessionErr: sessionCause(c.sess),
+		id:           res.GetConnectionId(),
+		manifest:     m,
+		codec:        cd,
+		sendCredit:   int64(res.GetCredits()),
+		window:       window,
+		autoGrant:    !o.pull,
+		handlers:     o.handlers,
+		catchAll:     o.catchAll,
+		sessionErr:   sessionCause(c.sess),
+		closeTimeout: c.cfg.CloseTimeout,
 	}).start()
 	return conn, nil
 }

@@ -28,6 +28,11 @@ type Config struct {
 	// bound memory per connection, so the window only needs to keep the
 	// pipe full.
 	StreamWindow uint32
+	// CloseTimeout bounds how long a connection that sent CLOSE waits for
+	// the peer to close its side, which tells it the peer has read every
+	// message before the CLOSE (closing the socket earlier can make the
+	// kernel discard them).
+	CloseTimeout time.Duration
 	// MaxStreams bounds the streams one session may have open (server side).
 	MaxStreams int
 	// MaxConnections bounds the connections a server holds at once (0: no bound).
@@ -41,6 +46,7 @@ func DefaultConfig() Config {
 		KeepAliveInterval:      15 * time.Second,
 		ConnectionWriteTimeout: 10 * time.Second,
 		StreamWindow:           1 << 20,
+		CloseTimeout:           5 * time.Second,
 		MaxStreams:             1024,
 		MaxConnections:         0,
 	}
@@ -57,6 +63,8 @@ func (c Config) Validate() error {
 		return errors.New("iface: Config.ConnectionWriteTimeout must be > 0")
 	case c.StreamWindow < 256<<10:
 		return fmt.Errorf("iface: Config.StreamWindow is %d; yamux needs at least 262144", c.StreamWindow)
+	case c.CloseTimeout <= 0:
+		return errors.New("iface: Config.CloseTimeout must be > 0")
 	case c.MaxStreams <= 0:
 		return errors.New("iface: Config.MaxStreams must be > 0")
 	case c.MaxConnections < 0:

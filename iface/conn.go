@@ -68,6 +68,8 @@ type Conn struct {
 	onEnd     func(*Conn)
 	br        *bufio.Reader
 	owner     *sync.WaitGroup
+
+	closeTimeout time.Duration
 }
 
 // connConfig is what both ends know after the stream handshake.
@@ -83,6 +85,8 @@ type connConfig struct {
 	catchAll   Handler
 	sessionErr func() error
 	onEnd      func(*Conn)
+	// closeTimeout bounds the wait for the peer's side to close after CLOSE.
+	closeTimeout time.Duration
 	// owner, when set, also counts the connection's goroutines, so that a
 	// server's Close waits for them without a goroutine per connection.
 	owner *sync.WaitGroup
@@ -123,6 +127,7 @@ func newConn(stream net.Conn, br *bufio.Reader, cfg connConfig) *Conn {
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.br = br
 	c.owner = cfg.owner
+	c.closeTimeout = cfg.closeTimeout
 	return c
 }
 
@@ -345,10 +350,17 @@ func (c *Conn) abort(code Code, format string, args ...any) {
 }
 
 func (c *Conn) writeLoop() {
+	sentClose := false
 	defer func() {
-		c.stream.Close()
-		// Wake the reader: the peer may never close its side.
-		c.stream.SetReadDeadline(time.Now())
+		c.stream.Close() // half-close: the peer reads to our CLOSE, then EOF
+		// After a CLOSE the reader waits (bounded) for the peer to close its
+		// side: then the peer has read everything we sent. Otherwise it is
+		// woken at once.
+		linger := time.Duration(0)
+		if sentClose {
+			linger = c.closeTimeout
+		}
+		c.stream.SetReadDeadline(time.Now().Add(linger))
 	}()
 	var (
 		batch []*outMsg
@@ -377,6 +389,7 @@ func (c *Conn) writeLoop() {
 			c.sentBytes.Add(uint64(len(m.body)))
 		}
 		buf = append(buf, final...)
+		sentClose = sentClose || len(final) > 0
 		batch = items
 		clear(batch)
 		if len(buf) > 0 {
@@ -535,18 +548,31 @@ func (c *Conn) dispatchLoop() {
 	for {
 		select {
 		case m := <-c.handled:
-			h := c.handlers[m.Type.Name]
-			if h == nil {
-				h = c.catchAll
-			}
-			if err := h(c.ctx, m); err != nil && m.IsRequest() {
-				c.out.putUrgent(appendFrame(nil, &frame{kind: frameError, code: CodeInternal, seq: m.Seq, reason: []byte(err.Error())}))
-			}
-			c.consumed()
+			c.handle(m)
 		case <-c.done:
-			return
+			// Messages that arrived before the end are still handled, as
+			// Recv still returns them; their replies fail with the end.
+			for {
+				select {
+				case m := <-c.handled:
+					c.handle(m)
+				default:
+					return
+				}
+			}
 		}
 	}
+}
+
+func (c *Conn) handle(m *Message) {
+	h := c.handlers[m.Type.Name]
+	if h == nil {
+		h = c.catchAll
+	}
+	if err := h(c.ctx, m); err != nil && m.IsRequest() {
+		c.out.putUrgent(appendFrame(nil, &frame{kind: frameError, code: CodeInternal, seq: m.Seq, reason: []byte(err.Error())}))
+	}
+	c.consumed()
 }
 
 // pause holds (true) or releases (false) this end's sending, and its grants

@@ -46,3 +46,6 @@ func (m *Message) End(ctx context.Context) error {
 	}
 	return m.conn.out.putEnd(&outMsg{corr: m.corr})
 }
+
+// Conn returns the connection the message arrived on.
+func (m *Message) Conn() *Conn { return m.conn }

@@ -336,18 +336,19 @@ func (s *Server) openData(sess *yamux.Session, st *yamux.Stream, br *bufio.Reade
 		result.Manifest = m.Canonical()
 	}
 	conn := newConn(st, br, connConfig{
-		id:         id,
-		manifest:   m,
-		codec:      c,
-		server:     true,
-		sendCredit: int64(min(open.GetCredits(), uint64(m.Flow.Credits))),
-		window:     max(window, 1),
-		autoGrant:  true,
-		handlers:   i.Handlers,
-		catchAll:   i.CatchAll,
-		sessionErr: sessionCause(sess),
-		onEnd:      s.forgetConn,
-		owner:      &s.wg,
+		id:           id,
+		manifest:     m,
+		codec:        c,
+		server:       true,
+		sendCredit:   int64(min(open.GetCredits(), uint64(m.Flow.Credits))),
+		window:       max(window, 1),
+		autoGrant:    true,
+		handlers:     i.Handlers,
+		catchAll:     i.CatchAll,
+		sessionErr:   sessionCause(sess),
+		onEnd:        s.forgetConn,
+		owner:        &s.wg,
+		closeTimeout: s.cfg.CloseTimeout,
 	})
 	// Registered before the answer, so a control stream the client opens
 	// as soon as it has the id finds the connection.

@@ -1,0 +1,187 @@
+package iface_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ifkit/ifkit/iface"
+	"github.com/ifkit/ifkit/manifest"
+)
+
+const soakManifest = `
+ifkit: 1
+name: soak.counter
+version: 1.0.0
+direction: duplex
+flow: {credits: 16, max_message_bytes: 1024}
+messages:
+  recv:
+    Up: {schema: {type: object, required: [n], properties: {n: {type: integer}}}}
+  send:
+    Down: {schema: {type: object, required: [n], properties: {n: {type: integer}}}}
+`
+
+// soakSize is the number of connections and the messages each sends each
+// way: small by default, IFKIT_SOAK=conns,messages for the full size
+// (RELIABILITY.md uses IFKIT_SOAK=2000,1000).
+func soakSize(t *testing.T) (conns, msgs int) {
+	conns, msgs = 200, 50
+	if v := os.Getenv("IFKIT_SOAK"); v != "" {
+		if _, err := fmt.Sscanf(v, "%d,%d", &conns, &msgs); err != nil {
+			t.Fatalf("IFKIT_SOAK=%q: want conns,messages", v)
+		}
+	}
+	return conns, msgs
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// TestSoak runs many connections at once, each streaming numbered messages
+// both ways under credits. Every message must arrive once, in order, on both
+// ends; the server's memory must come back to its baseline afterwards.
+func TestSoak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("soak test skipped in -short mode")
+	}
+	conns, msgs := soakSize(t)
+	m, err := manifest.Parse("soak.yaml", []byte(soakManifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forEachTransport(t, func(t *testing.T, tr string) {
+		var (
+			mu       sync.Mutex
+			upSeen   = map[uint64]int{} // connection → next expected n from the client
+			problems []string
+		)
+		fail := func(format string, args ...any) {
+			mu.Lock()
+			problems = append(problems, fmt.Sprintf(format, args...))
+			mu.Unlock()
+		}
+		i := iface.Interface{
+			Manifest: m,
+			Handlers: map[string]iface.Handler{"Up": func(ctx context.Context, msg *iface.Message) error {
+				var v struct{ N int }
+				if err := msg.Decode(&v); err != nil {
+					fail("server decode: %v", err)
+					return err
+				}
+				mu.Lock()
+				want := upSeen[msg.Conn().ID()]
+				upSeen[msg.Conn().ID()] = want + 1
+				mu.Unlock()
+				if v.N != want || msg.Seq != uint64(want+1) {
+					fail("conn %d: got n=%d seq=%d, want n=%d", msg.Conn().ID(), v.N, msg.Seq, want)
+				}
+				return nil
+			}},
+			OnConnect: func(ctx context.Context, c *iface.Conn) {
+				for n := 0; n < msgs; n++ {
+					if err := c.Send(ctx, "Down", json.RawMessage(`{"n":`+strconv.Itoa(n)+`}`)); err != nil {
+						return
+					}
+				}
+			},
+		}
+		_, addr := serve(t, tr, i)
+		baseline, baseGoroutines := heapInUse(), runtime.NumGoroutine()
+
+		start := time.Now()
+		var wg sync.WaitGroup
+		for k := 0; k < conns; k++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				c, err := iface.Dial(ctx, addr)
+				if err != nil {
+					fail("dial: %v", err)
+					return
+				}
+				defer c.Close()
+				conn, err := c.Connect(ctx, "soak.counter")
+				if err != nil {
+					fail("connect: %v", err)
+					return
+				}
+				defer conn.Close("soak done")
+				sendErr := make(chan error, 1)
+				go func() {
+					for n := 0; n < msgs; n++ {
+						if err := conn.Send(ctx, "Up", json.RawMessage(`{"n":`+strconv.Itoa(n)+`}`)); err != nil {
+							sendErr <- err
+							return
+						}
+					}
+					sendErr <- nil
+				}()
+				for n := 0; n < msgs; n++ {
+					msg, err := conn.Recv(ctx)
+					if err != nil {
+						fail("recv %d: %v", n, err)
+						return
+					}
+					var v struct{ N int }
+					if err := msg.Decode(&v); err != nil || v.N != n || msg.Seq != uint64(n+1) {
+						fail("client got n=%d seq=%d (%v), want n=%d", v.N, msg.Seq, err, n)
+						return
+					}
+				}
+				if err := <-sendErr; err != nil {
+					fail("send: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		if len(problems) > 0 {
+			t.Fatalf("%d problems, first: %s", len(problems), problems[0])
+		}
+		// The server got every message of every connection: count them once
+		// the last handlers have run.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			mu.Lock()
+			total, complete := 0, len(upSeen) == conns
+			for _, n := range upSeen {
+				total += n
+				complete = complete && n == msgs
+			}
+			mu.Unlock()
+			if complete {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("server received %d of %d messages from %d connections", total, conns*msgs, len(upSeen))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		// Sessions close asynchronously after the clients leave.
+		for deadline := time.Now().Add(10 * time.Second); runtime.NumGoroutine() > baseGoroutines && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := runtime.NumGoroutine(); n > baseGoroutines {
+			t.Errorf("%d goroutines after the clients left, %d before", n, baseGoroutines)
+		}
+		after := heapInUse()
+		t.Logf("%s: %d connections × %d messages each way in %v; server+client heap %d KiB before, %d KiB after",
+			tr, conns, msgs, elapsed.Round(time.Millisecond), baseline>>10, after>>10)
+		if after > baseline+16<<20 {
+			t.Errorf("memory did not return to its baseline: %d KiB before, %d KiB after the clients left", baseline>>10, after>>10)
+		}
+	})
+}
