@@ -2,6 +2,7 @@ package iface
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -15,6 +16,7 @@ import (
 type Addr struct {
 	Network string // "unix" or "tcp"
 	Address string // a file path for unix, host:port for tcp
+	TLS     bool   // tls://host:port: TCP with TLS
 }
 
 // String returns the address in the form ParseAddr reads: unix:///abs.sock,
@@ -26,11 +28,14 @@ func (a Addr) String() string {
 		}
 		return "unix:" + a.Address
 	}
+	if a.TLS {
+		return "tls://" + a.Address
+	}
 	return "tcp://" + a.Address
 }
 
 // ParseAddr reads one address: unix:///abs/path.sock, unix:rel/path.sock,
-// tcp://host:port or host:port.
+// tcp://host:port, tls://host:port (TCP with TLS) or host:port.
 func ParseAddr(s string) (Addr, error) {
 	s = strings.TrimSpace(s)
 	switch {
@@ -48,10 +53,14 @@ func ParseAddr(s string) (Addr, error) {
 			return Addr{}, fmt.Errorf("address %q: no socket path after unix:", s)
 		}
 		return Addr{Network: "unix", Address: p}, nil
+	case strings.HasPrefix(s, "tls://"):
+		a, err := ParseAddr(strings.TrimPrefix(s, "tls://"))
+		a.TLS = true
+		return a, err
 	case strings.HasPrefix(s, "tcp://"):
 		s = strings.TrimPrefix(s, "tcp://")
 	case strings.Contains(s, "://"):
-		return Addr{}, fmt.Errorf("address %q: unknown scheme; use unix:// or tcp://", s)
+		return Addr{}, fmt.Errorf("address %q: unknown scheme; use unix://, tcp:// or tls://", s)
 	}
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
@@ -77,18 +86,51 @@ func ParseAddrList(s string) ([]Addr, error) {
 	return out, nil
 }
 
+// ListenOption configures Listen.
+type ListenOption interface{ applyListen(*listenOptions) }
+
+type listenOptions struct{ tls *tls.Config }
+
+type listenOption func(*listenOptions)
+
+func (f listenOption) applyListen(o *listenOptions) { f(o) }
+
+// WithServerTLS sets the TLS configuration of a tls:// listener; see
+// ServerTLS for one made from certificate files.
+func WithServerTLS(c *tls.Config) ListenOption {
+	return listenOption(func(o *listenOptions) { o.tls = c })
+}
+
 // Listen opens a listener on addr. A Unix socket file is made readable and
 // writable by its owner only (mode 0600; put it in a 0700 folder to close the
 // moment between creation and chmod), a stale socket file left by a dead
-// process is replaced, and the file is removed when the listener closes.
-func Listen(ctx context.Context, addr string) (net.Listener, error) {
+// process is replaced, and the file is removed when the listener closes. A
+// tls:// address needs WithServerTLS.
+func Listen(ctx context.Context, addr string, opts ...ListenOption) (net.Listener, error) {
 	a, err := ParseAddr(addr)
 	if err != nil {
 		return nil, err
 	}
+	var o listenOptions
+	for _, opt := range opts {
+		opt.applyListen(&o)
+	}
 	var lc net.ListenConfig
 	if a.Network == "tcp" {
-		return lc.Listen(ctx, "tcp", a.Address)
+		switch {
+		case a.TLS && o.tls == nil:
+			return nil, fmt.Errorf("%s: a tls:// address needs a certificate and key (WithServerTLS, or ifctl's --tls-cert and --tls-key)", a)
+		case !a.TLS && o.tls != nil:
+			return nil, fmt.Errorf("%s: TLS is configured, so listen on tls://%s", a, a.Address)
+		}
+		l, err := lc.Listen(ctx, "tcp", a.Address)
+		if err != nil || !a.TLS {
+			return l, err
+		}
+		return tls.NewListener(l, o.tls), nil
+	}
+	if o.tls != nil {
+		return nil, fmt.Errorf("%s: TLS is for tls:// addresses; a Unix socket is protected by its file mode", a)
 	}
 	if err := removeStaleSocket(ctx, a.Address); err != nil {
 		return nil, err
@@ -129,8 +171,19 @@ func removeStaleSocket(ctx context.Context, path string) error {
 	return os.Remove(path)
 }
 
-// dialAddr opens a raw connection to a.
-func dialAddr(ctx context.Context, a Addr) (net.Conn, error) {
+// dialAddr opens a raw connection to a, with TLS for a tls:// address.
+func dialAddr(ctx context.Context, a Addr, tc *tls.Config) (net.Conn, error) {
+	if a.TLS {
+		if tc == nil {
+			tc = &tls.Config{}
+		}
+		if tc.ServerName == "" {
+			tc = tc.Clone()
+			tc.ServerName, _, _ = net.SplitHostPort(a.Address)
+		}
+		d := tls.Dialer{Config: tc}
+		return d.DialContext(ctx, "tcp", a.Address)
+	}
 	var d net.Dialer
 	return d.DialContext(ctx, a.Network, a.Address)
 }

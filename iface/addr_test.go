@@ -19,6 +19,7 @@ func TestParseAddr(t *testing.T) {
 		{"tcp://127.0.0.1:7000", "tcp", "127.0.0.1:7000", "tcp://127.0.0.1:7000"},
 		{"localhost:7000", "tcp", "localhost:7000", "tcp://localhost:7000"},
 		{" [::1]:9 ", "tcp", "[::1]:9", "tcp://[::1]:9"},
+		{"tls://example.org:443", "tcp", "example.org:443", "tls://example.org:443"},
 	} {
 		a, err := iface.ParseAddr(tc.in)
 		if err != nil {

@@ -3,6 +3,7 @@ package iface
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -29,7 +30,9 @@ type Client struct {
 	name   string
 	sess   *yamux.Session
 	// dialRaw opens the socket; tests replace it to break the transport.
-	dialRaw func(context.Context, Addr) (net.Conn, error)
+	dialRaw func(context.Context, Addr, *tls.Config) (net.Conn, error)
+	tls     *tls.Config
+	secret  []byte
 }
 
 // DialOption configures Dial.
@@ -45,6 +48,16 @@ func WithDialConfig(cfg Config) DialOption { return dialOption(func(c *Client) {
 // WithClientCodecs sets the codecs the client can use (codec.Standard otherwise).
 func WithClientCodecs(set *codec.Set) DialOption {
 	return dialOption(func(c *Client) { c.codecs = set })
+}
+
+// WithTLS sets the TLS configuration for tls:// addresses (the system's
+// roots and the address's host name otherwise); see ClientTLS.
+func WithTLS(cfg *tls.Config) DialOption { return dialOption(func(c *Client) { c.tls = cfg }) }
+
+// WithClientSecret proves the shared secret to a server that requires one
+// (and checks that the server knows it too).
+func WithClientSecret(secret []byte) DialOption {
+	return dialOption(func(c *Client) { c.secret = secret })
 }
 
 // WithClientName names the client program in the server's logs.
@@ -82,7 +95,7 @@ func Dial(ctx context.Context, addr string, opts ...DialOption) (*Client, error)
 func (c *Client) dial(ctx context.Context, a Addr) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.HandshakeTimeout)
 	defer cancel()
-	raw, err := c.dialRaw(ctx, a)
+	raw, err := c.dialRaw(ctx, a, c.tls)
 	if err != nil {
 		return fmt.Errorf("%w to %s: %v", ErrConnect, a, err)
 	}
@@ -102,6 +115,17 @@ func (c *Client) dial(ctx context.Context, a Addr) error {
 	}
 	switch status {
 	case prefaceOK:
+	case prefaceAuthRequired:
+		if err := clientAuth(raw, c.secret); err != nil {
+			raw.Close()
+			if errors.Is(err, ErrAuthFailed) {
+				return &CloseError{Code: CodeAuthFailed, Reason: err.Error(), Remote: true, Cause: ErrAuthFailed}
+			}
+			return fmt.Errorf("%w to %s: during authentication: %v", ErrConnect, a, err)
+		}
+	case prefaceNotAllowed:
+		raw.Close()
+		return &CloseError{Code: CodeAuthFailed, Reason: "this user is not allowed on the server's socket (peer credentials)", Remote: true}
 	case prefaceRefused:
 		raw.Close()
 		return fmt.Errorf("%w to %s: the server refused the session (shutting down, or at its connection limit)", ErrConnect, a)

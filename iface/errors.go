@@ -58,6 +58,7 @@ var (
 	ErrTransport        = &CloseError{Code: CodeTransportError}
 	ErrDraining         = &CloseError{Code: CodeDraining}
 	ErrManifestMismatch = &CloseError{Code: CodeManifestMismatch}
+	ErrAuth             = &CloseError{Code: CodeAuthFailed}
 )
 
 // Local errors: nothing crossed the wire.

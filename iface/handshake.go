@@ -21,6 +21,7 @@ const (
 	prefaceOK          = 0x00
 	prefaceBadVersion  = 0x01
 	prefaceRefused     = 0x02
+	prefaceNotAllowed  = 0x05     // a Unix peer not on the allow-list
 	maxHandshakeBytes  = 64 << 10 // an OpenStream or OpenResult, manifest excluded
 	maxOpenResultBytes = 32 << 20 // an OpenResult carrying a canonical manifest
 )

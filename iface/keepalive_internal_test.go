@@ -2,6 +2,7 @@ package iface
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"path/filepath"
@@ -80,8 +81,8 @@ func TestFrozenPeerEndsWithKeepaliveTimeout(t *testing.T) {
 
 	var sock *freezable
 	cl, err := Dial(ctxT(t), l.Addr().String(), WithDialConfig(cfg), dialOption(func(c *Client) {
-		c.dialRaw = func(ctx context.Context, a Addr) (net.Conn, error) {
-			raw, err := dialAddr(ctx, a)
+		c.dialRaw = func(ctx context.Context, a Addr, tc *tls.Config) (net.Conn, error) {
+			raw, err := dialAddr(ctx, a, tc)
 			if err == nil {
 				sock = &freezable{Conn: raw, closed: make(chan struct{})}
 				return sock, nil

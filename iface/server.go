@@ -49,11 +49,28 @@ func WithConfig(c Config) ServerOption { return serverOption(func(s *Server) { s
 // WithCodecs sets the codecs the server can use (codec.Standard otherwise).
 func WithCodecs(set *codec.Set) ServerOption { return serverOption(func(s *Server) { s.codecs = set }) }
 
+// WithSecret requires every client to prove it knows the shared secret
+// (HMAC-SHA256 challenge-response, both ways) before anything else; see
+// SecretFromFile and SecretFromEnv.
+func WithSecret(secret []byte) ServerOption {
+	return serverOption(func(s *Server) { s.secret = secret })
+}
+
+// WithAllowedPeers admits on Unix sockets only peers whose user id is in
+// uids or whose group id is in gids, as the kernel reports them (SO_PEERCRED).
+// It has no effect on TCP.
+func WithAllowedPeers(uids, gids []int) ServerOption {
+	return serverOption(func(s *Server) { s.allowUIDs, s.allowGIDs = uids, gids })
+}
+
 // Server hosts interfaces on listeners. Create one with NewServer, add
 // interfaces with Register, then Serve.
 type Server struct {
-	cfg    Config
-	codecs *codec.Set
+	cfg       Config
+	codecs    *codec.Set
+	secret    []byte
+	allowUIDs []int
+	allowGIDs []int
 
 	mu        sync.Mutex
 	ifaces    map[string]*Interface
@@ -193,9 +210,21 @@ func (s *Server) serveSession(raw net.Conn) {
 		status = prefaceRefused
 	}
 	s.mu.Unlock()
-	if _, err := raw.Write(preface(status)); err != nil || status != prefaceOK {
+	if status == prefaceOK && !s.peerAllowed(raw) {
+		status = prefaceNotAllowed
+	}
+	if status == prefaceOK && s.secret != nil {
+		status = prefaceAuthRequired
+	}
+	if _, err := raw.Write(preface(status)); err != nil || (status != prefaceOK && status != prefaceAuthRequired) {
 		raw.Close()
 		return
+	}
+	if status == prefaceAuthRequired {
+		if err := serverAuth(raw, s.secret); err != nil {
+			raw.Close()
+			return
+		}
 	}
 	raw.SetDeadline(time.Time{})
 	sess, err := yamux.Server(raw, s.cfg.yamux())

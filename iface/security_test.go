@@ -1,0 +1,192 @@
+package iface_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ifkit/ifkit/iface"
+)
+
+// pki writes a CA, a server certificate for 127.0.0.1 and a client
+// certificate to dir, as PEM files, and returns their paths.
+type pki struct{ ca, serverCert, serverKey, clientCert, clientKey string }
+
+func newPKI(t *testing.T) pki {
+	dir := t.TempDir()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ifkit test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	write := func(name, typ string, der []byte) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600)
+		return p
+	}
+	leaf := func(name string, serial int64, usage x509.ExtKeyUsage, ips []net.IP) (string, string) {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			ExtKeyUsage: []x509.ExtKeyUsage{usage}, IPAddresses: ips, KeyUsage: x509.KeyUsageDigitalSignature,
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyDER, _ := x509.MarshalECPrivateKey(key)
+		return write(name+".crt", "CERTIFICATE", der), write(name+".key", "EC PRIVATE KEY", keyDER)
+	}
+	p := pki{ca: write("ca.crt", "CERTIFICATE", caDER)}
+	p.serverCert, p.serverKey = leaf("server", 2, x509.ExtKeyUsageServerAuth, []net.IP{net.ParseIP("127.0.0.1")})
+	p.clientCert, p.clientKey = leaf("client", 3, x509.ExtKeyUsageClientAuth, nil)
+	return p
+}
+
+// serveWith starts a server with opts on a listener and returns its address.
+func serveWith(t *testing.T, addr string, lopts []iface.ListenOption, sopts ...iface.ServerOption) string {
+	s := iface.NewServer(sopts...)
+	if err := s.Register(sensors(t, 1)); err != nil {
+		t.Fatal(err)
+	}
+	l, err := iface.Listen(context.Background(), addr, lopts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+	if strings.HasPrefix(addr, "tls://") {
+		return "tls://" + l.Addr().String()
+	}
+	if strings.HasPrefix(addr, "tcp://") {
+		return l.Addr().String()
+	}
+	return addr
+}
+
+// works dials and reads one message.
+func works(t *testing.T, addr string, opts ...iface.DialOption) error {
+	cl, err := iface.Dial(ctx(t), addr, opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	conn, err := cl.Connect(ctx(t), "sensors.temperature")
+	if err != nil {
+		return err
+	}
+	defer conn.Close("")
+	_, err = conn.Recv(ctx(t))
+	return err
+}
+
+func TestTLSAndMutualTLS(t *testing.T) {
+	p := newPKI(t)
+	serverTLS, err := iface.ServerTLS(p.serverCert, p.serverKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serveWith(t, "tls://127.0.0.1:0", []iface.ListenOption{iface.WithServerTLS(serverTLS)})
+	trusting, _ := iface.ClientTLS(p.ca, "", "")
+	if err := works(t, addr, iface.WithTLS(trusting)); err != nil {
+		t.Fatalf("TLS with the right CA: %v", err)
+	}
+	if err := works(t, addr); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("TLS without trusting the CA: %v, want a certificate error", err)
+	}
+	wrongName := strings.Replace(addr, "127.0.0.1", "localhost", 1)
+	if err := works(t, wrongName, iface.WithTLS(trusting)); err == nil || !strings.Contains(err.Error(), "localhost") {
+		t.Errorf("TLS to a name the certificate does not hold: %v", err)
+	}
+
+	mutual, err := iface.ServerTLS(p.serverCert, p.serverKey, p.ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mAddr := serveWith(t, "tls://127.0.0.1:0", []iface.ListenOption{iface.WithServerTLS(mutual)})
+	if err := works(t, mAddr, iface.WithTLS(trusting)); err == nil {
+		t.Error("mutual TLS admitted a client without a certificate")
+	}
+	withCert, err := iface.ClientTLS(p.ca, p.clientCert, p.clientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := works(t, mAddr, iface.WithTLS(withCert)); err != nil {
+		t.Fatalf("mutual TLS with a client certificate: %v", err)
+	}
+	if _, err := iface.Listen(context.Background(), "tls://127.0.0.1:0"); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("tls:// without a configuration: %v", err)
+	}
+}
+
+func TestSharedSecret(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "secret"), []byte("correct horse battery staple\n"), 0o600)
+	secret, err := iface.SecretFromFile(filepath.Join(dir, "secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "short"), []byte("abc"), 0o600)
+	if _, err := iface.SecretFromFile(filepath.Join(dir, "short")); err == nil {
+		t.Error("a 3-byte secret was accepted")
+	}
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) {
+			addr := "tcp://127.0.0.1:0"
+			if tr == "unix" {
+				d, _ := os.MkdirTemp("", "ifk")
+				t.Cleanup(func() { os.RemoveAll(d) })
+				addr = "unix://" + filepath.Join(d, "s.sock")
+			}
+			addr = serveWith(t, addr, nil, iface.WithSecret(secret))
+			if err := works(t, addr, iface.WithClientSecret(secret)); err != nil {
+				t.Fatalf("right secret: %v", err)
+			}
+			for name, opts := range map[string][]iface.DialOption{
+				"wrong secret": {iface.WithClientSecret([]byte("a different secret, long enough"))},
+				"no secret":    nil,
+			} {
+				err := works(t, addr, opts...)
+				if !errors.Is(err, iface.ErrAuth) || !errors.Is(err, iface.ErrAuthFailed) {
+					t.Errorf("%s: %v, want auth_failed", name, err)
+				}
+				if err != nil && strings.Contains(err.Error(), "horse") {
+					t.Errorf("%s: the error shows the secret: %v", name, err)
+				}
+			}
+		})
+	}
+}
+
+func TestUnixPeerAllowList(t *testing.T) {
+	d, _ := os.MkdirTemp("", "ifk")
+	defer os.RemoveAll(d)
+	me := os.Getuid()
+	allowed := serveWith(t, "unix://"+filepath.Join(d, "a.sock"), nil, iface.WithAllowedPeers([]int{me}, nil))
+	if err := works(t, allowed); err != nil {
+		t.Fatalf("allowed uid %d: %v", me, err)
+	}
+	denied := serveWith(t, "unix://"+filepath.Join(d, "d.sock"), nil, iface.WithAllowedPeers([]int{me + 4242}, []int{os.Getgid() + 4242}))
+	if err := works(t, denied); !errors.Is(err, iface.ErrAuth) {
+		t.Fatalf("uid not on the list: %v, want auth_failed", err)
+	}
+}
