@@ -27,11 +27,15 @@ type rawPeer struct {
 }
 
 func badPeerServer(t *testing.T) (*Server, net.Listener, *manifest.Manifest) {
+	return badPeerServerWith(t, DefaultConfig())
+}
+
+func badPeerServerWith(t *testing.T, cfg Config) (*Server, net.Listener, *manifest.Manifest) {
 	m, err := manifest.Load(filepath.Join("..", "testdata", "manifests", "logs.sink.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewServer()
+	s := NewServer(WithConfig(cfg))
 	if err := s.Register(Interface{Manifest: m}); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"time"
 
@@ -33,6 +34,9 @@ type Client struct {
 	dialRaw func(context.Context, Addr, *tls.Config) (net.Conn, error)
 	tls     *tls.Config
 	secret  []byte
+	random  bool          // try the addresses in random order
+	rounds  int           // passes over the address list
+	backoff time.Duration // the wait before the second pass, doubled after each
 }
 
 // DialOption configures Dial.
@@ -60,6 +64,14 @@ func WithClientSecret(secret []byte) DialOption {
 	return dialOption(func(c *Client) { c.secret = secret })
 }
 
+// WithFailover sets how Dial goes through an address list: rounds passes
+// (at least 1), waiting backoff before the second and twice as long before
+// each next; random tries the addresses of each pass in random order instead
+// of as listed (spreading clients over replicas).
+func WithFailover(rounds int, backoff time.Duration, random bool) DialOption {
+	return dialOption(func(c *Client) { c.rounds, c.backoff, c.random = max(rounds, 1), backoff, random })
+}
+
 // WithClientName names the client program in the server's logs.
 func WithClientName(name string) DialOption { return dialOption(func(c *Client) { c.name = name }) }
 
@@ -79,15 +91,31 @@ func Dial(ctx context.Context, addr string, opts ...DialOption) (*Client, error)
 		return nil, err
 	}
 	var errs []error
-	for _, a := range addrs {
-		if err := c.dial(ctx, a); err != nil {
-			errs = append(errs, err)
-			if ctx.Err() != nil || errors.Is(err, ErrNotIfkit) {
-				break
+	wait := c.backoff
+	for round := 0; round < max(c.rounds, 1); round++ {
+		if round > 0 {
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return nil, errors.Join(append(errs, ctx.Err())...)
 			}
-			continue
+			wait *= 2
 		}
-		return c, nil
+		order := addrs
+		if c.random {
+			order = append([]Addr(nil), addrs...)
+			rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		}
+		for _, a := range order {
+			err := c.dial(ctx, a)
+			if err == nil {
+				return c, nil
+			}
+			errs = append(errs, err)
+			if ctx.Err() != nil || errors.Is(err, ErrNotIfkit) || errors.Is(err, ErrAuth) {
+				return nil, errors.Join(errs...) // retrying will not help
+			}
+		}
 	}
 	return nil, errors.Join(errs...)
 }

@@ -456,3 +456,25 @@ func TestClientHandlersAndCatchAll(t *testing.T) {
 		}
 	})
 }
+
+func TestFailoverAddressList(t *testing.T) {
+	_, addr := serve(t, "tcp", sensors(t, 1))
+	dead, _ := net.Listen("tcp", "127.0.0.1:0")
+	deadAddr := dead.Addr().String()
+	dead.Close() // nothing listens here any more
+	list := deadAddr + ",unix:///nonexistent/ifkit.sock," + addr
+	for _, random := range []bool{false, true} {
+		cl, err := iface.Dial(ctx(t), list, iface.WithFailover(2, time.Millisecond, random))
+		if err != nil {
+			t.Fatalf("random=%v: %v", random, err)
+		}
+		if got := cl.Addr().String(); got != "tcp://"+addr {
+			t.Errorf("connected to %s, want the live %s", got, addr)
+		}
+		cl.Close()
+	}
+	_, err := iface.Dial(ctx(t), deadAddr+",unix:///nonexistent/ifkit.sock", iface.WithFailover(2, time.Millisecond, false))
+	if !errors.Is(err, iface.ErrConnect) || strings.Count(err.Error(), "cannot connect") != 4 {
+		t.Errorf("all dead: %v; want every attempt of both rounds reported", err)
+	}
+}
