@@ -40,6 +40,7 @@ type Conn struct {
 	in  *ledger
 
 	inbox    chan *Message // for Recv
+	rx       rxSlab        // the read loop's: where received messages are allocated
 	handled  chan *Message // for the handlers
 	handlers map[string]Handler
 	catchAll Handler
@@ -128,6 +129,10 @@ func newConn(stream net.Conn, br *bufio.Reader, cfg connConfig) *Conn {
 	c.br = br
 	c.owner = cfg.owner
 	c.closeTimeout = cfg.closeTimeout
+	// A start token: the server registers the connection (where Close may
+	// wait on c.wg) before start runs, and a WaitGroup must not go up from
+	// zero while someone waits on it. start or abandon releases the token.
+	c.wg.Add(1)
 	return c
 }
 
@@ -139,8 +144,13 @@ func (c *Conn) start() *Conn {
 	if c.handled != nil {
 		c.goLoop(c.dispatchLoop)
 	}
+	c.wg.Done() // the start token
 	return c
 }
+
+// abandon releases the start token of a connection that is never started
+// (its handshake answer could not be written).
+func (c *Conn) abandon() { c.wg.Done() }
 
 // goLoop runs one of the connection's goroutines, counted by c.wg (and the
 // owner's group, if any).
@@ -209,14 +219,18 @@ func (c *Conn) send(ctx context.Context, typeName string, v any, corr uint64, fl
 		}
 		v = msg
 	}
-	body, err := c.codec.Append(nil, &t.Type, v)
+	m := getOutMsg()
+	body, err := c.codec.Append(m.body, &t.Type, v)
 	if err != nil {
+		putOutMsg(m)
 		return fmt.Errorf("ifkit: send %s: %w", typeName, err)
 	}
 	if len(body) > c.maxBody {
+		putOutMsg(m)
 		return fmt.Errorf("ifkit: send %s: the message is %d bytes; the manifest allows at most %d (flow.max_message_bytes)", typeName, len(body), c.maxBody)
 	}
-	if err := c.out.put(ctx, &outMsg{typeID: t.ID, corr: corr, flags: flags, body: body}); err != nil {
+	m.typeID, m.corr, m.flags, m.body = t.ID, corr, flags, body
+	if err := c.out.put(ctx, m); err != nil {
 		return fmt.Errorf("ifkit: send %s: %w", typeName, err)
 	}
 	return nil
@@ -367,9 +381,25 @@ func (c *Conn) writeLoop() {
 		buf   []byte
 		seq   uint64
 	)
+	// flush writes what buf holds (and body after it, uncopied). Frames are
+	// coalesced into writes of up to writeChunk bytes: one write per batch
+	// when messages are small, and a buffer that stays small when they are
+	// large.
+	flush := func(body []byte) bool {
+		for _, p := range [][]byte{buf, body} {
+			if len(p) == 0 {
+				continue
+			}
+			if _, werr := c.stream.Write(p); werr != nil {
+				c.end(c.transportError(werr), false)
+				return false
+			}
+		}
+		buf = buf[:0]
+		return true
+	}
 	for {
 		items, urgent, final, err := c.out.take(c.ctx, batch[:0], 256)
-		buf = buf[:0]
 		for _, f := range urgent {
 			buf = append(buf, f...)
 		}
@@ -384,19 +414,32 @@ func (c *Conn) writeLoop() {
 				c.seqCalls[seq] = m.corr
 				c.callsMu.Unlock()
 			}
-			buf = appendFrame(buf, &frame{kind: frameMessage, flags: m.flags, seq: seq, typeID: m.typeID, corr: m.corr, body: m.body})
+			f := frame{kind: frameMessage, flags: m.flags, seq: seq, typeID: m.typeID, corr: m.corr, body: m.body}
 			c.sentMsgs.Add(1)
 			c.sentBytes.Add(uint64(len(m.body)))
+			if len(m.body) >= writeChunk {
+				buf = appendMessageHead(buf, &f)
+				if !flush(m.body) {
+					return
+				}
+				continue
+			}
+			buf = appendFrame(buf, &f)
+			if len(buf) >= writeChunk && !flush(nil) {
+				return
+			}
 		}
 		buf = append(buf, final...)
 		sentClose = sentClose || len(final) > 0
+		ok := flush(nil)
+		// Written (or failed for good): the messages go back to the pool.
+		for _, m := range items {
+			putOutMsg(m)
+		}
 		batch = items
 		clear(batch)
-		if len(buf) > 0 {
-			if _, werr := c.stream.Write(buf); werr != nil {
-				c.end(c.transportError(werr), false)
-				return
-			}
+		if !ok {
+			return
 		}
 		if err != nil {
 			return
@@ -467,14 +510,14 @@ func (c *Conn) onMessage(f *frame) bool {
 	}
 	c.recvMsgs.Add(1)
 	c.recvBytes.Add(uint64(len(f.body)))
-	data := append([]byte(nil), f.body...)
+	m, data := c.rx.alloc(f.body)
 	if err := c.check(t, data); err != nil {
 		c.refused.Add(1)
 		c.out.putUrgent(appendFrame(nil, &frame{kind: frameError, code: CodeInvalidMessage, seq: f.seq, reason: []byte(err.Error())}))
 		c.consumed()
 		return true
 	}
-	m := &Message{Type: t, Seq: f.seq, Data: data, conn: c, corr: f.corr, reply: f.flags&flagReply != 0}
+	*m = Message{Type: t, Seq: f.seq, Data: data, conn: c, corr: f.corr, reply: f.flags&flagReply != 0}
 	if m.reply {
 		c.callsMu.Lock()
 		cl := c.calls[m.corr]

@@ -29,6 +29,23 @@ type outMsg struct {
 	end    bool
 }
 
+// outMsgs recycles outgoing messages and their body buffers: the writer
+// returns each one once it is written, so a steady stream of sends
+// allocates nothing. Bodies above maxPooledBody are left to the collector.
+var outMsgs = sync.Pool{New: func() any { return new(outMsg) }}
+
+const maxPooledBody = 256 << 10
+
+func getOutMsg() *outMsg { return outMsgs.Get().(*outMsg) }
+
+func putOutMsg(m *outMsg) {
+	if cap(m.body) > maxPooledBody {
+		m.body = nil
+	}
+	*m = outMsg{body: m.body[:0]}
+	outMsgs.Put(m)
+}
+
 // outbox holds a connection's outgoing items until the peer has granted
 // credit for them, under the manifest's flow policy, plus urgent control
 // frames (CREDIT, ERROR) that need no credit and a final CLOSE frame. One

@@ -28,6 +28,9 @@ const (
 	// is held by every idle connection, and payloads larger than it are read
 	// straight into the frame buffer.
 	streamReadBuffer = 4 << 10
+	// writeChunk is the most the writer coalesces into one write; a body
+	// this large or larger is written on its own, without a copy.
+	writeChunk = 64 << 10
 	// maxReasonBytes bounds the reason text of ERROR and CLOSE frames.
 	maxReasonBytes = 1024
 )
@@ -46,16 +49,26 @@ type frame struct {
 	body    []byte
 }
 
+// appendMessageHead appends a MESSAGE frame's encoding without its body,
+// which the caller writes right after: large bodies are not copied.
+func appendMessageHead(dst []byte, f *frame) []byte {
+	start := len(dst)
+	dst = append(dst, frameMessage, f.flags, 0, 0, 0, 0, 0, 0)
+	dst = binary.AppendUvarint(dst, f.seq)
+	dst = binary.AppendUvarint(dst, uint64(f.typeID))
+	dst = binary.AppendUvarint(dst, f.corr)
+	binary.BigEndian.PutUint32(dst[start+4:], uint32(len(dst)-start-frameHeaderLen+len(f.body)))
+	return dst
+}
+
 // appendFrame appends f's encoding to dst.
 func appendFrame(dst []byte, f *frame) []byte {
+	if f.kind == frameMessage {
+		return append(appendMessageHead(dst, f), f.body...)
+	}
 	start := len(dst)
 	dst = append(dst, f.kind, f.flags, 0, 0, 0, 0, 0, 0)
 	switch f.kind {
-	case frameMessage:
-		dst = binary.AppendUvarint(dst, f.seq)
-		dst = binary.AppendUvarint(dst, uint64(f.typeID))
-		dst = binary.AppendUvarint(dst, f.corr)
-		dst = append(dst, f.body...)
 	case frameCredit:
 		dst = binary.AppendUvarint(dst, f.credits)
 		dst = binary.AppendUvarint(dst, f.seq)
@@ -101,25 +114,38 @@ func newFrameReader(br *bufio.Reader, maxPayload int) *frameReader {
 // errMalformed are the peer's protocol violations; others are transport
 // errors (io.EOF included).
 func (fr *frameReader) read(f *frame) error {
-	var hdr [frameHeaderLen]byte
-	if _, err := io.ReadFull(fr.r, hdr[:]); err != nil {
-		return err
-	}
-	n := binary.BigEndian.Uint32(hdr[4:])
-	if int64(n) > int64(fr.maxPayload) {
-		return fmt.Errorf("%w: %d bytes, at most %d allowed", errFrameTooLarge, n, fr.maxPayload)
-	}
-	if cap(fr.buf) < int(n) {
-		fr.buf = make([]byte, n)
-	}
-	p := fr.buf[:n]
-	if _, err := io.ReadFull(fr.r, p); err != nil {
-		if errors.Is(err, io.EOF) {
+	hdr, err := fr.r.Peek(frameHeaderLen)
+	if err != nil {
+		if len(hdr) > 0 && errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
 		return err
 	}
-	*f = frame{kind: hdr[0], flags: hdr[1]}
+	kind, flags := hdr[0], hdr[1]
+	n := binary.BigEndian.Uint32(hdr[4:])
+	if int64(n) > int64(fr.maxPayload) {
+		return fmt.Errorf("%w: %d bytes, at most %d allowed", errFrameTooLarge, n, fr.maxPayload)
+	}
+	fr.r.Discard(frameHeaderLen)
+	var p []byte
+	if int(n) <= fr.r.Buffered() {
+		// The common case: the frame is in the read buffer; use it there
+		// (it is valid until the next read) instead of copying it.
+		p, _ = fr.r.Peek(int(n))
+		fr.r.Discard(int(n))
+	} else {
+		if cap(fr.buf) < int(n) {
+			fr.buf = make([]byte, n)
+		}
+		p = fr.buf[:n]
+		if _, err := io.ReadFull(fr.r, p); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	*f = frame{kind: kind, flags: flags}
 	var ok bool
 	switch f.kind {
 	case frameMessage:

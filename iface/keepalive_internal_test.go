@@ -56,10 +56,21 @@ func (f *freezable) Write(p []byte) (int, error) {
 	return f.Conn.Write(p)
 }
 
+// Close closes the socket, unless it is frozen: a stopped process cannot
+// close its sockets, so the peer must find out by keepalive alone. Frozen,
+// only the local side's blocked calls return; kill closes the socket.
 func (f *freezable) Close() error {
 	f.once.Do(func() { close(f.closed) })
+	f.mu.Lock()
+	frozen := f.frozen != nil
+	f.mu.Unlock()
+	if frozen {
+		return nil
+	}
 	return f.Conn.Close()
 }
+
+func (f *freezable) kill() { f.Conn.Close() }
 
 func TestFrozenPeerEndsWithKeepaliveTimeout(t *testing.T) {
 	m, err := manifest.Load(filepath.Join("..", "testdata", "manifests", "sensors.temperature.yaml"))
@@ -100,6 +111,7 @@ func TestFrozenPeerEndsWithKeepaliveTimeout(t *testing.T) {
 	}
 	srvConn := <-serverConns
 	sock.freeze()
+	defer sock.kill()
 	for _, c := range []*Conn{srvConn, conn} {
 		select {
 		case <-c.Done():
@@ -113,5 +125,4 @@ func TestFrozenPeerEndsWithKeepaliveTimeout(t *testing.T) {
 	if !errors.Is(conn.Err(), ErrKeepaliveTimeout) {
 		t.Errorf("client side ended with %v, want keepalive_timeout", conn.Err())
 	}
-	sock.Close()
 }

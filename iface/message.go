@@ -49,3 +49,41 @@ func (m *Message) End(ctx context.Context) error {
 
 // Conn returns the connection the message arrived on.
 func (m *Message) Conn() *Conn { return m.conn }
+
+// rxSlab allocates received messages in blocks, so that a stream of small
+// messages costs one allocation per block rather than two per message. A
+// Message the application keeps keeps its block alive (at most
+// rxSlabBytes + rxSlabMessages Messages); the collector frees a block once
+// none of its messages is referenced.
+type rxSlab struct {
+	bytes []byte
+	msgs  []Message
+}
+
+const (
+	rxSlabBytes    = 16 << 10
+	rxSlabMessages = 64
+	// rxSlabMaxBody is the largest body carved from a block; larger ones
+	// get their own allocation.
+	rxSlabMaxBody = 2 << 10
+)
+
+// alloc returns a zero Message and a copy of body for it.
+func (s *rxSlab) alloc(body []byte) (*Message, []byte) {
+	if len(s.msgs) == 0 {
+		s.msgs = make([]Message, rxSlabMessages)
+	}
+	m := &s.msgs[0]
+	s.msgs = s.msgs[1:]
+	if len(body) > rxSlabMaxBody {
+		return m, append([]byte(nil), body...)
+	}
+	if len(body) > cap(s.bytes)-len(s.bytes) {
+		s.bytes = make([]byte, 0, rxSlabBytes)
+	}
+	start := len(s.bytes)
+	s.bytes = append(s.bytes, body...)
+	// The three-index slice keeps an append to Data from running into the
+	// next message's bytes.
+	return m, s.bytes[start:len(s.bytes):len(s.bytes)]
+}

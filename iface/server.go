@@ -386,6 +386,7 @@ func (s *Server) openData(sess *yamux.Session, st *yamux.Stream, br *bufio.Reade
 	s.mu.Unlock()
 	if err := writeMsg(st, result); err != nil {
 		conn.end(localClose(CodeTransportError, "writing the handshake answer", err), false)
+		conn.abandon()
 		st.Close()
 		return
 	}
