@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"math/rand/v2"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -31,6 +34,11 @@ func badPeerServer(t *testing.T) (*Server, net.Listener, *manifest.Manifest) {
 }
 
 func badPeerServerWith(t *testing.T, cfg Config) (*Server, net.Listener, *manifest.Manifest) {
+	return badPeerServerOn(t, cfg, "tcp")
+}
+
+// badPeerServerOn serves logs.sink on a fresh tcp or unix listener.
+func badPeerServerOn(t *testing.T, cfg Config, network string) (*Server, net.Listener, *manifest.Manifest) {
 	m, err := manifest.Load(filepath.Join("..", "testdata", "manifests", "logs.sink.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +47,16 @@ func badPeerServerWith(t *testing.T, cfg Config) (*Server, net.Listener, *manife
 	if err := s.Register(Interface{Manifest: m}); err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := "127.0.0.1:0"
+	if network == "unix" {
+		dir, err := os.MkdirTemp("", "ifk")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		addr = filepath.Join(dir, "s.sock")
+	}
+	l, err := net.Listen(network, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,8 +65,22 @@ func badPeerServerWith(t *testing.T, cfg Config) (*Server, net.Listener, *manife
 	return s, l, m
 }
 
+// dialRaw opens a bare socket to l.
+func dialRaw(t *testing.T, l net.Listener) net.Conn {
+	raw, err := net.Dial(l.Addr().Network(), l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	return raw
+}
+
 func openRaw(t *testing.T, addr string, credits uint64) *rawPeer {
-	raw, err := net.Dial("tcp", addr)
+	network := "tcp"
+	if strings.HasPrefix(addr, "/") {
+		network = "unix"
+	}
+	raw, err := net.Dial(network, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,9 +125,19 @@ func (p *rawPeer) closeFrame() *frame {
 
 const validRecord = `{"level":"info","message":"hello","time":"2026-11-22T10:00:00Z"}`
 
+// Each bad peer gets a reason (where the protocol can carry one) and is cut
+// off, while a bystander connection on the same server streams throughout
+// and loses nothing.
 func TestBadPeerIsCutOffWithAReason(t *testing.T) {
-	s, l, m := badPeerServer(t)
+	for _, network := range []string{"unix", "tcp"} {
+		t.Run(network, func(t *testing.T) { testBadPeers(t, network) })
+	}
+}
+
+func testBadPeers(t *testing.T, network string) {
+	s, l, m := badPeerServerOn(t, DefaultConfig(), network)
 	recordID := m.Recv[0].ID
+	byst := startBystander(t, s, l)
 	cases := []struct {
 		name   string
 		frames func(p *rawPeer) []*frame
@@ -157,12 +198,56 @@ func TestBadPeerIsCutOffWithAReason(t *testing.T) {
 			t.Fatalf("Recv = %v, %v; want message 2", msg, err)
 		}
 	})
-	t.Run("garbage before the preface", func(t *testing.T) {
-		raw, err := net.Dial("tcp", l.Addr().String())
-		if err != nil {
-			t.Fatal(err)
+	t.Run("message over max_message_bytes", func(t *testing.T) {
+		p := openRaw(t, l.Addr().String(), 0)
+		p.send(&frame{kind: frameMessage, seq: 1, typeID: recordID, body: make([]byte, m.Flow.MaxMessageBytes+1)})
+		if f := p.closeFrame(); f.code != CodeMessageTooLarge || !strings.Contains(string(f.reason), "max_message_bytes") {
+			t.Fatalf("CLOSE %s %q, want message_too_large naming max_message_bytes", f.code, f.reason)
 		}
-		defer raw.Close()
+	})
+	t.Run("socket closed mid-frame", func(t *testing.T) {
+		p := openRaw(t, l.Addr().String(), 0)
+		whole := appendFrame(nil, &frame{kind: frameMessage, seq: 1, typeID: recordID, body: []byte(validRecord)})
+		p.st.Write(whole[:len(whole)/2])
+		var c *Conn
+		for deadline := time.Now().Add(5 * time.Second); c == nil && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			c = s.conn(p.res.GetConnectionId())
+		}
+		p.sess.Close() // the whole socket goes, half a frame in
+		select {
+		case <-c.Done():
+		case <-time.After(5 * time.Second):
+			t.Fatal("the server kept a connection whose socket closed mid-frame")
+		}
+		if !errors.Is(c.Err(), ErrTransport) || !strings.Contains(c.Err().Error(), "middle of a frame") {
+			t.Fatalf("the server's connection ended with %v, want transport_error: the stream ended in the middle of a frame", c.Err())
+		}
+	})
+	t.Run("wrong protocol version", func(t *testing.T) {
+		raw := dialRaw(t, l)
+		raw.Write([]byte{'I', 'F', 'K', 'T', 99, 0, 0, 0})
+		raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+		status, err := readPreface(raw)
+		if err != nil || status != prefaceBadVersion {
+			t.Fatalf("preface answer: status %d, %v; want status %d (bad version) with the server's version", status, err, prefaceBadVersion)
+		}
+	})
+	t.Run("random bytes", func(t *testing.T) {
+		raw := dialRaw(t, l)
+		junk := make([]byte, 64<<10)
+		r := rand.New(rand.NewPCG(1, 2))
+		for i := range junk {
+			junk[i] = byte(r.Uint32())
+		}
+		raw.Write(junk)
+		raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+		// The server closes without a word (a reset, as it leaves bytes unread).
+		if n, err := io.Copy(io.Discard, raw); n != 0 || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("the server answered random bytes with %d bytes (%v); want the socket closed", n, err)
+		}
+	})
+	t.Run("garbage before the preface", func(t *testing.T) {
+		raw := dialRaw(t, l)
 		raw.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
 		raw.SetReadDeadline(time.Now().Add(5 * time.Second))
 		var buf [8]byte
@@ -170,8 +255,9 @@ func TestBadPeerIsCutOffWithAReason(t *testing.T) {
 			t.Fatalf("the server answered a non-ifkit peer: %q %v", buf[:n], err)
 		}
 	})
+	byst.check(t)
 	// The server is unharmed: a proper client still works.
-	cl, err := Dial(ctxT(t), l.Addr().String())
+	cl, err := Dial(ctxT(t), l.Addr().Network()+"://"+l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,6 +270,67 @@ func TestBadPeerIsCutOffWithAReason(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn.Close("")
+}
+
+// bystander is a well-behaved connection that streams while bad peers
+// attack the same server.
+type bystander struct {
+	server *Conn
+	client *Client
+	conn   *Conn
+	sent   chan error
+	n      int
+}
+
+func startBystander(t *testing.T, s *Server, l net.Listener) *bystander {
+	cl, err := Dial(ctxT(t), l.Addr().Network()+"://"+l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	conn, err := cl.Connect(ctxT(t), "logs.sink")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bystander{client: cl, conn: conn, sent: make(chan error, 1), n: 3000}
+	for deadline := time.Now().Add(5 * time.Second); b.server == nil && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		b.server = s.conn(conn.ID())
+	}
+	go func() {
+		for i := 0; i < b.n; i++ {
+			if err := conn.Send(context.Background(), "Record", json.RawMessage(validRecord)); err != nil {
+				b.sent <- err
+				return
+			}
+			if i%100 == 0 {
+				time.Sleep(time.Millisecond) // spread over the attacks
+			}
+		}
+		b.sent <- nil
+	}()
+	return b
+}
+
+// check says whether every message arrived, in order, with the connection
+// still open on both ends.
+func (b *bystander) check(t *testing.T) {
+	t.Helper()
+	for i := 1; i <= b.n; i++ {
+		msg, err := b.server.Recv(ctxT(t))
+		if err != nil {
+			t.Fatalf("bystander: message %d of %d lost: %v", i, b.n, err)
+		}
+		if msg.Seq != uint64(i) {
+			t.Fatalf("bystander: message %d arrived as %d", i, msg.Seq)
+		}
+	}
+	if err := <-b.sent; err != nil {
+		t.Fatalf("bystander: send: %v", err)
+	}
+	if b.conn.Err() != nil || b.server.Err() != nil {
+		t.Fatalf("bystander: the connection ended: client %v, server %v", b.conn.Err(), b.server.Err())
+	}
+	b.conn.Close("done")
 }
 
 func TestSlowlorisHandshakeIsCutOff(t *testing.T) {

@@ -177,6 +177,11 @@ func (c *Client) Addr() Addr { return c.addr }
 // Close ends the session and every connection on it.
 func (c *Client) Close() error { return c.sess.Close() }
 
+// Done is closed when the session has ended: closed by Close, by the server
+// (its idle timeout, shutdown) or by a transport failure. Each connection's
+// own Err says why it ended.
+func (c *Client) Done() <-chan struct{} { return c.sess.CloseChan() }
+
 // open opens a stream and runs its handshake.
 func (c *Client) open(ctx context.Context, req *sessionpb.OpenStream) (*yamux.Stream, *bufio.Reader, *sessionpb.OpenResult, error) {
 	st, err := c.sess.OpenStream()

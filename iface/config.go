@@ -35,6 +35,12 @@ type Config struct {
 	CloseTimeout time.Duration
 	// MaxStreams bounds the streams one session may have open (server side).
 	MaxStreams int
+	// IdleTimeout closes a session (one socket) that has had no open stream
+	// for this long, on the server side: a client that connects and never
+	// opens a connection, or keeps a socket after closing its connections,
+	// does not hold server resources for ever. A connection that is open
+	// but quiet is not idle (keepalive watches it). 0 turns it off.
+	IdleTimeout time.Duration
 	// MaxConnections bounds the connections a server holds at once (0: no bound).
 	MaxConnections int
 }
@@ -48,6 +54,7 @@ func DefaultConfig() Config {
 		StreamWindow:           1 << 20,
 		CloseTimeout:           5 * time.Second,
 		MaxStreams:             1024,
+		IdleTimeout:            2 * time.Minute,
 		MaxConnections:         0,
 	}
 }
@@ -67,6 +74,8 @@ func (c Config) Validate() error {
 		return errors.New("iface: Config.CloseTimeout must be > 0")
 	case c.MaxStreams <= 0:
 		return errors.New("iface: Config.MaxStreams must be > 0")
+	case c.IdleTimeout < 0:
+		return errors.New("iface: Config.IdleTimeout must be >= 0 (0 turns it off)")
 	case c.MaxConnections < 0:
 		return errors.New("iface: Config.MaxConnections must be >= 0")
 	}

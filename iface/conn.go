@@ -170,6 +170,15 @@ func (c *Conn) goLoop(f func()) {
 	}()
 }
 
+// PeerConsumed returns how many of the messages this end sent the peer's
+// application has consumed (taken by Recv or a handler, or refused), as the
+// peer's latest credit grant acknowledged. Messages are numbered from 1, so
+// after the connection ends, those with Seq > PeerConsumed() may never have
+// been processed: resend them if they matter. Grants come in batches (about
+// every half credit window), so the count lags the peer by up to that much;
+// it never runs ahead of it.
+func (c *Conn) PeerConsumed() uint64 { return c.peerConsumed.Load() }
+
 // ID returns the connection id the server assigned; ids are never reused
 // within one server's lifetime.
 func (c *Conn) ID() uint64 { return c.id }
@@ -499,6 +508,10 @@ func (c *Conn) onMessage(f *frame) bool {
 		c.abort(CodeCreditViolation, "message %d arrived without credit", f.seq)
 		return false
 	}
+	if len(f.body) > c.maxBody {
+		c.abort(CodeMessageTooLarge, "message %d is %d bytes; flow.max_message_bytes is %d", f.seq, len(f.body), c.maxBody)
+		return false
+	}
 	t, ok := c.man.TypeByID(c.recvs, f.typeID)
 	if !ok {
 		if _, other := c.man.TypeByID(c.sends, f.typeID); other {
@@ -570,6 +583,7 @@ func (c *Conn) peerName() string {
 
 // transportError classifies a read or write failure of the stream.
 func (c *Conn) transportError(err error) *CloseError {
+	midFrame := errors.Is(err, io.ErrUnexpectedEOF)
 	if c.sessionErr != nil {
 		if serr := c.sessionErr(); serr != nil {
 			err = serr
@@ -577,6 +591,9 @@ func (c *Conn) transportError(err error) *CloseError {
 	}
 	if errors.Is(err, errKeepalive) {
 		return &CloseError{Code: CodeKeepaliveTimeout, Reason: "the peer stopped answering keepalives", Cause: err}
+	}
+	if midFrame {
+		return &CloseError{Code: CodeTransportError, Reason: "the stream ended in the middle of a frame", Cause: err, Remote: true}
 	}
 	if errors.Is(err, io.EOF) {
 		return &CloseError{Code: CodeTransportError, Reason: "the stream ended without a CLOSE frame", Cause: err, Remote: true}

@@ -34,6 +34,12 @@ func serve(t testing.TB, transport string, ifaces ...iface.Interface) (*iface.Se
 	t.Helper()
 	cfg := iface.DefaultConfig()
 	cfg.HandshakeTimeout = 2 * time.Second
+	return serveConfig(t, transport, cfg, ifaces...)
+}
+
+// serveConfig is serve with the server's Config.
+func serveConfig(t testing.TB, transport string, cfg iface.Config, ifaces ...iface.Interface) (*iface.Server, string) {
+	t.Helper()
 	s := iface.NewServer(iface.WithConfig(cfg))
 	for _, i := range ifaces {
 		if err := s.Register(i); err != nil {

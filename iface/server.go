@@ -240,7 +240,11 @@ func (s *Server) serveSession(raw net.Conn) {
 	}
 	s.sessions[sess] = struct{}{}
 	s.mu.Unlock()
+	var lastOpen atomic.Int64 // unix nanoseconds of the last stream opened
+	lastOpen.Store(time.Now().UnixNano())
+	stopIdle := closeWhenIdle(sess, s.cfg.IdleTimeout, &lastOpen)
 	defer func() {
+		stopIdle()
 		s.mu.Lock()
 		delete(s.sessions, sess)
 		s.mu.Unlock()
@@ -251,12 +255,53 @@ func (s *Server) serveSession(raw net.Conn) {
 		if err != nil {
 			return
 		}
+		lastOpen.Store(time.Now().UnixNano())
 		if sess.NumStreams() > s.cfg.MaxStreams {
 			st.Close()
 			continue
 		}
 		s.wg.Add(1)
 		go s.serveStream(sess, st)
+	}
+}
+
+// closeWhenIdle closes sess once it has had no open stream for d (checked
+// every d/4, so it closes between d and 1.25 d). lastOpen is when the last
+// stream was opened. It returns a function that stops the watch; d == 0
+// watches nothing.
+func closeWhenIdle(sess *yamux.Session, d time.Duration, lastOpen *atomic.Int64) (stop func()) {
+	if d <= 0 {
+		return func() {}
+	}
+	var (
+		mu      sync.Mutex
+		stopped bool
+		t       *time.Timer
+	)
+	idleSince := time.Now()
+	check := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		now := time.Now()
+		if sess.NumStreams() > 0 || time.Unix(0, lastOpen.Load()).After(idleSince) {
+			idleSince = now
+		} else if now.Sub(idleSince) >= d {
+			sess.Close()
+			return
+		}
+		t.Reset(d / 4)
+	}
+	mu.Lock()
+	t = time.AfterFunc(d/4, check)
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		stopped = true
+		t.Stop()
+		mu.Unlock()
 	}
 }
 
