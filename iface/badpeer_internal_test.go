@@ -47,8 +47,15 @@ func badPeerServerOn(t *testing.T, cfg Config, network string) (*Server, net.Lis
 	if err := s.Register(Interface{Manifest: m}); err != nil {
 		t.Fatal(err)
 	}
+	l := serveOn(t, s, network)
+	return s, l, m
+}
+
+// serveOn runs s on a fresh tcp or unix listener until the test ends.
+func serveOn(t *testing.T, s *Server, network string) net.Listener {
 	addr := "127.0.0.1:0"
 	if network == "unix" {
+		// Short: a socket path has a length limit that t.TempDir can pass.
 		dir, err := os.MkdirTemp("", "ifk")
 		if err != nil {
 			t.Fatal(err)
@@ -62,7 +69,7 @@ func badPeerServerOn(t *testing.T, cfg Config, network string) (*Server, net.Lis
 	}
 	go s.Serve(l)
 	t.Cleanup(func() { s.Close() })
-	return s, l, m
+	return l
 }
 
 // dialRaw opens a bare socket to l.

@@ -30,6 +30,8 @@ type Client struct {
 	codecs *codec.Set
 	name   string
 	sess   *yamux.Session
+	// sessKey is the key the shared-secret handshake agreed; nil without one.
+	sessKey []byte
 	// dialRaw opens the socket; tests replace it to break the transport.
 	dialRaw func(context.Context, Addr, *tls.Config) (net.Conn, error)
 	tls     *tls.Config
@@ -144,7 +146,7 @@ func (c *Client) dial(ctx context.Context, a Addr) error {
 	switch status {
 	case prefaceOK:
 	case prefaceAuthRequired:
-		if err := clientAuth(raw, c.secret); err != nil {
+		if c.sessKey, err = clientAuth(raw, c.secret); err != nil {
 			raw.Close()
 			if errors.Is(err, ErrAuthFailed) {
 				return &CloseError{Code: CodeAuthFailed, Reason: err.Error(), Remote: true, Cause: ErrAuthFailed}
@@ -224,12 +226,20 @@ func (c *Client) open(ctx context.Context, req *sessionpb.OpenStream) (*yamux.St
 type ConnectOption interface{ applyConnect(*connectOptions) }
 
 type connectOptions struct {
-	manifest *manifest.Manifest
-	codecs   []string
-	handlers map[string]Handler
-	catchAll Handler
-	pull     bool
-	credits  int
+	manifest  *manifest.Manifest
+	codecs    []string
+	handlers  map[string]Handler
+	catchAll  Handler
+	pull      bool
+	credits   int
+	onRefused func(*RemoteError)
+}
+
+func (o *connectOptions) refused() func(*Conn, *RemoteError) {
+	if o.onRefused == nil {
+		return nil
+	}
+	return func(_ *Conn, e *RemoteError) { o.onRefused(e) }
 }
 
 type connectOption func(*connectOptions)
@@ -268,6 +278,15 @@ func WithCatchAll(h Handler) ConnectOption {
 // (at most, and by default, the manifest's flow.credits).
 func WithCredits(n int) ConnectOption {
 	return connectOption(func(o *connectOptions) { o.credits = n })
+}
+
+// WithOnRefused calls f for each message the server refused (it failed its
+// schema, its size limit or its authentication, or its handler failed),
+// with the code, reason and sequence number the server gave. A refused Call
+// fails with the same *RemoteError instead. f runs on the connection's
+// reader and must return quickly.
+func WithOnRefused(f func(*RemoteError)) ConnectOption {
+	return connectOption(func(o *connectOptions) { o.onRefused = f })
 }
 
 // WithPullMode grants no credit automatically: the server may send only as
@@ -325,6 +344,14 @@ func (c *Client) Connect(ctx context.Context, iface string, opts ...ConnectOptio
 	if window > int64(m.Flow.Credits) {
 		window = int64(m.Flow.Credits)
 	}
+	var msgKey []byte
+	if m.MessageAuth == manifest.MessageAuthHMAC {
+		if c.sessKey == nil {
+			st.Close()
+			return nil, &CloseError{Code: CodeAuthFailed, Reason: fmt.Sprintf("%s requires per-message authentication (message_auth: hmac-sha256); dial with a shared secret (WithClientSecret, or ifctl's --secret-file)", iface)}
+		}
+		msgKey = messageKey(c.sessKey, res.GetConnectionId())
+	}
 	conn := newConn(st, br, connConfig{
 		id:           res.GetConnectionId(),
 		manifest:     m,
@@ -334,7 +361,9 @@ func (c *Client) Connect(ctx context.Context, iface string, opts ...ConnectOptio
 		autoGrant:    !o.pull,
 		handlers:     o.handlers,
 		catchAll:     o.catchAll,
+		onRefused:    o.refused(),
 		sessionErr:   sessionCause(c.sess),
+		msgKey:       msgKey,
 		closeTimeout: c.cfg.CloseTimeout,
 	}).start()
 	return conn, nil

@@ -22,6 +22,9 @@ import (
 
 // Handler handles one received message. A handler of a request type answers
 // with msg.Reply. Handlers of one connection run one at a time, in order.
+// An error a handler returns is sent to the peer as an ERROR with code
+// internal and the error's text: it fails the peer's Call, or reaches its
+// WithOnRefused (Interface.OnRefused on a server).
 type Handler func(ctx context.Context, msg *Message) error
 
 // Conn is one connection between a client and a server on one interface:
@@ -39,23 +42,25 @@ type Conn struct {
 	out *outbox
 	in  *ledger
 
-	inbox    chan *Message // for Recv
-	rx       rxSlab        // the read loop's: where received messages are allocated
-	handled  chan *Message // for the handlers
-	handlers map[string]Handler
-	catchAll Handler
+	inbox     chan *Message // for Recv
+	auth      *messageAuth  // per-message authentication; nil when the interface has none
+	rx        rxSlab        // the read loop's: where received messages are allocated
+	handled   chan *Message // for the handlers
+	handlers  map[string]Handler
+	catchAll  Handler
+	onRefused func(*Conn, *RemoteError)
 
 	callsMu  sync.Mutex
 	calls    map[uint64]*call
 	seqCalls map[uint64]uint64 // sequence number of a request in flight → its correlation id
 	nextCorr atomic.Uint64
 
-	sentMsgs, recvMsgs, sentBytes, recvBytes, refused atomic.Uint64
-	peerConsumed                                      atomic.Uint64
-	paused                                            atomic.Bool
-	pauseMu                                           sync.Mutex
-	withheld                                          int64 // credit not granted while paused
-	started                                           time.Time
+	sentMsgs, recvMsgs, sentBytes, recvBytes, refused, authFailures atomic.Uint64
+	peerConsumed                                                    atomic.Uint64
+	paused                                                          atomic.Bool
+	pauseMu                                                         sync.Mutex
+	withheld                                                        int64 // credit not granted while paused
+	started                                                         time.Time
 
 	// sessionErr reports why the session under the stream died, if it did.
 	sessionErr func() error
@@ -84,8 +89,13 @@ type connConfig struct {
 	autoGrant  bool
 	handlers   map[string]Handler
 	catchAll   Handler
+	// onRefused hears the peer's ERROR frames about messages that were not
+	// requests in flight.
+	onRefused  func(*Conn, *RemoteError)
 	sessionErr func() error
 	onEnd      func(*Conn)
+	// msgKey, when set, turns on per-message authentication with this key.
+	msgKey []byte
 	// closeTimeout bounds the wait for the peer's side to close after CLOSE.
 	closeTimeout time.Duration
 	// owner, when set, also counts the connection's goroutines, so that a
@@ -104,6 +114,7 @@ func newConn(stream net.Conn, br *bufio.Reader, cfg connConfig) *Conn {
 		maxBody:    cfg.manifest.Flow.MaxMessageBytes,
 		handlers:   cfg.handlers,
 		catchAll:   cfg.catchAll,
+		onRefused:  cfg.onRefused,
 		calls:      map[uint64]*call{},
 		seqCalls:   map[uint64]uint64{},
 		started:    time.Now(),
@@ -129,6 +140,9 @@ func newConn(stream net.Conn, br *bufio.Reader, cfg connConfig) *Conn {
 	c.br = br
 	c.owner = cfg.owner
 	c.closeTimeout = cfg.closeTimeout
+	if cfg.msgKey != nil {
+		c.auth = newMessageAuth(cfg.msgKey, cfg.server)
+	}
 	// A start token: the server registers the connection (where Close may
 	// wait on c.wg) before start runs, and a WaitGroup must not go up from
 	// zero while someone waits on it. start or abandon releases the token.
@@ -424,6 +438,10 @@ func (c *Conn) writeLoop() {
 				c.callsMu.Unlock()
 			}
 			f := frame{kind: frameMessage, flags: m.flags, seq: seq, typeID: m.typeID, corr: m.corr, body: m.body}
+			if c.auth != nil {
+				f.flags |= flagAuth
+				f.tag = c.auth.sign(&f)
+			}
 			c.sentMsgs.Add(1)
 			c.sentBytes.Add(uint64(len(m.body)))
 			if len(m.body) >= writeChunk {
@@ -488,7 +506,7 @@ func (c *Conn) readLoop(br *bufio.Reader) {
 			c.out.grant(int64(min(f.credits, 1<<40)))
 			c.peerConsumed.Store(f.seq)
 		case frameError:
-			c.onRefused(&f)
+			c.onError(&f)
 		case frameEnd:
 			c.callsMu.Lock()
 			if cl := c.calls[f.corr]; cl != nil {
@@ -523,6 +541,13 @@ func (c *Conn) onMessage(f *frame) bool {
 	}
 	c.recvMsgs.Add(1)
 	c.recvBytes.Add(uint64(len(f.body)))
+	if c.auth != nil && !c.auth.verify(f) {
+		// Dropped, counted, reported; its credit is returned.
+		c.authFailures.Add(1)
+		c.out.putUrgent(appendFrame(nil, &frame{kind: frameError, code: CodeAuthFailed, seq: f.seq, reason: []byte("the message's authentication tag is missing or wrong (message_auth: hmac-sha256); it was dropped")}))
+		c.consumed()
+		return true
+	}
 	m, data := c.rx.alloc(f.body)
 	if err := c.check(t, data); err != nil {
 		c.refused.Add(1)
@@ -563,14 +588,18 @@ func (c *Conn) check(t *manifest.MessageType, data []byte) error {
 	return nil
 }
 
-func (c *Conn) onRefused(f *frame) {
+func (c *Conn) onError(f *frame) {
 	c.callsMu.Lock()
 	corr, ok := c.seqCalls[f.seq]
 	delete(c.seqCalls, f.seq)
 	cl := c.calls[corr]
 	c.callsMu.Unlock()
-	if ok && cl != nil {
-		cl.fail(&RemoteError{Code: f.code, Reason: string(f.reason), Seq: f.seq})
+	e := &RemoteError{Code: f.code, Reason: string(f.reason), Seq: f.seq}
+	switch {
+	case ok && cl != nil:
+		cl.fail(e)
+	case c.onRefused != nil:
+		c.onRefused(c, e)
 	}
 }
 
@@ -629,7 +658,7 @@ func (c *Conn) handle(m *Message) {
 	if h == nil {
 		h = c.catchAll
 	}
-	if err := h(c.ctx, m); err != nil && m.IsRequest() {
+	if err := h(c.ctx, m); err != nil {
 		c.out.putUrgent(appendFrame(nil, &frame{kind: frameError, code: CodeInternal, seq: m.Seq, reason: []byte(err.Error())}))
 	}
 	c.consumed()
@@ -669,5 +698,6 @@ func (c *Conn) stats() *controlpb.ConnStats {
 		Queued:           uint64(queued),
 		Paused:           c.paused.Load(),
 		UptimeMs:         uint64(time.Since(c.started).Milliseconds()),
+		AuthFailures:     c.authFailures.Load(),
 	}
 }

@@ -19,11 +19,16 @@ const (
 	frameClose   = 0x05
 
 	flagReply = 0x01
+	// flagAuth marks a MESSAGE that carries an authentication tag (the
+	// interface declares message_auth).
+	flagAuth = 0x02
+	// authTagLen is the length of a message's tag: HMAC-SHA256, truncated.
+	authTagLen = 16
 
 	frameHeaderLen = 8
-	// frameOverhead bounds what a MESSAGE frame adds to its body: the header
-	// and three varints.
-	frameOverhead = frameHeaderLen + 3*binary.MaxVarintLen64
+	// frameOverhead bounds what a MESSAGE frame adds to its body: the header,
+	// three varints and an authentication tag.
+	frameOverhead = frameHeaderLen + 3*binary.MaxVarintLen64 + authTagLen
 	// streamReadBuffer is each stream's read buffer. Small on purpose: it
 	// is held by every idle connection, and payloads larger than it are read
 	// straight into the frame buffer.
@@ -46,6 +51,7 @@ type frame struct {
 	credits uint64
 	code    Code
 	reason  []byte
+	tag     []byte // MESSAGE with flagAuth: its authentication tag
 	body    []byte
 }
 
@@ -57,6 +63,9 @@ func appendMessageHead(dst []byte, f *frame) []byte {
 	dst = binary.AppendUvarint(dst, f.seq)
 	dst = binary.AppendUvarint(dst, uint64(f.typeID))
 	dst = binary.AppendUvarint(dst, f.corr)
+	if f.flags&flagAuth != 0 {
+		dst = append(dst, f.tag...)
+	}
 	binary.BigEndian.PutUint32(dst[start+4:], uint32(len(dst)-start-frameHeaderLen+len(f.body)))
 	return dst
 }
@@ -154,6 +163,11 @@ func (fr *frameReader) read(f *frame) error {
 			if id, p, ok = uvarint(p); ok && id <= 1<<31 {
 				f.typeID = uint32(id)
 				f.corr, p, ok = uvarint(p)
+			}
+		}
+		if ok && f.flags&flagAuth != 0 {
+			if ok = len(p) >= authTagLen; ok {
+				f.tag, p = p[:authTagLen], p[authTagLen:]
 			}
 		}
 		f.body = p

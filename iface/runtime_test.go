@@ -478,3 +478,46 @@ func TestFailoverAddressList(t *testing.T) {
 		t.Errorf("all dead: %v; want every attempt of both rounds reported", err)
 	}
 }
+
+// A message the server refuses after it was sent (here its handler fails)
+// reaches the sender's WithOnRefused with the server's code, reason and the
+// message's sequence number; the connection goes on.
+func TestOnRefusedHearsTheServer(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, transport string) {
+		var handled atomic.Int64
+		_, addr := serve(t, transport, iface.Interface{
+			Manifest: load(t, "logs.sink.yaml"),
+			Handlers: map[string]iface.Handler{"Record": func(_ context.Context, m *iface.Message) error {
+				if handled.Add(1) == 2 {
+					return errors.New("disk full")
+				}
+				return nil
+			}},
+		})
+		refused := make(chan *iface.RemoteError, 4)
+		conn, err := dial(t, addr).Connect(ctx(t), "logs.sink", iface.WithOnRefused(func(e *iface.RemoteError) { refused <- e }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 3; i++ {
+			rec := `{"level":"info","message":"hello","time":"2026-11-22T10:00:00Z"}`
+			if err := conn.Send(ctx(t), "Record", json.RawMessage(rec)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		select {
+		case e := <-refused:
+			if e.Code != iface.CodeInternal || e.Seq != 2 || !strings.Contains(e.Reason, "disk full") {
+				t.Fatalf("refused %v; want internal for message 2 with the handler's error", e)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the refusal never reached the client")
+		}
+		select {
+		case <-conn.Done():
+			t.Fatalf("the connection ended: %v", conn.Err())
+		default:
+		}
+		conn.Close("done")
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -119,57 +120,73 @@ func authMAC(secret []byte, label string, a, b []byte) []byte {
 	return m.Sum(nil)
 }
 
-// serverAuth runs the server's side after it sent prefaceAuthRequired.
-func serverAuth(rw io.ReadWriter, secret []byte) error {
+// sessionKey is the key both ends derive after a successful challenge-
+// response; per-message authentication keys come from it, so a tag made on
+// one session is worthless on another.
+func sessionKey(secret, serverNonce, clientNonce []byte) []byte {
+	return authMAC(secret, "session", serverNonce, clientNonce)
+}
+
+// messageKey is the per-connection key of per-message authentication.
+func messageKey(sessKey []byte, connID uint64) []byte {
+	return authMAC(sessKey, "message", binary.BigEndian.AppendUint64(nil, connID), nil)
+}
+
+// serverAuth runs the server's side after it sent prefaceAuthRequired and
+// returns the session key.
+func serverAuth(rw io.ReadWriter, secret []byte) ([]byte, error) {
 	serverNonce := make([]byte, nonceLen)
 	if _, err := rand.Read(serverNonce); err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := rw.Write(serverNonce); err != nil {
-		return err
+		return nil, err
 	}
 	proof := make([]byte, nonceLen+macLen)
 	if _, err := io.ReadFull(rw, proof); err != nil {
-		return err
+		return nil, err
 	}
 	clientNonce, clientMAC := proof[:nonceLen], proof[nonceLen:]
 	if !hmac.Equal(clientMAC, authMAC(secret, "client", serverNonce, clientNonce)) {
 		rw.Write([]byte{authFailed})
-		return ErrAuthFailed
+		return nil, ErrAuthFailed
 	}
-	_, err := rw.Write(append([]byte{authOK}, authMAC(secret, "server", clientNonce, serverNonce)...))
-	return err
+	if _, err := rw.Write(append([]byte{authOK}, authMAC(secret, "server", clientNonce, serverNonce)...)); err != nil {
+		return nil, err
+	}
+	return sessionKey(secret, serverNonce, clientNonce), nil
 }
 
-// clientAuth runs the client's side after it read prefaceAuthRequired.
-func clientAuth(rw io.ReadWriter, secret []byte) error {
+// clientAuth runs the client's side after it read prefaceAuthRequired and
+// returns the session key.
+func clientAuth(rw io.ReadWriter, secret []byte) ([]byte, error) {
 	if secret == nil {
-		return fmt.Errorf("%w: the server requires a shared secret (WithSecret, or ifctl's --secret-file)", ErrAuthFailed)
+		return nil, fmt.Errorf("%w: the server requires a shared secret (WithSecret, or ifctl's --secret-file)", ErrAuthFailed)
 	}
 	serverNonce := make([]byte, nonceLen)
 	if _, err := io.ReadFull(rw, serverNonce); err != nil {
-		return err
+		return nil, err
 	}
 	clientNonce := make([]byte, nonceLen)
 	if _, err := rand.Read(clientNonce); err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := rw.Write(append(clientNonce, authMAC(secret, "client", serverNonce, clientNonce)...)); err != nil {
-		return err
+		return nil, err
 	}
 	var status [1]byte
 	if _, err := io.ReadFull(rw, status[:]); err != nil {
-		return err
+		return nil, err
 	}
 	if status[0] != authOK {
-		return fmt.Errorf("%w: the server refused the shared secret", ErrAuthFailed)
+		return nil, fmt.Errorf("%w: the server refused the shared secret", ErrAuthFailed)
 	}
 	serverMAC := make([]byte, macLen)
 	if _, err := io.ReadFull(rw, serverMAC); err != nil {
-		return err
+		return nil, err
 	}
 	if !hmac.Equal(serverMAC, authMAC(secret, "server", clientNonce, serverNonce)) {
-		return fmt.Errorf("%w: the server does not know the shared secret (an impostor?)", ErrAuthFailed)
+		return nil, fmt.Errorf("%w: the server does not know the shared secret (an impostor?)", ErrAuthFailed)
 	}
-	return nil
+	return sessionKey(secret, serverNonce, clientNonce), nil
 }

@@ -34,6 +34,10 @@ type Interface struct {
 	// on the server side", e.g. seek to position). Needed when the manifest
 	// offers reset.
 	OnReset func(ctx context.Context, c *Conn, position string) error
+	// OnRefused, if set, is called for each message the client refused,
+	// with the client's code, reason and the message's sequence number. It
+	// runs on the connection's reader and must return quickly.
+	OnRefused func(c *Conn, e *RemoteError)
 }
 
 // ServerOption configures NewServer.
@@ -220,8 +224,10 @@ func (s *Server) serveSession(raw net.Conn) {
 		raw.Close()
 		return
 	}
+	var key []byte // the session key, when authenticated
 	if status == prefaceAuthRequired {
-		if err := serverAuth(raw, s.secret); err != nil {
+		var err error
+		if key, err = serverAuth(raw, s.secret); err != nil {
 			raw.Close()
 			return
 		}
@@ -261,7 +267,7 @@ func (s *Server) serveSession(raw net.Conn) {
 			continue
 		}
 		s.wg.Add(1)
-		go s.serveStream(sess, st)
+		go s.serveStream(sess, key, st)
 	}
 }
 
@@ -307,7 +313,7 @@ func closeWhenIdle(sess *yamux.Session, d time.Duration, lastOpen *atomic.Int64)
 
 // serveStream runs one stream's handshake and hands it to a data connection
 // or a control server.
-func (s *Server) serveStream(sess *yamux.Session, st *yamux.Stream) {
+func (s *Server) serveStream(sess *yamux.Session, key []byte, st *yamux.Stream) {
 	defer s.wg.Done()
 	st.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	br := bufio.NewReaderSize(st, streamReadBuffer)
@@ -338,7 +344,7 @@ func (s *Server) serveStream(sess *yamux.Session, st *yamux.Stream) {
 		s.refuse(st, CodeUnknownInterface, fmt.Sprintf("no interface %q here; this server has %s", open.GetInterface(), s.interfaceNames()))
 		return
 	}
-	s.openData(sess, st, br, &open, iface)
+	s.openData(sess, key, st, br, &open, iface)
 }
 
 func (s *Server) interfaceNames() string {
@@ -380,7 +386,7 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func (s *Server) openData(sess *yamux.Session, st *yamux.Stream, br *bufio.Reader, open *sessionpb.OpenStream, i *Interface) {
+func (s *Server) openData(sess *yamux.Session, key []byte, st *yamux.Stream, br *bufio.Reader, open *sessionpb.OpenStream, i *Interface) {
 	m := i.Manifest
 	c, err := s.negotiate(m, open.GetCodecs())
 	if err != nil {
@@ -395,6 +401,14 @@ func (s *Server) openData(sess *yamux.Session, st *yamux.Stream, br *bufio.Reade
 	}
 	id := s.nextID.Add(1)
 	s.mu.Unlock()
+	var msgKey []byte
+	if m.MessageAuth == manifest.MessageAuthHMAC {
+		if key == nil {
+			s.refuse(st, CodeAuthFailed, fmt.Sprintf("%s requires per-message authentication (message_auth: hmac-sha256), which needs a session authenticated with a shared secret", m.Name))
+			return
+		}
+		msgKey = messageKey(key, id)
+	}
 	window := int64(0)
 	if m.Direction.Receives() {
 		window = int64(m.Flow.Credits)
@@ -419,7 +433,9 @@ func (s *Server) openData(sess *yamux.Session, st *yamux.Stream, br *bufio.Reade
 		autoGrant:    true,
 		handlers:     i.Handlers,
 		catchAll:     i.CatchAll,
+		onRefused:    i.OnRefused,
 		sessionErr:   sessionCause(sess),
+		msgKey:       msgKey,
 		onEnd:        s.forgetConn,
 		owner:        &s.wg,
 		closeTimeout: s.cfg.CloseTimeout,

@@ -24,6 +24,11 @@ func (b *builder) canonical(m *Manifest) []byte {
 			"on_exhausted":      m.Flow.OnExhausted,
 		},
 	}
+	// Absent means none, so manifests written before message_auth existed
+	// keep their hash.
+	if m.MessageAuth != MessageAuthNone {
+		doc["message_auth"] = m.MessageAuth
+	}
 	putString(doc, "title", m.Title)
 	putString(doc, "description", m.Description)
 	if len(m.Metadata) > 0 {

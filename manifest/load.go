@@ -146,7 +146,8 @@ type rawManifest struct {
 		MaxMessageBytes *int        `json:"max_message_bytes"`
 		OnExhausted     OnExhausted `json:"on_exhausted"`
 	} `json:"flow"`
-	Control []string `json:"control"`
+	Control     []string `json:"control"`
+	MessageAuth string   `json:"message_auth"`
 }
 
 type rawType struct {
@@ -251,6 +252,10 @@ func (b *builder) build() *Manifest {
 }
 
 func (b *builder) flow(m *Manifest, r *rawManifest) {
+	m.MessageAuth = MessageAuthNone
+	if r.MessageAuth != "" {
+		m.MessageAuth = r.MessageAuth
+	}
 	m.Flow = Flow{Credits: DefaultCredits, MaxMessageBytes: DefaultMaxMessageBytes, OnExhausted: DefaultOnExhausted}
 	if r.Flow.Credits != nil {
 		m.Flow.Credits = *r.Flow.Credits

@@ -73,6 +73,7 @@ type Manifest struct {
 	Send        []*MessageType       // what the server sends, sorted by name
 	Recv        []*MessageType       // what the server receives, sorted by name
 	Flow        Flow                 // limits, defaults filled in
+	MessageAuth string               // per-message authentication: MessageAuthNone or MessageAuthHMAC
 	Control     []string             // offered control operations; empty: no control sub-interface
 	Metadata    map[string]any       // free-form, as written
 	Files       *protoregistry.Files // every protobuf file the message types use
@@ -98,6 +99,16 @@ type Reply struct {
 	Type   string // a type name of the opposite direction
 	Stream bool   // a stream of replies ended by an end marker; otherwise exactly one
 }
+
+// Values of message_auth (spec/MANIFEST.md §3.3).
+const (
+	// MessageAuthNone: messages carry no authentication tag (the default).
+	MessageAuthNone = "none"
+	// MessageAuthHMAC: every message carries an HMAC-SHA256 tag keyed from
+	// the session's shared secret; a message whose tag fails is dropped,
+	// counted and reported, never delivered (spec/PROTOCOL.md).
+	MessageAuthHMAC = "hmac-sha256"
+)
 
 // Flow holds an interface's flood-control limits.
 type Flow struct {

@@ -200,3 +200,30 @@ func TestErrorsMatchWithErrorsAs(t *testing.T) {
 		t.Errorf("got %+v, want x.yaml line 6 at flow.credits", e)
 	}
 }
+
+func TestMessageAuth(t *testing.T) {
+	const base = "ifkit: 1\nname: a.b\nversion: 1.0.0\ndirection: send\ncodecs: [raw]\nmessages: {send: {Blob: {}}}\n"
+	parse := func(extra string) *manifest.Manifest {
+		t.Helper()
+		m, err := manifest.Parse("x.yaml", []byte(base+extra))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	plain, none, hmac := parse(""), parse("message_auth: none\n"), parse("message_auth: hmac-sha256\n")
+	if plain.MessageAuth != manifest.MessageAuthNone || hmac.MessageAuth != manifest.MessageAuthHMAC {
+		t.Fatalf("MessageAuth = %q, %q", plain.MessageAuth, hmac.MessageAuth)
+	}
+	// none is the default: the same canonical form, so the same hash.
+	if plain.Hash() != none.Hash() || plain.Hash() == hmac.Hash() {
+		t.Errorf("hashes: absent %s, none %s, hmac-sha256 %s", plain.Hash(), none.Hash(), hmac.Hash())
+	}
+	if !bytes.Contains(hmac.Canonical(), []byte(`"message_auth":"hmac-sha256"`)) || bytes.Contains(plain.Canonical(), []byte("message_auth")) {
+		t.Errorf("canonical forms: %s / %s", plain.Canonical(), hmac.Canonical())
+	}
+	_, err := manifest.Parse("x.yaml", []byte(base+"message_auth: md5\n"))
+	if err == nil || !strings.Contains(err.Error(), "x.yaml:7:15") || !strings.Contains(err.Error(), "hmac-sha256") {
+		t.Errorf("err = %v, want a positioned error naming the allowed values", err)
+	}
+}

@@ -1014,6 +1014,7 @@ type ConnStats struct {
 	Queued           uint64                 `protobuf:"varint,11,opt,name=queued,proto3" json:"queued,omitempty"`                                       // messages the server has queued for sending
 	Paused           bool                   `protobuf:"varint,12,opt,name=paused,proto3" json:"paused,omitempty"`
 	UptimeMs         uint64                 `protobuf:"varint,13,opt,name=uptime_ms,json=uptimeMs,proto3" json:"uptime_ms,omitempty"`
+	AuthFailures     uint64                 `protobuf:"varint,14,opt,name=auth_failures,json=authFailures,proto3" json:"auth_failures,omitempty"` // received messages dropped because their authentication tag failed (message_auth)
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -1135,6 +1136,13 @@ func (x *ConnStats) GetPaused() bool {
 func (x *ConnStats) GetUptimeMs() uint64 {
 	if x != nil {
 		return x.UptimeMs
+	}
+	return 0
+}
+
+func (x *ConnStats) GetAuthFailures() uint64 {
+	if x != nil {
+		return x.AuthFailures
 	}
 	return 0
 }
@@ -1525,7 +1533,7 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\x0eManifestResult\x12\x12\n" +
 	"\x04hash\x18\x01 \x01(\tR\x04hash\x12!\n" +
 	"\fnot_modified\x18\x02 \x01(\bR\vnotModified\x12\x1c\n" +
-	"\tcanonical\x18\x03 \x01(\fR\tcanonical\"\xb3\x03\n" +
+	"\tcanonical\x18\x03 \x01(\fR\tcanonical\"\xd8\x03\n" +
 	"\tConnStats\x12#\n" +
 	"\rconnection_id\x18\x01 \x01(\x04R\fconnectionId\x12\x1c\n" +
 	"\tinterface\x18\x02 \x01(\tR\tinterface\x12#\n" +
@@ -1541,7 +1549,8 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	" \x01(\x03R\x0ecreditsGranted\x12\x16\n" +
 	"\x06queued\x18\v \x01(\x04R\x06queued\x12\x16\n" +
 	"\x06paused\x18\f \x01(\bR\x06paused\x12\x1b\n" +
-	"\tuptime_ms\x18\r \x01(\x04R\buptimeMs\"\xca\x02\n" +
+	"\tuptime_ms\x18\r \x01(\x04R\buptimeMs\x12#\n" +
+	"\rauth_failures\x18\x0e \x01(\x04R\fauthFailures\"\xca\x02\n" +
 	"\fNotification\x128\n" +
 	"\bdraining\x18\x01 \x01(\v2\x1a.ifkit.control.v1.DrainingH\x00R\bdraining\x12T\n" +
 	"\x12interfaces_changed\x18\x02 \x01(\v2#.ifkit.control.v1.InterfacesChangedH\x00R\x11interfacesChanged\x12N\n" +
