@@ -19,6 +19,7 @@ func FuzzReadFrame(f *testing.F) {
 	for _, fr := range []*frame{
 		{kind: frameMessage, seq: 1, typeID: 2, corr: 3, body: []byte(`{"a":1}`)},
 		{kind: frameMessage, flags: flagReply, seq: 1 << 40, typeID: 1, corr: 9},
+		{kind: frameMessage, flags: flagAuth, seq: 2, typeID: 1, tag: bytes.Repeat([]byte{0xa5}, authTagLen), body: []byte("signed")},
 		{kind: frameCredit, credits: 256, seq: 17},
 		{kind: frameError, code: CodeInvalidMessage, seq: 4, reason: []byte("bad")},
 		{kind: frameEnd, corr: 5},
@@ -45,7 +46,8 @@ func FuzzReadFrame(f *testing.F) {
 				t.Fatalf("re-encoded frame does not decode: %v", err)
 			}
 			if again.kind != got.kind || again.seq != got.seq || again.typeID != got.typeID || again.corr != got.corr ||
-				again.credits != got.credits || again.code != got.code || !bytes.Equal(again.body, got.body) {
+				again.credits != got.credits || again.code != got.code || !bytes.Equal(again.body, got.body) ||
+				!bytes.Equal(again.tag, got.tag) {
 				t.Fatalf("round trip changed the frame: %+v → %+v", got, again)
 			}
 		}
