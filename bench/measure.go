@@ -1,0 +1,326 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+)
+
+// The measures.
+const (
+	mThroughput = "throughput"
+	mRTT        = "rtt"
+	mMemory     = "memory"
+	mScaling    = "scaling"
+)
+
+var measures = []string{mThroughput, mRTT, mMemory, mScaling}
+
+// rttPayload is the size of a round trip's request and reply.
+const rttPayload = 64
+
+// scalePayload is the message size of the scaling measure.
+const scalePayload = 1 << 10
+
+// stepTimeout bounds one measurement, so that a hang shows as an error.
+const stepTimeout = 3 * time.Minute
+
+// settle is how long the memory measures wait after the last connection
+// opened, for connections' background set-up (settings frames, keepalive
+// timers) to finish before the heap is read.
+const settle = 300 * time.Millisecond
+
+// params are the sizes of one run (-quick or full).
+type params struct {
+	reps       int         // repetitions of each throughput run; the median is kept
+	counts     map[int]int // messages per repetition, by payload size
+	rttN       int         // round trips sampled
+	memConns   int         // idle connections opened for the memory measure
+	scaleConns []int       // connection counts of the scaling measure
+	scaleTotal int         // messages per scaling repetition, over all connections
+	scaleReps  int
+}
+
+var (
+	fullParams = params{
+		reps:       5,
+		counts:     map[int]int{64: 2_000_000, 1 << 10: 500_000, 64 << 10: 20_000},
+		rttN:       20_000,
+		memConns:   2000,
+		scaleConns: []int{1, 10, 100, 1000},
+		scaleTotal: 500_000,
+		scaleReps:  3,
+	}
+	quickParams = params{
+		reps:       3,
+		counts:     map[int]int{64: 100_000, 1 << 10: 30_000, 64 << 10: 1_000},
+		rttN:       2_000,
+		memConns:   200,
+		scaleConns: []int{1, 10, 100, 1000},
+		scaleTotal: 50_000,
+		scaleReps:  1,
+	}
+)
+
+// payloadOf returns n bytes of random content.
+func payloadOf(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rand.Uint32())
+	}
+	return b
+}
+
+// guard runs f with ctx bounded by stepTimeout and returns f's error, or a
+// timeout error without waiting for f when it hangs.
+func guard(ctx context.Context, what string, f func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- f(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("%s: no result within %s", what, stepTimeout)
+	}
+}
+
+// start starts sys on transport and fills in r.NA when it cannot.
+func start(sys system, transport string, r *Result) (server, bool) {
+	srv, err := sys.Start(transport)
+	if errors.Is(err, errNA) {
+		r.NA = fmt.Sprintf("%s has no %s transport", sys.Name(), transport)
+		return nil, false
+	}
+	if err != nil {
+		r.Err = err.Error()
+		return nil, false
+	}
+	return srv, true
+}
+
+// throughput streams p.counts[size] messages p.reps times over one link and
+// keeps the median rate.
+func throughput(ctx context.Context, sys system, transport string, size int, p params) Result {
+	r := Result{Measure: mThroughput, System: sys.Name(), Transport: transport, Payload: size, Conns: 1}
+	srv, ok := start(sys, transport, &r)
+	if !ok {
+		return r
+	}
+	defer srv.Close()
+	n := p.counts[size]
+	payload := payloadOf(size)
+	err := guard(ctx, "throughput", func(ctx context.Context) error {
+		l, err := srv.Open(ctx)
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		if err := l.Stream(ctx, payload, max(n/10, 1)); err != nil { // warm-up
+			return err
+		}
+		rates := make([]float64, 0, p.reps)
+		for range p.reps {
+			runtime.GC()
+			t0 := time.Now()
+			if err := l.Stream(ctx, payload, n); err != nil {
+				return err
+			}
+			rates = append(rates, float64(n)/time.Since(t0).Seconds())
+		}
+		r.setRate(median(rates), size)
+		return nil
+	})
+	if err != nil {
+		r.Err = err.Error()
+	}
+	return r
+}
+
+// rtt samples p.rttN round trips of rttPayload bytes over one link.
+func rtt(ctx context.Context, sys system, transport string, p params) Result {
+	r := Result{Measure: mRTT, System: sys.Name(), Transport: transport, Payload: rttPayload, Conns: 1}
+	srv, ok := start(sys, transport, &r)
+	if !ok {
+		return r
+	}
+	defer srv.Close()
+	payload := payloadOf(rttPayload)
+	err := guard(ctx, "rtt", func(ctx context.Context) error {
+		l, err := srv.Open(ctx)
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		for range max(p.rttN/10, 100) { // warm-up
+			if err := l.RoundTrip(ctx, payload); err != nil {
+				return err
+			}
+		}
+		runtime.GC()
+		samples := make([]time.Duration, p.rttN)
+		for i := range samples {
+			t0 := time.Now()
+			if err := l.RoundTrip(ctx, payload); err != nil {
+				return err
+			}
+			samples[i] = time.Since(t0)
+		}
+		slices.Sort(samples)
+		p50 := micros(samples[len(samples)/2])
+		p99 := micros(samples[len(samples)*99/100])
+		r.RTTP50us, r.RTTP99us = &p50, &p99
+		return nil
+	})
+	if err != nil {
+		r.Err = err.Error()
+	}
+	return r
+}
+
+func micros(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
+
+// heapStack is the memory a measure counts: live heap and goroutine stacks,
+// after a full collection.
+func heapStack() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc + ms.StackInuse
+}
+
+// perConn returns the memory added since base, per connection, in KiB.
+func perConn(base uint64, n int) *float64 {
+	now := heapStack()
+	kib := (float64(now) - float64(base)) / float64(n) / 1024
+	return &kib
+}
+
+// memory opens p.memConns idle links (both ends in this process) and
+// measures what each adds.
+func memory(ctx context.Context, sys system, transport string, p params) Result {
+	r := Result{Measure: mMemory, System: sys.Name(), Transport: transport, Conns: p.memConns}
+	srv, ok := start(sys, transport, &r)
+	if !ok {
+		return r
+	}
+	defer srv.Close()
+	var links []link
+	defer func() { closeAll(links) }()
+	err := guard(ctx, "memory", func(ctx context.Context) error {
+		base := heapStack()
+		for range p.memConns {
+			l, err := srv.Open(ctx)
+			if err != nil {
+				return err
+			}
+			links = append(links, l)
+		}
+		time.Sleep(settle)
+		r.MemKiB = perConn(base, p.memConns)
+		return nil
+	})
+	if err != nil {
+		r.Err = err.Error()
+	}
+	return r
+}
+
+// closeAll closes links, several at a time.
+func closeAll(links []link) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	for _, l := range links {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			l.Close()
+		})
+	}
+	wg.Wait()
+}
+
+// scaling streams p.scaleTotal messages of scalePayload bytes spread over
+// 1, 10, 100, 1000 links at once, and measures the memory per link with
+// every link open after it has streamed.
+func scaling(ctx context.Context, sys system, transport string, p params) []Result {
+	var out []Result
+	r0 := Result{Measure: mScaling, System: sys.Name(), Transport: transport, Payload: scalePayload}
+	srv, ok := start(sys, transport, &r0)
+	if !ok {
+		for _, k := range p.scaleConns {
+			r := r0
+			r.Conns = k
+			out = append(out, r)
+		}
+		return out
+	}
+	defer srv.Close()
+	payload := payloadOf(scalePayload)
+	var links []link
+	defer func() { closeAll(links) }()
+	base := heapStack()
+	for _, k := range p.scaleConns {
+		r := r0
+		r.Conns = k
+		err := guard(ctx, "scaling", func(ctx context.Context) error {
+			for len(links) < k {
+				l, err := srv.Open(ctx)
+				if err != nil {
+					return err
+				}
+				links = append(links, l)
+			}
+			each := max(p.scaleTotal/k, 1)
+			if err := streamAll(ctx, links, payload, max(each/10, 1)); err != nil { // warm-up
+				return err
+			}
+			rates := make([]float64, 0, p.scaleReps)
+			for range p.scaleReps {
+				runtime.GC()
+				t0 := time.Now()
+				if err := streamAll(ctx, links, payload, each); err != nil {
+					return err
+				}
+				rates = append(rates, float64(each*k)/time.Since(t0).Seconds())
+			}
+			r.setRate(median(rates), scalePayload)
+			r.MemKiB = perConn(base, k)
+			return nil
+		})
+		if err != nil {
+			r.Err = err.Error()
+		}
+		out = append(out, r)
+		if err != nil {
+			break
+		}
+	}
+	return out
+}
+
+// streamAll streams n messages over every link at once.
+func streamAll(ctx context.Context, links []link, payload []byte, n int) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(links))
+	for i, l := range links {
+		wg.Go(func() { errs[i] = l.Stream(ctx, payload, n) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func median(v []float64) float64 {
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}

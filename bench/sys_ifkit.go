@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/ifkit/ifkit/iface"
+	"github.com/ifkit/ifkit/manifest"
+)
+
+// ifkitCredits is flow.credits of the benchmark interface: the manifest
+// default (256). max_message_bytes is raised from its 64 KiB default to
+// 1 MiB, since a 64 KiB payload plus its BytesValue wrapping exceeds it.
+const ifkitCredits = 256
+
+// ifkitManifest is a duplex interface of bytes messages: Out streams from
+// server to client; Ping is a request the server answers with Pong.
+const ifkitManifest = `
+ifkit: 1
+name: bench.blob
+version: 1.0.0
+direction: duplex
+codecs: [%s]
+protos: [google/protobuf/wrappers.proto]
+messages:
+  send:
+    Out: {proto: google.protobuf.BytesValue}
+    Pong: {proto: google.protobuf.BytesValue}
+  recv:
+    Ping:
+      proto: google.protobuf.BytesValue
+      reply: {type: Pong}
+flow: {credits: %d, max_message_bytes: 1048576, on_exhausted: block}
+`
+
+// ifkitSystem is ifkit with one codec, through its default user path:
+// iface.Server and iface.Dial, Conn.Send and Conn.Recv for streams, Conn.Call
+// and a Handler answering with Message.Reply for round trips. Every link is
+// its own session (socket) with one connection on it.
+type ifkitSystem struct{ codec string }
+
+func (s ifkitSystem) Name() string { return "ifkit-" + s.codec }
+
+type ifkitServer struct {
+	srv     *iface.Server
+	addr    string
+	cleanup func()
+	conns   chan *iface.Conn
+	served  chan error
+}
+
+func (s ifkitSystem) Start(transport string) (server, error) {
+	dir, err := os.MkdirTemp("", "ifkm")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	m, err := manifest.Parse("bench.yaml", fmt.Appendf(nil, ifkitManifest, s.codec, ifkitCredits), manifest.WithDir(dir))
+	if err != nil {
+		return nil, err
+	}
+	l, cleanup, err := listen(transport)
+	if err != nil {
+		return nil, err
+	}
+	is := &ifkitServer{
+		srv:     iface.NewServer(),
+		cleanup: cleanup,
+		conns:   make(chan *iface.Conn, 1),
+		served:  make(chan error, 1),
+	}
+	if transport == "unix" {
+		is.addr = "unix://" + l.Addr().String()
+	} else {
+		is.addr = "tcp://" + l.Addr().String()
+	}
+	err = is.srv.Register(iface.Interface{
+		Manifest: m,
+		Handlers: map[string]iface.Handler{"Ping": func(ctx context.Context, msg *iface.Message) error {
+			var v wrapperspb.BytesValue
+			if err := msg.Decode(&v); err != nil {
+				return err
+			}
+			return msg.Reply(ctx, &v)
+		}},
+		// OnConnect hands the server end to the opener and returns: the
+		// connection goes on without a goroutine of ours.
+		OnConnect: func(ctx context.Context, c *iface.Conn) { is.conns <- c },
+	})
+	if err != nil {
+		l.Close()
+		cleanup()
+		return nil, err
+	}
+	go func() { is.served <- is.srv.Serve(l) }()
+	return is, nil
+}
+
+func (is *ifkitServer) Open(ctx context.Context) (link, error) {
+	cl, err := iface.Dial(ctx, is.addr)
+	if err != nil {
+		return nil, err
+	}
+	cc, err := cl.Connect(ctx, "bench.blob")
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	select {
+	case sc := <-is.conns:
+		if sc.ID() != cc.ID() {
+			cl.Close()
+			return nil, fmt.Errorf("ifkit: server end %d for client end %d", sc.ID(), cc.ID())
+		}
+		return &ifkitLink{client: cl, cc: cc, sc: sc}, nil
+	case <-ctx.Done():
+		cl.Close()
+		return nil, ctx.Err()
+	}
+}
+
+func (is *ifkitServer) Close() error {
+	err := is.srv.Close()
+	<-is.served
+	is.cleanup()
+	return err
+}
+
+type ifkitLink struct {
+	client *iface.Client
+	cc, sc *iface.Conn // client and server ends
+	in     wrapperspb.BytesValue
+}
+
+func (l *ifkitLink) Stream(ctx context.Context, payload []byte, n int) error {
+	msg := wrapperspb.Bytes(payload)
+	sent := make(chan error, 1)
+	go func() {
+		for range n {
+			if err := l.sc.Send(ctx, "Out", msg); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- nil
+	}()
+	for range n {
+		m, err := l.cc.Recv(ctx)
+		if err != nil {
+			return err
+		}
+		// Decode as a user would to get the bytes (gRPC's RecvMsg does the same).
+		if err := m.Decode(&l.in); err != nil {
+			return err
+		}
+	}
+	return <-sent
+}
+
+func (l *ifkitLink) RoundTrip(ctx context.Context, payload []byte) error {
+	m, err := l.cc.Call(ctx, "Ping", wrapperspb.Bytes(payload))
+	if err != nil {
+		return err
+	}
+	if err := m.Decode(&l.in); err != nil {
+		return err
+	}
+	if len(l.in.Value) != len(payload) {
+		return fmt.Errorf("ifkit: reply of %d bytes to %d", len(l.in.Value), len(payload))
+	}
+	return nil
+}
+
+func (l *ifkitLink) Close() error {
+	l.cc.Close("done")
+	return l.client.Close()
+}
