@@ -141,7 +141,7 @@ func runAll(ctx context.Context, sel selection, p params, prog *progress) []Resu
 				tr = "tcp"
 			}
 			if sel.system(sys.Name()) && sel.transport(tr) {
-					add(scaling(ctx, sys, tr, p)...)
+				add(scaling(ctx, sys, tr, p)...)
 			}
 		}
 	}

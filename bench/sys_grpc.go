@@ -153,4 +153,3 @@ func (l *grpcLink) Close() error {
 	l.cancel()
 	return l.cc.Close()
 }
-
