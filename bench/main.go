@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"time"
 )
 
@@ -26,7 +27,9 @@ func run() int {
 	quick := flag.Bool("quick", false, "a short run: fewer messages, repetitions and connections")
 	only := flag.String("only", "", onlyHelp)
 	asJSON := flag.Bool("json", false, "print one JSON object per result instead of Markdown tables")
+	jsonFile := flag.String("jsonfile", "", "also write the results as JSON lines to this file")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	memprofile := flag.String("memprofile", "", "write a heap profile with the memory measure's connections open to this file, suffixed .SYSTEM.TRANSPORT")
 	reps := flag.Int("reps", 0, "throughput repetitions (0: 5, or 3 with -quick)")
 	memConns := flag.Int("mem-conns", 0, "idle connections of the memory measure (0: 2000, or 200 with -quick)")
 	flag.Parse()
@@ -46,6 +49,7 @@ func run() int {
 	if *reps > 0 {
 		p.reps = *reps
 	}
+	p.memprofile = *memprofile
 	if *memConns > 0 {
 		p.memConns = *memConns
 	}
@@ -64,6 +68,19 @@ func run() int {
 	}
 	results := runAll(context.Background(), sel, p, newProgress())
 	addRatios(results)
+	if *jsonFile != "" {
+		f, err := os.Create(*jsonFile)
+		if err == nil {
+			err = writeJSON(f, results)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+	}
 	if *asJSON {
 		if err := writeJSON(os.Stdout, results); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
@@ -127,8 +144,15 @@ func runAll(ctx context.Context, sel selection, p params, prog *progress) []Resu
 			add(rtt(ctx, sys, tr, p))
 		})
 	}
+	// The codec changes nothing in an idle connection, and ifkit-json's
+	// scaling would be its throughput again, slowly: both measures leave it
+	// out unless -only names it.
+	named := func(sys system) bool { return sys.Name() != "ifkit-json" || slices.Contains(sel.systems, "ifkit-json") }
 	if sel.measure(mMemory) {
 		each(func(sys system, tr string) {
+			if !named(sys) {
+				return
+			}
 			add(memory(ctx, sys, tr, p))
 		})
 	}
@@ -140,7 +164,7 @@ func runAll(ctx context.Context, sel selection, p params, prog *progress) []Resu
 			if sys.Name() == "nats" {
 				tr = "tcp"
 			}
-			if sel.system(sys.Name()) && sel.transport(tr) {
+			if sel.system(sys.Name()) && sel.transport(tr) && named(sys) {
 				add(scaling(ctx, sys, tr, p)...)
 			}
 		}

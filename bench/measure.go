@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -44,16 +46,17 @@ type params struct {
 	scaleConns []int       // connection counts of the scaling measure
 	scaleTotal int         // messages per scaling repetition, over all connections
 	scaleReps  int
+	memprofile string // when set, the memory measure writes heap profiles named after it
 }
 
 var (
 	fullParams = params{
 		reps:       5,
-		counts:     map[int]int{64: 2_000_000, 1 << 10: 500_000, 64 << 10: 20_000},
+		counts:     map[int]int{64: 1_000_000, 1 << 10: 300_000, 64 << 10: 10_000},
 		rttN:       20_000,
 		memConns:   2000,
 		scaleConns: []int{1, 10, 100, 1000},
-		scaleTotal: 500_000,
+		scaleTotal: 200_000,
 		scaleReps:  3,
 	}
 	quickParams = params{
@@ -215,7 +218,7 @@ func memory(ctx context.Context, sys system, transport string, p params) Result 
 	var links []link
 	defer func() { closeAll(links) }()
 	err := guard(ctx, "memory", func(ctx context.Context) error {
-		base := heapStack()
+		base, g0 := heapStack(), runtime.NumGoroutine()
 		for range p.memConns {
 			l, err := srv.Open(ctx)
 			if err != nil {
@@ -225,12 +228,30 @@ func memory(ctx context.Context, sys system, transport string, p params) Result 
 		}
 		time.Sleep(settle)
 		r.MemKiB = perConn(base, p.memConns)
+		g := float64(runtime.NumGoroutine()-g0) / float64(p.memConns)
+		r.Goroutines = &g
+		if p.memprofile != "" {
+			return writeHeapProfile(fmt.Sprintf("%s.%s.%s", p.memprofile, sys.Name(), transport))
+		}
 		return nil
 	})
 	if err != nil {
 		r.Err = err.Error()
 	}
 	return r
+}
+
+// writeHeapProfile writes the live heap (after the GC heapStack ran) to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // closeAll closes links, several at a time.

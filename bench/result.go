@@ -21,6 +21,9 @@ type Result struct {
 	RTTP50us  *float64 `json:"rtt_p50_us"`
 	RTTP99us  *float64 `json:"rtt_p99_us"`
 	MemKiB    *float64 `json:"mem_per_conn_kib"`
+	// Goroutines (memory) is how many goroutines each idle connection
+	// keeps, both ends.
+	Goroutines *float64 `json:"goroutines_per_conn"`
 	// The ratios divide this line's headline figure (msgs_per_s for
 	// throughput and scaling, rtt_p50_us for rtt, mem_per_conn_kib for
 	// memory) by the same figure of the peer on the same transport, payload
@@ -107,6 +110,7 @@ func writeTables(w io.Writer, results []Result) {
 		p50     = column{"p50 µs", func(r *Result) string { return fixed(r.RTTP50us, 1) }}
 		p99     = column{"p99 µs", func(r *Result) string { return fixed(r.RTTP99us, 1) }}
 		mem     = column{"KiB/conn", func(r *Result) string { return fixed(r.MemKiB, 1) }}
+		gor     = column{"goroutines/conn", func(r *Result) string { return fixed(r.Goroutines, 1) }}
 		grpc    = column{"×gRPC", func(r *Result) string { return fixed(r.RatioGRPC, 2) }}
 		yamux   = column{"×yamux", func(r *Result) string { return fixed(r.RatioYamux, 2) }}
 		nats    = column{"×NATS", func(r *Result) string { return fixed(r.RatioNATS, 2) }}
@@ -118,7 +122,7 @@ func writeTables(w io.Writer, results []Result) {
 	}{
 		{mThroughput, "Streaming throughput (one connection; median of the repetitions)", []column{payload, msgs, mbs, grpc, yamux, nats}},
 		{mRTT, "Round trip, 64 B request and reply", []column{p50, p99, grpc, yamux, nats}},
-		{mMemory, "Memory per idle connection, both ends (heap + stacks after GC)", []column{conns, mem, grpc, yamux, nats}},
+		{mMemory, "Memory per idle connection, both ends (heap + stacks after GC)", []column{conns, mem, gor, grpc, yamux, nats}},
 		{mScaling, "Scaling: 1 KiB messages over many connections at once", []column{conns, msgs, mbs, mem, one, grpc, yamux, nats}},
 	}
 	first := true
