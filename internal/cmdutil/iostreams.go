@@ -19,3 +19,14 @@ type IOStreams struct {
 func System() *IOStreams {
 	return &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
 }
+
+// IsTerminal reports whether w is a terminal (a character device), where
+// progress may be shown; never on a pipe or a file.
+func IsTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -2,15 +2,28 @@
 package root
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/ifkit/ifkit/internal/cmd/call"
 	"github.com/ifkit/ifkit/internal/cmd/demo"
+	"github.com/ifkit/ifkit/internal/cmd/describe"
+	"github.com/ifkit/ifkit/internal/cmd/list"
 	"github.com/ifkit/ifkit/internal/cmd/manifest/hash"
 	"github.com/ifkit/ifkit/internal/cmd/manifest/show"
 	"github.com/ifkit/ifkit/internal/cmd/manifest/validate"
+	"github.com/ifkit/ifkit/internal/cmd/ping"
+	"github.com/ifkit/ifkit/internal/cmd/recv"
+	"github.com/ifkit/ifkit/internal/cmd/send"
+	"github.com/ifkit/ifkit/internal/cmd/serve"
+	"github.com/ifkit/ifkit/internal/cmd/stats"
+	"github.com/ifkit/ifkit/internal/cmd/watch"
 	"github.com/ifkit/ifkit/internal/cmdutil"
 )
 
@@ -19,8 +32,21 @@ func New(io *cmdutil.IOStreams) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "ifctl",
 		Short: "Check, serve, introspect and talk to ifkit interfaces",
-		Long: `ifctl works with ifkit interfaces: self-describing message streams on Unix and TCP
-sockets. It validates manifests and shows their canonical form and hash.
+		Long: `ifctl works with ifkit interfaces: self-describing, typed message streams with
+flow control on Unix and TCP sockets. A person who finds an ifkit socket can learn
+what it speaks and talk to it without writing code:
+
+  ifctl serve FILE... --listen ADDR --mock    host interfaces from manifests (mock data, echo)
+  ifctl list ADDR                             the interfaces a server hosts
+  ifctl describe ADDR IFACE                   an interface's types, fields, flow and control
+  ifctl recv ADDR IFACE                       print what it sends, as NDJSON
+  ifctl send ADDR IFACE -d JSON|@file|@-      send it messages, checked first
+  ifctl call ADDR IFACE TYPE -d JSON          a request and its reply (or stream of replies)
+  ifctl ping ADDR | stats ADDR IFACE | watch ADDR
+  ifctl manifest validate|show|hash FILE      check manifests offline
+
+ADDR is unix:///abs/path.sock, unix:rel.sock, tcp://host:port, host:port or
+tls://host:port; a comma-separated list means "any of these" (failover).
 
 Data goes to stdout, diagnostics to stderr. See 'ifctl help exit-codes'.`,
 		SilenceUsage:  true,
@@ -36,7 +62,12 @@ Data goes to stdout, diagnostics to stderr. See 'ifctl help exit-codes'.`,
 		Short: "Validate manifests, show their canonical form and hash",
 	}
 	mf.AddCommand(validate.NewCmd(io, nil), show.NewCmd(io, nil), hash.NewCmd(io, nil))
-	root.AddCommand(mf, demo.NewCmd(io, nil))
+	root.AddCommand(mf,
+		serve.NewCmd(io, nil),
+		list.NewCmd(io, nil), describe.NewCmd(io, nil),
+		send.NewCmd(io, nil), recv.NewCmd(io, nil), call.NewCmd(io, nil),
+		ping.NewCmd(io, nil), stats.NewCmd(io, nil), watch.NewCmd(io, nil),
+		demo.NewCmd(io, nil))
 	// A command without Run is a help topic: `ifctl help exit-codes`.
 	root.AddCommand(&cobra.Command{Use: "exit-codes", Short: "What ifctl's exit codes mean", Long: cmdutil.ExitCodesHelp})
 	return root
@@ -52,7 +83,12 @@ func Execute(io *cmdutil.IOStreams, args []string) int {
 	// command started tells a usage error from a failure.
 	started := false
 	cmd.PersistentPreRun = func(*cobra.Command, []string) { started = true }
-	err := cmd.Execute()
+	// SIGINT and SIGTERM cancel the command's context: serve shuts down
+	// gracefully, recv and watch stop and exit 0. A second signal kills.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() { <-ctx.Done(); stop() }() // restore the default for the second
+	err := cmd.ExecuteContext(ctx)
 	if err == nil {
 		return cmdutil.ExitOK
 	}

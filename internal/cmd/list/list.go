@@ -1,0 +1,95 @@
+// Package list implements `ifctl list`.
+package list
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ifkit/ifkit/internal/cmdutil"
+)
+
+// Options are the inputs of `ifctl list`.
+type Options struct {
+	IO     *cmdutil.IOStreams
+	Addr   string
+	Output cmdutil.Format
+	Conn   cmdutil.ConnFlags
+}
+
+// NewCmd returns the command. run, when not nil, replaces Run (for tests).
+func NewCmd(io *cmdutil.IOStreams, run func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: io}
+	cmd := &cobra.Command{
+		Use:   "list ADDR",
+		Short: "List the interfaces a server hosts",
+		Long: `List the interfaces served at ADDR, from its control sub-interface: name,
+version, direction (from the server's side), manifest hash and title.
+
+ADDR is unix:///abs/path.sock, unix:rel.sock, tcp://host:port or host:port; a
+comma-separated list means "any of these" (failover).`,
+		Example: `  ifctl list unix:///tmp/sensors.sock
+  ifctl list 127.0.0.1:7400 -o json | jq -r '.[].name'`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Addr = args[0]
+			if run != nil {
+				return run(cmd.Context(), opts)
+			}
+			return Run(cmd.Context(), opts)
+		},
+	}
+	cmdutil.AddOutputFlag(cmd, &opts.Output, cmdutil.Text)
+	cmdutil.AddConnFlags(cmd, &opts.Conn, cmdutil.DefaultTimeout, "give up after this long")
+	return cmd
+}
+
+// entry is one interface in -o json|yaml.
+type entry struct {
+	Name      string `json:"name"`
+	Version   string `json:"version"`
+	Direction string `json:"direction"`
+	Hash      string `json:"hash"`
+	Title     string `json:"title,omitempty"`
+}
+
+// Run lists the interfaces and prints them.
+func Run(ctx context.Context, opts *Options) error {
+	ctx, cancel := cmdutil.WithTimeout(ctx, opts.Conn.Timeout)
+	defer cancel()
+	c, err := cmdutil.Dial(ctx, opts.Addr, &opts.Conn)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctl, err := c.Control(ctx, "")
+	if err != nil {
+		return cmdutil.Explain(err, opts.Addr)
+	}
+	defer ctl.Close()
+	infos, err := ctl.List(ctx)
+	if err != nil {
+		return cmdutil.Explain(err, opts.Addr)
+	}
+	list := make([]entry, 0, len(infos))
+	for _, i := range infos {
+		list = append(list, entry{i.Name, i.Version, string(i.Direction), i.ManifestHash, i.Title})
+	}
+	switch opts.Output {
+	case cmdutil.JSON:
+		return cmdutil.WriteJSON(opts.IO.Out, list)
+	case cmdutil.YAML:
+		return cmdutil.WriteYAMLDoc(opts.IO.Out, list)
+	}
+	if len(list) == 0 {
+		fmt.Fprintf(opts.IO.ErrOut, "%s serves no interfaces\n", opts.Addr)
+		return nil
+	}
+	tw := tabwriter.NewWriter(opts.IO.Out, 0, 0, 2, ' ', 0)
+	for _, e := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, e.Version, e.Direction, e.Title)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,147 @@
+// Package recv implements `ifctl recv`: print what an interface sends, as
+// NDJSON.
+package recv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ifkit/ifkit/iface"
+	"github.com/ifkit/ifkit/internal/cmdutil"
+)
+
+// Options are the inputs of `ifctl recv`.
+type Options struct {
+	IO      *cmdutil.IOStreams
+	Addr    string
+	Iface   string
+	Count   int  // stop after this many messages; 0: until the end
+	Credits int  // credit window; 0: the manifest's flow.credits
+	Values  bool // print the values alone
+	Output  cmdutil.Format
+	Conn    cmdutil.ConnFlags
+}
+
+// NewCmd returns the command. run, when not nil, replaces Run (for tests).
+func NewCmd(io *cmdutil.IOStreams, run func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: io}
+	cmd := &cobra.Command{
+		Use:   "recv ADDR IFACE [-n N] [--credits N]",
+		Short: "Print the messages an interface sends, as NDJSON",
+		Long: `Connect to the interface IFACE at ADDR and print each message the server sends, one
+JSON object per line: {"seq":N,"type":"T","value":{...}}. Protobuf messages are
+decoded with the descriptors the server serves (no generated code needed); raw
+bytes are printed as a base64 string. --values prints the values alone.
+
+recv stops after -n messages, when the server closes the connection (exit 0 for
+a normal close), at --timeout, or on Ctrl-C. With -n, a timeout before the n-th
+message fails (exit 1).
+
+--credits sets how many messages the server may send ahead of what recv has
+printed (at most the manifest's flow.credits, the default). A worker that
+handles 4 messages at a time grants 4.
+
+-o text prints "#seq Type value"; -o yaml one document per message.
+
+` + cmdutil.AddrHelp,
+		Example: `  ifctl recv unix:///tmp/ifkit.sock sensors.temperature -n 3
+  ifctl recv 127.0.0.1:7400 sensors.temperature --values | jq .celsius
+  ifctl recv unix:///tmp/ifkit.sock jobs.queue --credits 4 --timeout 30s`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Addr, opts.Iface = args[0], args[1]
+			if opts.Count < 0 || opts.Credits < 0 {
+				return cmdutil.UsageError(errors.New("-n and --credits must be >= 0"))
+			}
+			if run != nil {
+				return run(cmd.Context(), opts)
+			}
+			return Run(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().IntVarP(&opts.Count, "count", "n", 0, "stop after N messages (0: until the end)")
+	cmd.Flags().IntVar(&opts.Credits, "credits", 0, "messages the server may send ahead (0: the manifest's flow.credits)")
+	cmd.Flags().BoolVar(&opts.Values, "values", false, "print each message's value alone")
+	cmdutil.AddOutputFlag(cmd, &opts.Output, cmdutil.JSON)
+	cmdutil.AddConnFlags(cmd, &opts.Conn, 0, "stop after this long (0: never; connecting gives up after 10s)")
+	return cmd
+}
+
+// Run receives and prints messages until the count, the end of the
+// connection, the timeout or an interrupt.
+func Run(ctx context.Context, opts *Options) error {
+	c, err := cmdutil.Dial(ctx, opts.Addr, &opts.Conn)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	var co []iface.ConnectOption
+	if opts.Credits > 0 {
+		co = append(co, iface.WithCredits(opts.Credits))
+	}
+	rctx, cancel := cmdutil.WithTimeout(ctx, opts.Conn.Timeout)
+	defer cancel()
+	conn, err := cmdutil.ConnectTo(rctx, c, opts.Addr, opts.Iface, co...)
+	if err != nil {
+		return err
+	}
+	if err := cmdutil.NeedServerSends(conn.Manifest(), opts.Addr); err != nil {
+		conn.Close("ifctl recv: wrong direction")
+		return err
+	}
+	progress := cmdutil.NewProgress(opts.IO.ErrOut)
+	if cmdutil.IsTerminal(opts.IO.Out) {
+		progress = cmdutil.NewProgress(nil) // the messages show themselves
+	}
+	got := 0
+	for opts.Count == 0 || got < opts.Count {
+		msg, err := conn.Recv(rctx)
+		if err != nil {
+			progress.Done()
+			return ended(opts, conn, err, ctx, got)
+		}
+		v, err := cmdutil.MessageValue(msg)
+		if err != nil {
+			conn.Close("ifctl recv: cannot decode")
+			return fmt.Errorf("message #%d (%s): %w", msg.Seq, msg.Type.Name, err)
+		}
+		got++
+		if err := cmdutil.WriteRecord(opts.IO.Out, opts.Output, cmdutil.Record{Seq: msg.Seq, Type: msg.Type.Name, Value: v}, opts.Values); err != nil {
+			conn.Close("ifctl recv: cannot write")
+			return err
+		}
+		progress.Update("received %d", got)
+	}
+	progress.Done()
+	return conn.Close(fmt.Sprintf("ifctl recv: got %d message(s)", got))
+}
+
+// ended says how receiving ended: an interrupt, a timeout without -n and a
+// normal close by the server are successes.
+func ended(opts *Options, conn *iface.Conn, err error, parent context.Context, got int) error {
+	switch {
+	case parent.Err() != nil: // interrupted
+		conn.Close("ifctl recv: interrupted")
+		return nil
+	case errors.Is(err, context.DeadlineExceeded):
+		conn.Close("ifctl recv: timeout")
+		if opts.Count > 0 {
+			return cmdutil.Problem(fmt.Sprintf("received %d of %d message(s) within --timeout %s", got, opts.Count, opts.Conn.Timeout),
+				"raise --timeout, or check that the server is sending")
+		}
+		return nil
+	case errors.Is(err, iface.ErrNormalClose):
+		var ce *iface.CloseError
+		if errors.As(err, &ce) && ce.Reason != "" {
+			fmt.Fprintf(opts.IO.ErrOut, "ifctl: the server closed the connection after %d message(s): %s\n", got, ce.Reason)
+		}
+		if opts.Count > 0 {
+			return cmdutil.Problem(fmt.Sprintf("received %d of %d message(s): the server closed the connection", got, opts.Count))
+		}
+		return nil
+	}
+	return cmdutil.Explain(err, opts.Addr)
+}

@@ -1,0 +1,336 @@
+// Package serve implements `ifctl serve`: host interfaces from manifest
+// files, optionally with mock data or an echo.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ifkit/ifkit/iface"
+	"github.com/ifkit/ifkit/internal/cmdutil"
+	"github.com/ifkit/ifkit/manifest"
+)
+
+// DefaultGrace bounds a graceful shutdown unless --grace says otherwise.
+const DefaultGrace = 5 * time.Second
+
+// Options are the inputs of `ifctl serve`.
+type Options struct {
+	IO     *cmdutil.IOStreams
+	Files  []string
+	Listen []string
+	Mock   bool
+	Echo   bool
+	Rate   Rate
+	Grace  time.Duration
+	// Security: a tls:// address needs TLSCert and TLSKey; TLSClientCA
+	// makes it mutual TLS; a secret makes every client prove it.
+	TLSCert, TLSKey, TLSClientCA string
+	SecretFile, SecretEnv        string
+	// Ready, when set, is called with the listeners' addresses once they
+	// all listen (tests use it instead of reading stdout).
+	Ready func(addrs []string)
+}
+
+// NewCmd returns the command. run, when not nil, replaces Run (for tests).
+func NewCmd(io *cmdutil.IOStreams, run func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: io, Rate: Rate{N: 1, Per: time.Second}}
+	cmd := &cobra.Command{
+		Use:   "serve FILE... --listen ADDR",
+		Short: "Host interfaces from manifest files, with mock data or an echo",
+		Long: `Host the interfaces described by manifest files on one or more addresses, so that
+clients (and ifctl) can connect, introspect them and exchange messages.
+
+Without --mock or --echo the server accepts connections and logs the messages
+clients send, sends nothing, and refuses requests with code internal.
+
+  --mock   send messages of each send type that is not a reply to every connection,
+           at --rate (the manifest's examples in turn; without examples, values made
+           from the type's JSON Schema or protobuf definition), and answer each
+           request with its reply type's first example (a stream reply: every
+           example, then the end)
+  --echo   on duplex interfaces, send each received message back as the send type
+           with the same protobuf message (or the only send type that is not a
+           reply), and answer a request with its own value when that is a valid reply
+
+Each address is printed on stdout as "listening on ADDR" once it accepts
+connections (tcp://127.0.0.1:0 picks a free port; the line tells which).
+Connections, the messages received and why connections ended are logged on
+stderr. SIGINT or SIGTERM stops the server gracefully: it closes its connections
+normally (clients see normal_close), tells control streams it is draining and
+waits up to --grace before cutting off what remains.
+
+ADDR is unix:///abs/path.sock, unix:rel.sock, tcp://host:port, host:port or
+tls://host:port (with --tls-cert and --tls-key). A Unix socket is made
+owner-only (mode 0600).`,
+		Example: `  # a sensor stream with mock readings, twice a second
+  ifctl serve testdata/manifests/sensors.temperature.yaml --listen unix:///tmp/sensors.sock --mock --rate 2/s
+
+  # every example interface on one TCP port, answering requests and echoing
+  ifctl serve testdata/manifests/*.yaml --listen 127.0.0.1:7400 --mock --echo
+
+  # TLS with client certificates, and a shared secret
+  ifctl serve kv.yaml --listen tls://0.0.0.0:7401 --tls-cert srv.pem --tls-key srv.key \
+      --tls-client-ca ca.pem --secret-file /etc/ifkit/secret`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Files = args
+			if len(opts.Listen) == 0 {
+				return cmdutil.UsageError(errors.New("serve needs --listen ADDR (e.g. --listen unix:///tmp/ifkit.sock or --listen 127.0.0.1:7400)"))
+			}
+			if run != nil {
+				return run(cmd.Context(), opts)
+			}
+			return Run(cmd.Context(), opts)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringArrayVar(&opts.Listen, "listen", nil, "address to listen on (repeatable)")
+	fs.BoolVar(&opts.Mock, "mock", false, "send schema-valid messages and answer requests")
+	fs.BoolVar(&opts.Echo, "echo", false, "send back what duplex interfaces receive")
+	fs.Var(&opts.Rate, "rate", "with --mock, messages per connection: N/s, N/m, N/h (0: as fast as credits allow)")
+	fs.DurationVar(&opts.Grace, "grace", DefaultGrace, "how long a graceful shutdown waits for connections to end")
+	fs.StringVar(&opts.TLSCert, "tls-cert", "", "PEM certificate of a tls:// listener")
+	fs.StringVar(&opts.TLSKey, "tls-key", "", "PEM key of --tls-cert")
+	fs.StringVar(&opts.TLSClientCA, "tls-client-ca", "", "PEM CA client certificates must chain to (mutual TLS)")
+	fs.StringVar(&opts.SecretFile, "secret-file", "", "require clients to prove the shared secret in this file")
+	fs.StringVar(&opts.SecretEnv, "secret-env", "", "require clients to prove the shared secret in this environment variable")
+	for _, name := range []string{"tls-cert", "tls-key", "tls-client-ca", "secret-file"} {
+		_ = cmd.MarkFlagFilename(name)
+	}
+	_ = cmd.MarkFlagFilename("", "yaml", "yml", "json")
+	return cmd
+}
+
+// security returns the server and listener options the flags ask for.
+func (opts *Options) security() ([]iface.ServerOption, []iface.ListenOption, error) {
+	var so []iface.ServerOption
+	var lo []iface.ListenOption
+	if opts.TLSCert != "" || opts.TLSKey != "" || opts.TLSClientCA != "" {
+		if opts.TLSCert == "" || opts.TLSKey == "" {
+			return nil, nil, cmdutil.UsageError(errors.New("--tls-cert and --tls-key go together"))
+		}
+		cfg, err := iface.ServerTLS(opts.TLSCert, opts.TLSKey, opts.TLSClientCA)
+		if err != nil {
+			return nil, nil, cmdutil.UsageError(err)
+		}
+		lo = append(lo, iface.WithServerTLS(cfg))
+	}
+	var secret []byte
+	var err error
+	switch {
+	case opts.SecretFile != "" && opts.SecretEnv != "":
+		return nil, nil, cmdutil.UsageError(errors.New("give the secret once: --secret-file or --secret-env"))
+	case opts.SecretFile != "":
+		secret, err = iface.SecretFromFile(opts.SecretFile)
+	case opts.SecretEnv != "":
+		secret, err = iface.SecretFromEnv(opts.SecretEnv)
+	}
+	if err != nil {
+		return nil, nil, cmdutil.UsageError(err)
+	}
+	if secret != nil {
+		so = append(so, iface.WithSecret(secret))
+	}
+	return so, lo, nil
+}
+
+// Run serves until ctx is done, then shuts down gracefully within
+// opts.Grace.
+func Run(ctx context.Context, opts *Options) error {
+	for _, a := range opts.Listen {
+		if _, err := iface.ParseAddr(a); err != nil {
+			return cmdutil.UsageError(err)
+		}
+	}
+	serverOpts, listenOpts, err := opts.security()
+	if err != nil {
+		return err
+	}
+	var ms []*manifest.Manifest
+	bad := false
+	for _, f := range opts.Files {
+		m, err := manifest.Load(f)
+		if err != nil {
+			fmt.Fprintln(opts.IO.ErrOut, err)
+			bad = true
+			continue
+		}
+		ms = append(ms, m)
+	}
+	if bad {
+		return cmdutil.Failed()
+	}
+	log := &logger{w: opts.IO.ErrOut}
+	// stopping is cancelled when the server starts to shut down: mock
+	// senders stop and connections are closed normally.
+	stopping, stop := context.WithCancel(context.Background())
+	defer stop()
+	srv := iface.NewServer(serverOpts...)
+	seen := map[string]string{}
+	for i, m := range ms {
+		if f, dup := seen[m.Name]; dup {
+			return cmdutil.UsageError(fmt.Errorf("%s and %s both describe %s; serve each interface once", f, opts.Files[i], m.Name))
+		}
+		seen[m.Name] = opts.Files[i]
+		impl := newImpl(m, opts, log, stopping)
+		if err := srv.Register(impl.iface()); err != nil {
+			return err
+		}
+	}
+	var listeners []net.Listener
+	closeAll := func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}
+	var addrs []string
+	for _, a := range opts.Listen {
+		l, err := iface.Listen(ctx, a, listenOpts...)
+		if err != nil {
+			closeAll()
+			return cmdutil.Hint(fmt.Errorf("cannot listen on %s: %w", a, err), listenHint(a, err))
+		}
+		listeners = append(listeners, l)
+		addrs = append(addrs, listenAddr(a, l))
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(listeners))
+	for _, l := range listeners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(l); err != nil && !errors.Is(err, iface.ErrServerClosed) {
+				errs <- err
+			}
+		}()
+	}
+	names := make([]string, 0, len(ms))
+	for _, m := range ms {
+		names = append(names, m.Name+" "+m.Version)
+	}
+	log.printf("serving %s", strings.Join(names, ", "))
+	for _, a := range addrs {
+		fmt.Fprintf(opts.IO.Out, "listening on %s\n", a)
+	}
+	if opts.Ready != nil {
+		opts.Ready(addrs)
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errs:
+		log.printf("stopping: %v", serveErr)
+	}
+	log.printf("shutting down: closing connections, waiting up to %s", opts.Grace)
+	stop()
+	sctx, cancel := context.WithTimeout(context.Background(), opts.Grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.printf("grace period over: cut off the remaining connections")
+	}
+	wg.Wait()
+	log.printf("stopped")
+	return serveErr
+}
+
+// listenHint says what to try when an address cannot be listened on.
+func listenHint(addr string, err error) string {
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return "another process listens there: pick another address, or stop it"
+	case errors.Is(err, os.ErrPermission):
+		return "permission denied: pick a folder you may write to, or a port above 1023"
+	case errors.Is(err, os.ErrNotExist):
+		return "the socket's folder does not exist: create it first"
+	case strings.HasPrefix(addr, "tls://"):
+		return "a tls:// address needs --tls-cert and --tls-key"
+	}
+	return "check the address"
+}
+
+// listenAddr is the address a listener accepts on, in ifkit form: the port
+// a ":0" address got, the path of a socket.
+func listenAddr(asked string, l net.Listener) string {
+	if a, ok := l.Addr().(*net.TCPAddr); ok {
+		if strings.HasPrefix(asked, "tls://") {
+			return "tls://" + a.String()
+		}
+		return "tcp://" + a.String()
+	}
+	if a, err := iface.ParseAddr(asked); err == nil {
+		return a.String()
+	}
+	return asked
+}
+
+// logger writes timestamped lines to stderr, one at a time.
+type logger struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *logger) printf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, "%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
+}
+
+// Rate is how many messages per period --mock sends on each connection.
+type Rate struct {
+	N   int
+	Per time.Duration
+}
+
+// Interval is the time between two messages; 0 means no pause.
+func (r Rate) Interval() time.Duration {
+	if r.N <= 0 {
+		return 0
+	}
+	return r.Per / time.Duration(r.N)
+}
+
+func (r *Rate) String() string {
+	if r.N <= 0 {
+		return "0"
+	}
+	unit := map[time.Duration]string{time.Second: "s", time.Minute: "m", time.Hour: "h"}[r.Per]
+	return fmt.Sprintf("%d/%s", r.N, unit)
+}
+
+// Set implements pflag.Value: N/s, N/m, N/h, or N (per second).
+func (r *Rate) Set(s string) error {
+	num, unit, found := strings.Cut(s, "/")
+	n, err := strconv.Atoi(num)
+	if err != nil || n < 0 {
+		return fmt.Errorf("rate %q: want N/s, N/m or N/h with N >= 0 (0: no limit)", s)
+	}
+	per := time.Second
+	if found {
+		switch unit {
+		case "s":
+		case "m":
+			per = time.Minute
+		case "h":
+			per = time.Hour
+		default:
+			return fmt.Errorf("rate %q: unit must be s, m or h", s)
+		}
+	}
+	r.N, r.Per = n, per
+	return nil
+}
+
+// Type implements pflag.Value.
+func (r *Rate) Type() string { return "rate" }

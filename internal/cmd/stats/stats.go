@@ -1,0 +1,158 @@
+// Package stats implements `ifctl stats`: a connection's counters as the
+// server sees them.
+package stats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/ifkit/ifkit/iface"
+	"github.com/ifkit/ifkit/internal/cmdutil"
+	"github.com/ifkit/ifkit/internal/pb/controlpb"
+)
+
+// Options are the inputs of `ifctl stats`.
+type Options struct {
+	IO     *cmdutil.IOStreams
+	Addr   string
+	Iface  string
+	Every  time.Duration // 0: once
+	Count  int           // with Every: how many samples (0: until interrupted)
+	Output cmdutil.Format
+	Conn   cmdutil.ConnFlags
+}
+
+// NewCmd returns the command. run, when not nil, replaces Run (for tests).
+func NewCmd(io *cmdutil.IOStreams, run func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: io}
+	cmd := &cobra.Command{
+		Use:   "stats ADDR IFACE [--every D [-n N]]",
+		Short: "Show a connection's counters and flow state, as the server sees them",
+		Long: `Open a connection to the interface IFACE at ADDR, attach a control stream to it and
+print the server's counters for it: messages and bytes each way, messages refused
+and dropped, credits each side holds, messages queued, whether it is paused.
+
+The protocol attaches a control stream only to a connection of the same client,
+so these are the counters of ifctl's own connection, which reads nothing: against
+a sending interface they show the flow control at work (the server sends up to the
+credits ifctl granted, then queues or drops by its flow policy). --every samples
+again every D, -n times (until Ctrl-C without -n).
+
+` + cmdutil.AddrHelp,
+		Example: `  ifctl stats unix:///tmp/ifkit.sock sensors.temperature
+  ifctl stats 127.0.0.1:7400 sensors.temperature --every 1s -n 3
+  ifctl stats unix:///tmp/ifkit.sock db.kv -o json`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Addr, opts.Iface = args[0], args[1]
+			if opts.Every < 0 || opts.Count < 0 {
+				return cmdutil.UsageError(errors.New("--every and -n must be >= 0"))
+			}
+			if run != nil {
+				return run(cmd.Context(), opts)
+			}
+			return Run(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().DurationVar(&opts.Every, "every", 0, "sample again every D (0: once)")
+	cmd.Flags().IntVarP(&opts.Count, "count", "n", 0, "with --every, stop after N samples (0: until interrupted)")
+	cmdutil.AddOutputFlag(cmd, &opts.Output, cmdutil.Text)
+	cmdutil.AddConnFlags(cmd, &opts.Conn, cmdutil.DefaultTimeout, "give up after this long (0: never); with --every it bounds each sample")
+	return cmd
+}
+
+// Run prints the connection's stats once, or every opts.Every.
+func Run(ctx context.Context, opts *Options) error {
+	c, err := cmdutil.Dial(ctx, opts.Addr, &opts.Conn)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	cctx, cancel := cmdutil.WithTimeout(ctx, opts.Conn.Timeout)
+	conn, err := cmdutil.ConnectTo(cctx, c, opts.Addr, opts.Iface)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer conn.Close("ifctl stats: done")
+	cctx, cancel = cmdutil.WithTimeout(ctx, opts.Conn.Timeout)
+	ctl, err := c.Control(cctx, opts.Iface, iface.AttachTo(conn))
+	cancel()
+	if err != nil {
+		return cmdutil.Explain(err, opts.Addr)
+	}
+	defer ctl.Close()
+	for n := 1; ; n++ {
+		sctx, cancel := cmdutil.WithTimeout(ctx, opts.Conn.Timeout)
+		st, err := ctl.Stats(sctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil // interrupted
+			}
+			return cmdutil.Explain(err, opts.Addr)
+		}
+		if err := write(opts, st, n); err != nil {
+			return err
+		}
+		if opts.Every == 0 || (opts.Count > 0 && n >= opts.Count) {
+			return nil
+		}
+		t := time.NewTimer(opts.Every)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func write(opts *Options, st *controlpb.ConnStats, n int) error {
+	switch opts.Output {
+	case cmdutil.JSON, cmdutil.YAML:
+		b, err := protojson.MarshalOptions{EmitDefaultValues: true, UseProtoNames: true}.Marshal(st)
+		if err != nil {
+			return err
+		}
+		if opts.Output == cmdutil.YAML {
+			if _, err := fmt.Fprintln(opts.IO.Out, "---"); err != nil {
+				return err
+			}
+			return cmdutil.JSONToYAML(opts.IO.Out, b)
+		}
+		return cmdutil.WriteJSONLine(opts.IO.Out, jsonRaw(b))
+	}
+	w := opts.IO.Out
+	if n > 1 {
+		fmt.Fprintln(w)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "connection\t%d on %s, open %s\n", st.GetConnectionId(), st.GetInterface(), (time.Duration(st.GetUptimeMs()) * time.Millisecond).String())
+	fmt.Fprintf(tw, "server sent\t%d messages, %d bytes\n", st.GetSentMessages(), st.GetSentBytes())
+	fmt.Fprintf(tw, "server received\t%d messages, %d bytes\n", st.GetReceivedMessages(), st.GetReceivedBytes())
+	fmt.Fprintf(tw, "refused\t%d received messages (invalid)\n", st.GetRefused())
+	if st.GetAuthFailures() > 0 {
+		fmt.Fprintf(tw, "auth failures\t%d received messages\n", st.GetAuthFailures())
+	}
+	fmt.Fprintf(tw, "dropped\t%d messages (flow policy)\n", st.GetDropped())
+	fmt.Fprintf(tw, "credits\tthe server may send %d more; ifctl may send %d more\n", st.GetCreditsHeld(), st.GetCreditsGranted())
+	fmt.Fprintf(tw, "queued\t%d messages waiting for credit\n", st.GetQueued())
+	paused := "no"
+	if st.GetPaused() {
+		paused = "yes"
+	}
+	fmt.Fprintf(tw, "paused\t%s\n", paused)
+	return tw.Flush()
+}
+
+// jsonRaw lets WriteJSONLine re-encode protojson's output compactly.
+type jsonRaw []byte
+
+func (j jsonRaw) MarshalJSON() ([]byte, error) { return j, nil }

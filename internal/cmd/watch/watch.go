@@ -1,0 +1,196 @@
+// Package watch implements `ifctl watch`: print a server's notifications
+// and the lifecycle of its connections as they happen.
+package watch
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ifkit/ifkit/iface"
+	"github.com/ifkit/ifkit/internal/cmdutil"
+	"github.com/ifkit/ifkit/internal/pb/controlpb"
+)
+
+// Options are the inputs of `ifctl watch`.
+type Options struct {
+	IO     *cmdutil.IOStreams
+	Addr   string
+	Output cmdutil.Format
+	Conn   cmdutil.ConnFlags
+	// now stamps events (tests may fix it).
+	now func() time.Time
+}
+
+// NewCmd returns the command. run, when not nil, replaces Run (for tests).
+func NewCmd(io *cmdutil.IOStreams, run func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: io, now: time.Now}
+	cmd := &cobra.Command{
+		Use:   "watch ADDR",
+		Short: "Print a server's events as they happen: connections ending and why, draining",
+		Long: `Open a control stream to the server at ADDR and print each event it announces, one
+per line, until Ctrl-C or --timeout (both exit 0):
+
+  connected             ifctl is watching; the interfaces served
+  connection_closed     a connection ended: its id, code and reason
+  interfaces_changed    interfaces were added or removed
+  manifest_changed      an interface's manifest changed (new hash)
+  draining              the server is shutting down (and by when)
+  disconnected          the server ended the control stream
+
+When the server goes away, watch prints "disconnected" and exits 80 (64 +
+draining) after a shutdown it announced, or 79 (64 + transport_error) otherwise.
+-o json prints NDJSON events.
+
+` + cmdutil.AddrHelp,
+		Example: `  ifctl watch unix:///tmp/ifkit.sock
+  ifctl watch 127.0.0.1:7400 -o json --timeout 1m | jq 'select(.event=="connection_closed")'`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Addr = args[0]
+			if run != nil {
+				return run(cmd.Context(), opts)
+			}
+			return Run(cmd.Context(), opts)
+		},
+	}
+	cmdutil.AddOutputFlag(cmd, &opts.Output, cmdutil.Text)
+	cmdutil.AddConnFlags(cmd, &opts.Conn, 0, "stop after this long (0: never; connecting gives up after 10s)")
+	return cmd
+}
+
+// Event is one line of watch's output.
+type Event struct {
+	Time         time.Time `json:"time"`
+	Event        string    `json:"event"`
+	Addr         string    `json:"addr,omitempty"`
+	Interfaces   []string  `json:"interfaces,omitempty"`
+	Removed      []string  `json:"removed,omitempty"`
+	Interface    string    `json:"interface,omitempty"`
+	Hash         string    `json:"hash,omitempty"`
+	ConnectionID uint64    `json:"connection_id,omitempty"`
+	Code         string    `json:"code,omitempty"`
+	Reason       string    `json:"reason,omitempty"`
+	Deadline     time.Time `json:"deadline,omitzero"`
+}
+
+// Run watches until interrupted, the timeout, or the server going away.
+func Run(ctx context.Context, opts *Options) error {
+	if opts.now == nil {
+		opts.now = time.Now
+	}
+	ctx, cancel := cmdutil.WithTimeout(ctx, opts.Conn.Timeout)
+	defer cancel()
+	c, err := cmdutil.Dial(ctx, opts.Addr, &opts.Conn)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctl, err := c.Control(ctx, "")
+	if err != nil {
+		return cmdutil.Explain(err, opts.Addr)
+	}
+	defer ctl.Close()
+	infos, err := ctl.List(ctx)
+	if err != nil {
+		return cmdutil.Explain(err, opts.Addr)
+	}
+	hello := Event{Event: "connected", Addr: c.Addr().String()}
+	for _, i := range infos {
+		hello.Interfaces = append(hello.Interfaces, i.Name)
+	}
+	if err := opts.write(hello); err != nil {
+		return err
+	}
+	draining := false
+	for {
+		select {
+		case <-ctx.Done():
+			return nil // interrupted or --timeout
+		case n, ok := <-ctl.Notifications():
+			if !ok {
+				if ctx.Err() != nil {
+					return nil
+				}
+				code := iface.CodeTransportError
+				reason := "the control stream ended: the server closed it, or the connection broke"
+				if draining {
+					code, reason = iface.CodeDraining, "the server shut down"
+				}
+				if err := opts.write(Event{Event: "disconnected", Code: code.String(), Reason: reason}); err != nil {
+					return err
+				}
+				return &cmdutil.ExitError{Code: cmdutil.ExitRemote + int(code)}
+			}
+			e := event(n)
+			if e.Event == "draining" {
+				draining = true
+			}
+			if err := opts.write(e); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// event turns a notification into an Event.
+func event(n *controlpb.Notification) Event {
+	switch x := n.GetEvent().(type) {
+	case *controlpb.Notification_ConnectionClosed:
+		cc := x.ConnectionClosed
+		return Event{Event: "connection_closed", ConnectionID: cc.GetConnectionId(), Code: iface.Code(cc.GetCode()).String(), Reason: cc.GetReason()}
+	case *controlpb.Notification_Draining:
+		e := Event{Event: "draining"}
+		if ms := x.Draining.GetDeadlineUnixMs(); ms > 0 {
+			e.Deadline = time.UnixMilli(ms).UTC()
+		}
+		return e
+	case *controlpb.Notification_InterfacesChanged:
+		return Event{Event: "interfaces_changed", Interfaces: x.InterfacesChanged.GetAdded(), Removed: x.InterfacesChanged.GetRemoved()}
+	case *controlpb.Notification_ManifestChanged:
+		return Event{Event: "manifest_changed", Interface: x.ManifestChanged.GetInterface(), Hash: x.ManifestChanged.GetHash()}
+	}
+	return Event{Event: "unknown"}
+}
+
+func (opts *Options) write(e Event) error {
+	e.Time = opts.now().UTC()
+	switch opts.Output {
+	case cmdutil.JSON:
+		return cmdutil.WriteJSONLine(opts.IO.Out, e)
+	case cmdutil.YAML:
+		return cmdutil.WriteYAMLDoc(opts.IO.Out, e)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s  %s", e.Time.Local().Format("15:04:05.000"), e.Event)
+	switch e.Event {
+	case "connected":
+		fmt.Fprintf(&b, " to %s, serving %s", e.Addr, strings.Join(e.Interfaces, ", "))
+	case "connection_closed":
+		fmt.Fprintf(&b, " #%d: %s", e.ConnectionID, e.Code)
+	case "interfaces_changed":
+		if len(e.Interfaces) > 0 {
+			fmt.Fprintf(&b, " added %s", strings.Join(e.Interfaces, ", "))
+		}
+		if len(e.Removed) > 0 {
+			fmt.Fprintf(&b, " removed %s", strings.Join(e.Removed, ", "))
+		}
+	case "manifest_changed":
+		fmt.Fprintf(&b, " %s now %s", e.Interface, e.Hash)
+	case "draining":
+		if !e.Deadline.IsZero() {
+			fmt.Fprintf(&b, ": connections close by %s", e.Deadline.Local().Format("15:04:05"))
+		}
+	case "disconnected":
+		fmt.Fprintf(&b, ": %s", e.Code)
+	}
+	if e.Reason != "" {
+		fmt.Fprintf(&b, ": %s", e.Reason)
+	}
+	b.WriteByte('\n')
+	_, err := fmt.Fprint(opts.IO.Out, b.String())
+	return err
+}
