@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/goleak"
 	"gopkg.in/yaml.v3"
 )
 
@@ -31,6 +32,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	// The in-process servers and clients must leave no goroutine behind.
+	if err := goleak.Find(); code == 0 && err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

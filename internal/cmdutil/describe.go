@@ -1,6 +1,7 @@
 package cmdutil
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -53,6 +54,52 @@ func Describe(w io.Writer, m *manifest.Manifest) error {
 	return ew.err
 }
 
+// Usage writes ifctl commands that exercise a served interface, with the
+// manifest's first examples as data: a "try it" section for describe.
+func Usage(w io.Writer, m *manifest.Manifest, addr string) error {
+	ew := &errWriter{w: w}
+	ew.printf("\ntry it:\n")
+	if m.Direction.Sends() {
+		spontaneous := false
+		replies := map[string]bool{}
+		for _, t := range m.Recv {
+			if t.Reply != nil {
+				replies[t.Reply.Type] = true
+			}
+		}
+		for _, t := range m.Send {
+			spontaneous = spontaneous || !replies[t.Name]
+		}
+		if spontaneous {
+			ew.printf("  ifctl recv %s %s -n 3\n", addr, m.Name)
+		}
+	}
+	for _, t := range m.Recv {
+		data := "{}"
+		if len(t.Examples) > 0 {
+			data = string(t.Examples[0])
+		}
+		if t.Reply != nil {
+			ew.printf("  ifctl call %s %s %s -d %s\n", addr, m.Name, t.Name, shellQuote(data))
+			continue
+		}
+		typ := ""
+		if len(m.Recv) > 1 {
+			typ = " --type " + t.Name
+		}
+		ew.printf("  ifctl send %s %s%s -d %s\n", addr, m.Name, typ, shellQuote(data))
+	}
+	if m.Offers(manifest.OpStats) {
+		ew.printf("  ifctl stats %s %s\n", addr, m.Name)
+	}
+	return ew.err
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
 func describeType(w *errWriter, t *manifest.MessageType) {
 	head := "  " + t.Name
 	if t.Proto != nil {
@@ -92,7 +139,10 @@ func typeFields(t *manifest.MessageType) [][2]string {
 	if t.Proto != nil {
 		fields := t.Proto.Fields()
 		for i := 0; i < fields.Len(); i++ {
-			out = append(out, [2]string{string(fields.Get(i).Name()), protoFieldType(fields.Get(i))})
+			// The JSON name: what send, call and recv read and print
+			// (protojson also accepts the proto name when reading).
+			fd := fields.Get(i)
+			out = append(out, [2]string{fd.JSONName(), protoFieldType(fd) + jsonNote(fd)})
 		}
 		return out
 	}
@@ -109,9 +159,21 @@ func typeFields(t *manifest.MessageType) [][2]string {
 		required[r] = true
 	}
 	for _, name := range names {
-		typ := strings.Join(t.Schema.Properties[name].Types, "|")
+		p := t.Schema.Properties[name]
+		typ := strings.Join(p.Types, "|")
+		if len(p.Enum) > 0 {
+			var vals []string
+			for _, v := range p.Enum {
+				b, _ := json.Marshal(v)
+				vals = append(vals, string(b))
+			}
+			typ = "one of " + strings.Join(vals, ", ")
+		}
 		if typ == "" {
 			typ = "any"
+		}
+		if p.Format != "" {
+			typ += " (" + p.Format + ")"
 		}
 		if required[name] {
 			typ += " (required)"
@@ -138,6 +200,29 @@ func protoFieldType(fd protoreflect.FieldDescriptor) string {
 		typ = "repeated " + typ
 	}
 	return typ
+}
+
+// jsonNote says how a proto field that JSON does not write as its kind
+// suggests is written in JSON.
+func jsonNote(fd protoreflect.FieldDescriptor) string {
+	if fd.IsMap() || fd.Message() != nil {
+		switch {
+		case fd.Message() == nil:
+		case fd.Message().FullName() == "google.protobuf.Timestamp":
+			return " (JSON: RFC 3339 string)"
+		case fd.Message().FullName() == "google.protobuf.Duration":
+			return " (JSON: string like \"30s\")"
+		}
+		return ""
+	}
+	switch fd.Kind() {
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind,
+		protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return " (JSON: string or number)"
+	case protoreflect.BytesKind:
+		return " (JSON: base64 string)"
+	}
+	return ""
 }
 
 func directionText(d manifest.Direction) string {

@@ -29,15 +29,21 @@ func NewCmd(io *cmdutil.IOStreams, run func(context.Context, *Options) error) *c
 		Long: `Fetch the manifest of IFACE (or of every interface) from the server at ADDR over
 the control sub-interface, and print it:
 
-  -o text   for people: direction, message types with their fields and replies,
-            examples, flow limits, control operations (the default)
+  -o text   for people: direction, message types with their fields (as JSON
+            names them) and replies, examples, flow limits, control
+            operations, and ifctl commands to try it (the default)
   -o json   the canonical manifest, exactly as served (its sha256 is the hash);
             one per line without IFACE
-  -o yaml   the same as YAML documents`,
+  -o yaml   the same as YAML documents
+
+` + cmdutil.AddrHelp,
 		Example: `  ifctl describe unix:///tmp/sensors.sock sensors.temperature
   ifctl describe 127.0.0.1:7400 db.kv -o json > db.kv.canonical.json
   ifctl describe 127.0.0.1:7400            # every interface`,
 		Args: cobra.RangeArgs(1, 2),
+		// The address is needed to complete interface names; complete
+		// nothing rather than file names.
+		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Addr = args[0]
 			if len(args) > 1 {
@@ -105,5 +111,8 @@ func print(opts *Options, m *manifest.Manifest, n int) error {
 	if n > 0 {
 		fmt.Fprintf(opts.IO.Out, "\n%s\n\n", "────")
 	}
-	return cmdutil.Describe(opts.IO.Out, m)
+	if err := cmdutil.Describe(opts.IO.Out, m); err != nil {
+		return err
+	}
+	return cmdutil.Usage(opts.IO.Out, m, opts.Addr)
 }

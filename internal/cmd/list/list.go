@@ -28,8 +28,10 @@ func NewCmd(io *cmdutil.IOStreams, run func(context.Context, *Options) error) *c
 		Long: `List the interfaces served at ADDR, from its control sub-interface: name,
 version, direction (from the server's side), manifest hash and title.
 
-ADDR is unix:///abs/path.sock, unix:rel.sock, tcp://host:port or host:port; a
-comma-separated list means "any of these" (failover).`,
+The direction is the server's: send (it streams to clients), recv (clients
+send to it) or duplex.
+
+` + cmdutil.AddrHelp,
 		Example: `  ifctl list unix:///tmp/sensors.sock
   ifctl list 127.0.0.1:7400 -o json | jq -r '.[].name'`,
 		Args: cobra.ExactArgs(1),
@@ -88,6 +90,7 @@ func Run(ctx context.Context, opts *Options) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(opts.IO.Out, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "NAME\tVERSION\tDIRECTION\tTITLE\n")
 	for _, e := range list {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, e.Version, e.Direction, e.Title)
 	}

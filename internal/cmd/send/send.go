@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -27,7 +28,17 @@ type Options struct {
 	Data   string // JSON, @file or @-
 	Output cmdutil.Format
 	Conn   cmdutil.ConnFlags
+	// Settle is how long to wait after the last message for the server to
+	// take them all, and report the ones it refuses, before closing.
+	Settle time.Duration
 }
+
+// DefaultSettle is --settle's default.
+const DefaultSettle = 250 * time.Millisecond
+
+// settlePoll is how often the wait after the last message looks whether
+// the server has taken every message.
+const settlePoll = 5 * time.Millisecond
 
 // NewCmd returns the command. run, when not nil, replaces Run (for tests).
 func NewCmd(io *cmdutil.IOStreams, run func(context.Context, *Options) error) *cobra.Command {
@@ -47,6 +58,12 @@ credits, as every client does; --timeout bounds connecting and each wait.
 --type names the message type; it may be left out when the interface has a
 single type clients send. Request types (those with a reply) are sent with
 'ifctl call'.
+
+The server may refuse a message after taking it (its handler fails): send
+reports each refusal with its line and exits 64+code. A refusal can come after
+the last message is sent, so send waits up to --settle for the server to take
+every message before it closes the connection; a message refused later than
+that is not reported.
 
 On success send prints how many messages it sent (-o json for a script).
 
@@ -69,6 +86,7 @@ On success send prints how many messages it sent (-o json for a script).
 	}
 	cmd.Flags().StringVarP(&opts.Data, "data", "d", "", "the message: JSON, @file or @- (NDJSON, one value per line)")
 	cmd.Flags().StringVar(&opts.Type, "type", "", "message type (needed when clients may send several)")
+	cmd.Flags().DurationVar(&opts.Settle, "settle", DefaultSettle, "after the last message, wait up to this long for refusals")
 	cmdutil.AddOutputFlag(cmd, &opts.Output, cmdutil.Text)
 	cmdutil.AddConnFlags(cmd, &opts.Conn, cmdutil.DefaultTimeout, "give up connecting, or waiting for credit for one message, after this long (0: never)")
 	return cmd
@@ -155,6 +173,9 @@ func Run(ctx context.Context, opts *Options) error {
 		return nil
 	})
 	progress.Done()
+	if err == nil {
+		settle(ctx, conn, uint64(res.Sent), opts.Settle)
+	}
 	// Close sends what is queued, then waits for the server to read it all.
 	conn.Close("ifctl send: done")
 	if err != nil {
@@ -235,4 +256,29 @@ func fieldError(err error) string {
 		}
 	}
 	return s
+}
+
+// settle waits until the server has taken all sent messages (as far as its
+// credit grants tell, which come in batches), d passes, or the connection
+// ends. iface has no way to wait for the server's handlers: a server drops
+// what it would still answer when the client closes.
+func settle(ctx context.Context, conn *iface.Conn, sent uint64, d time.Duration) {
+	if d <= 0 || sent == 0 {
+		return
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	tick := time.NewTicker(settlePoll)
+	defer tick.Stop()
+	for conn.PeerConsumed() < sent {
+		select {
+		case <-timer.C:
+			return
+		case <-ctx.Done():
+			return
+		case <-conn.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/ifkit/ifkit/codec"
@@ -20,17 +21,17 @@ const noCreditBackoff = 10 * time.Millisecond
 
 // impl is what serve runs for one interface.
 type impl struct {
-	stopping context.Context // done when the server shuts down
-	m        *manifest.Manifest
-	opts     *Options
-	log      *logger
-	sends    []*manifest.MessageType // send types --mock sends on its own (not replies)
-	values   map[string][]any        // mock values by type name
-	echoTo   map[string]*manifest.MessageType
+	life   *lifecycle
+	m      *manifest.Manifest
+	opts   *Options
+	log    *logger
+	sends  []*manifest.MessageType // send types --mock sends on its own (not replies)
+	values map[string][]any        // mock values by type name
+	echoTo map[string]*manifest.MessageType
 }
 
-func newImpl(m *manifest.Manifest, opts *Options, log *logger, stopping context.Context) *impl {
-	x := &impl{stopping: stopping, m: m, opts: opts, log: log, values: map[string][]any{}, echoTo: map[string]*manifest.MessageType{}}
+func newImpl(m *manifest.Manifest, opts *Options, log *logger, life *lifecycle) *impl {
+	x := &impl{life: life, m: m, opts: opts, log: log, values: map[string][]any{}, echoTo: map[string]*manifest.MessageType{}}
 	replies := map[string]bool{}
 	for _, t := range m.Recv {
 		if t.Reply != nil {
@@ -63,6 +64,42 @@ func newImpl(m *manifest.Manifest, opts *Options, log *logger, stopping context.
 		}
 	}
 	return x
+}
+
+// lifecycle tracks the connections serve closes itself when it shuts down.
+// iface's Shutdown counts a connection as ended once it is told to end,
+// before its CLOSE frame is written, and then closes the sessions; so serve
+// waits for its own Close calls to return before calling Shutdown, or
+// clients would see transport_error instead of normal_close.
+type lifecycle struct {
+	stopping context.Context // done when the server starts shutting down
+	mu       sync.Mutex
+	stopped  bool
+	active   sync.WaitGroup // OnConnect calls under way
+}
+
+// enter records an OnConnect call; false once the server is stopping.
+func (l *lifecycle) enter() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
+		return false
+	}
+	l.active.Add(1)
+	return true
+}
+
+func (l *lifecycle) leave() { l.active.Done() }
+
+// stop refuses new OnConnect calls and returns a channel closed when those
+// under way have returned.
+func (l *lifecycle) stop() <-chan struct{} {
+	l.mu.Lock()
+	l.stopped = true
+	l.mu.Unlock()
+	done := make(chan struct{})
+	go func() { l.active.Wait(); close(done) }()
+	return done
 }
 
 // echoTarget is the send type a received r is echoed as: the one with the
@@ -99,18 +136,23 @@ func (x *impl) iface() iface.Interface {
 
 func (x *impl) onConnect(ctx context.Context, c *iface.Conn) {
 	x.log.printf("conn %d %s: opened (codec %s)", c.ID(), x.m.Name, c.Codec().Name())
+	if !x.life.enter() {
+		c.Close("the server is shutting down")
+		return
+	}
+	defer x.life.leave()
 	// The mock sender stops when the connection ends or the server shuts
 	// down; then the connection is closed normally, after what was credited.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	defer context.AfterFunc(x.stopping, cancel)()
+	defer context.AfterFunc(x.life.stopping, cancel)()
 	if x.opts.Mock && len(x.sends) > 0 {
 		x.mockSend(ctx, c)
 	}
 	select {
 	case <-c.Done():
 	case <-ctx.Done():
-		if x.stopping.Err() != nil {
+		if x.life.stopping.Err() != nil {
 			c.Close("the server is shutting down")
 		}
 	}

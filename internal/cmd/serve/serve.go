@@ -177,6 +177,7 @@ func Run(ctx context.Context, opts *Options) error {
 	// senders stop and connections are closed normally.
 	stopping, stop := context.WithCancel(context.Background())
 	defer stop()
+	life := &lifecycle{stopping: stopping}
 	srv := iface.NewServer(serverOpts...)
 	seen := map[string]string{}
 	for i, m := range ms {
@@ -184,7 +185,7 @@ func Run(ctx context.Context, opts *Options) error {
 			return cmdutil.UsageError(fmt.Errorf("%s and %s both describe %s; serve each interface once", f, opts.Files[i], m.Name))
 		}
 		seen[m.Name] = opts.Files[i]
-		impl := newImpl(m, opts, log, stopping)
+		impl := newImpl(m, opts, log, life)
 		if err := srv.Register(impl.iface()); err != nil {
 			return err
 		}
@@ -234,9 +235,13 @@ func Run(ctx context.Context, opts *Options) error {
 		log.printf("stopping: %v", serveErr)
 	}
 	log.printf("shutting down: closing connections, waiting up to %s", opts.Grace)
-	stop()
 	sctx, cancel := context.WithTimeout(context.Background(), opts.Grace)
 	defer cancel()
+	stop()
+	select {
+	case <-life.stop():
+	case <-sctx.Done():
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		log.printf("grace period over: cut off the remaining connections")
 	}
