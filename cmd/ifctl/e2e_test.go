@@ -338,7 +338,7 @@ func TestServedCommands(t *testing.T) {
 			t.Run("send", func(t *testing.T) {
 				r := run(t, "send", a, "logs.sink", "-d", `{"time":"2026-11-22T09:30:00Z","level":"info","message":"from the e2e test"}`)
 				check(t, r, 0)
-				if r.stdout != "sent 1 message(s) (1 Record) to logs.sink\n" {
+				if r.stdout != "sent 1 Record message to logs.sink\n" {
 					t.Errorf("stdout %q", r.stdout)
 				}
 				srv.logged(t, `received Record #1 {"time":"2026-11-22T09:30:00Z","level":"info","message":"from the e2e test"}`)

@@ -203,16 +203,16 @@ func print(opts *Options, res result) error {
 	case cmdutil.YAML:
 		return cmdutil.WriteYAMLDoc(opts.IO.Out, res)
 	}
-	var parts []string
-	for t, n := range res.Types {
-		parts = append(parts, fmt.Sprintf("%d %s", n, t))
+	// One send sends one type (--type, or the interface's only one).
+	typ := ""
+	for t := range res.Types {
+		typ = t + " "
 	}
-	sort.Strings(parts)
-	what := ""
-	if len(parts) > 0 {
-		what = " (" + strings.Join(parts, ", ") + ")"
+	plural := "s"
+	if res.Sent == 1 {
+		plural = ""
 	}
-	_, err := fmt.Fprintf(opts.IO.Out, "sent %d message(s)%s to %s\n", res.Sent, what, res.Interface)
+	_, err := fmt.Fprintf(opts.IO.Out, "sent %d %smessage%s to %s\n", res.Sent, typ, plural, res.Interface)
 	return err
 }
 
