@@ -489,6 +489,13 @@ func TestServedCommands(t *testing.T) {
 				}
 			})
 
+			t.Run("completion", func(t *testing.T) {
+				r := run(t, "__complete", "recv", a, "")
+				if r.code != 0 || !strings.Contains(r.stdout, "sensors.temperature\tGreenhouse temperature readings\n") {
+					t.Errorf("completing IFACE: exit %d\n%s", r.code, r.stdout)
+				}
+			})
+
 			t.Run("usage", func(t *testing.T) {
 				for _, args := range [][]string{
 					{"send", a, "logs.sink"},

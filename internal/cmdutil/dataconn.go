@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/ifkit/ifkit/iface"
 	"github.com/ifkit/ifkit/manifest"
 )
@@ -98,4 +100,38 @@ func (p *Progress) Done() {
 		fmt.Fprint(p.w, "\r\033[K")
 		p.shown = false
 	}
+}
+
+// completeTimeout bounds the connection shell completion makes to list a
+// server's interfaces.
+const completeTimeout = 2 * time.Second
+
+// CompleteIfaces completes the IFACE argument after ADDR with the names of
+// the interfaces the server at ADDR hosts (asked over a short connection);
+// nothing else is completed.
+func CompleteIfaces(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+	if len(args) != 1 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), completeTimeout)
+	defer cancel()
+	c, err := Dial(ctx, args[0], &ConnFlags{Timeout: completeTimeout})
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	defer c.Close()
+	ctl, err := c.Control(ctx, "")
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	defer ctl.Close()
+	infos, err := ctl.List(ctx)
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	names := make([]string, 0, len(infos))
+	for _, i := range infos {
+		names = append(names, i.Name+"\t"+i.Title)
+	}
+	return names, cobra.ShellCompDirectiveNoFileComp
 }

@@ -43,7 +43,8 @@ bounds the whole call.
 		Example: `  ifctl call unix:///tmp/ifkit.sock db.kv Get -d '{"key":"config/greenhouse/north"}'
   ifctl call unix:///tmp/ifkit.sock db.kv Scan -d '{"start":"config/","end":"config0"}'
   ifctl call 127.0.0.1:7400 jobs.queue Submit -d @job.json -o yaml`,
-		Args: cobra.ExactArgs(3),
+		Args:              cobra.ExactArgs(3),
+		ValidArgsFunction: cmdutil.CompleteIfaces,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Addr, opts.Iface, opts.Type = args[0], args[1], args[2]
 			if run != nil {

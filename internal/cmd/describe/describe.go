@@ -40,10 +40,8 @@ the control sub-interface, and print it:
 		Example: `  ifctl describe unix:///tmp/sensors.sock sensors.temperature
   ifctl describe 127.0.0.1:7400 db.kv -o json > db.kv.canonical.json
   ifctl describe 127.0.0.1:7400            # every interface`,
-		Args: cobra.RangeArgs(1, 2),
-		// The address is needed to complete interface names; complete
-		// nothing rather than file names.
-		ValidArgsFunction: cobra.NoFileCompletions,
+		Args:              cobra.RangeArgs(1, 2),
+		ValidArgsFunction: cmdutil.CompleteIfaces,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Addr = args[0]
 			if len(args) > 1 {

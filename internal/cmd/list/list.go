@@ -34,7 +34,8 @@ send to it) or duplex.
 ` + cmdutil.AddrHelp,
 		Example: `  ifctl list unix:///tmp/sensors.sock
   ifctl list 127.0.0.1:7400 -o json | jq -r '.[].name'`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Addr = args[0]
 			if run != nil {

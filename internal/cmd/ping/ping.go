@@ -38,7 +38,8 @@ speaks ifkit.
 		Example: `  ifctl ping unix:///tmp/ifkit.sock
   ifctl ping 127.0.0.1:7400 sensors.temperature -c 5 -i 200ms
   ifctl ping tls://gw.example.com:7400 --tls-ca ca.pem -o json`,
-		Args: cobra.RangeArgs(1, 2),
+		Args:              cobra.RangeArgs(1, 2),
+		ValidArgsFunction: cmdutil.CompleteIfaces,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Addr = args[0]
 			if len(args) > 1 {

@@ -50,7 +50,8 @@ handles 4 messages at a time grants 4.
 		Example: `  ifctl recv unix:///tmp/ifkit.sock sensors.temperature -n 3
   ifctl recv 127.0.0.1:7400 sensors.temperature --values | jq .celsius
   ifctl recv unix:///tmp/ifkit.sock jobs.queue --credits 4 --timeout 30s`,
-		Args: cobra.ExactArgs(2),
+		Args:              cobra.ExactArgs(2),
+		ValidArgsFunction: cmdutil.CompleteIfaces,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Addr, opts.Iface = args[0], args[1]
 			if opts.Count < 0 || opts.Credits < 0 {

@@ -72,7 +72,8 @@ On success send prints how many messages it sent (-o json for a script).
   ifctl send 127.0.0.1:7400 jobs.queue --type Ack -d '{"id":"job-1"}'
   tail -f app.ndjson | ifctl send unix:///tmp/ifkit.sock logs.sink -d @-
   ifctl send unix:///tmp/ifkit.sock logs.sink -d @records.ndjson -o json`,
-		Args: cobra.ExactArgs(2),
+		Args:              cobra.ExactArgs(2),
+		ValidArgsFunction: cmdutil.CompleteIfaces,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Addr, opts.Iface = args[0], args[1]
 			if opts.Data == "" {

@@ -48,7 +48,8 @@ again every D, -n times (until Ctrl-C without -n).
 		Example: `  ifctl stats unix:///tmp/ifkit.sock sensors.temperature
   ifctl stats 127.0.0.1:7400 sensors.temperature --every 1s -n 3
   ifctl stats unix:///tmp/ifkit.sock db.kv -o json`,
-		Args: cobra.ExactArgs(2),
+		Args:              cobra.ExactArgs(2),
+		ValidArgsFunction: cmdutil.CompleteIfaces,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Addr, opts.Iface = args[0], args[1]
 			if opts.Every < 0 || opts.Count < 0 {

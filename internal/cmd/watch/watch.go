@@ -48,7 +48,8 @@ draining) after a shutdown it announced, or 79 (64 + transport_error) otherwise.
 ` + cmdutil.AddrHelp,
 		Example: `  ifctl watch unix:///tmp/ifkit.sock
   ifctl watch 127.0.0.1:7400 -o json --timeout 1m | jq 'select(.event=="connection_closed")'`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Addr = args[0]
 			if run != nil {
