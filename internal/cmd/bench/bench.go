@@ -37,8 +37,8 @@ type Options struct {
 	Count    int           // messages (and round trips) per phase; 0: until Duration
 	Size     int           // bytes to fill the sent type's first bytes/string field with; -1: the example as it is
 	Duration time.Duration // bounds each phase
-	Timeout  time.Duration // bounds connecting
 	Output   cmdutil.Format
+	Conn     cmdutil.ConnFlags // --timeout bounds connecting; TLS and secret flags
 }
 
 // NewCmd returns the command. run, when not nil, replaces Run (for tests).
@@ -63,11 +63,12 @@ first. Results go to stdout (-o text, json or yaml); on a terminal a progress li
 is drawn on stderr. Nothing in the measurement is specific to ifctl: it is what
 an iface.Client sees.
 
-ADDR is unix:///abs/path.sock, unix:rel.sock, tcp://host:port or host:port.`,
+` + cmdutil.AddrHelp,
 		Example: `  ifctl bench unix:///tmp/sensors.sock sensors.temperature --duration 10s
   ifctl bench 127.0.0.1:7400 logs.sink --size 1024 -n 100000 -o json
   ifctl bench unix:kv.sock db.kv --type Get -n 10000`,
-		Args: cobra.ExactArgs(2),
+		Args:              cobra.ExactArgs(2),
+		ValidArgsFunction: cmdutil.CompleteIfaces,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Addr, opts.Iface = args[0], args[1]
 			switch {
@@ -88,8 +89,8 @@ ADDR is unix:///abs/path.sock, unix:rel.sock, tcp://host:port or host:port.`,
 	cmd.Flags().IntVarP(&opts.Count, "count", "n", 0, "messages, and round trips, per phase (0: until --duration)")
 	cmd.Flags().IntVar(&opts.Size, "size", -1, "fill the sent message's first bytes or string field with this many bytes")
 	cmd.Flags().DurationVar(&opts.Duration, "duration", DefaultDuration, "longest time per phase")
-	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 10*time.Second, "give up connecting after this long")
 	cmdutil.AddOutputFlag(cmd, &opts.Output, cmdutil.Text)
+	cmdutil.AddConnFlags(cmd, &opts.Conn, cmdutil.DefaultTimeout, "give up connecting after this long")
 	return cmd
 }
 
@@ -220,9 +221,9 @@ func (c *counter) handle(_ context.Context, m *iface.Message) error {
 
 // Run connects, measures and prints the report.
 func Run(ctx context.Context, opts *Options) error {
-	cctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	cctx, cancel := cmdutil.WithTimeout(ctx, opts.Conn.Timeout)
 	defer cancel()
-	client, err := iface.Dial(cctx, opts.Addr, iface.WithClientName("ifctl"))
+	client, err := cmdutil.Dial(cctx, opts.Addr, &opts.Conn)
 	if err != nil {
 		return err
 	}
@@ -230,7 +231,7 @@ func Run(ctx context.Context, opts *Options) error {
 	cnt := &counter{reached: make(chan struct{})}
 	conn, err := client.Connect(cctx, opts.Iface, iface.WithCatchAll(cnt.handle))
 	if err != nil {
-		return err
+		return cmdutil.Explain(err, opts.Addr)
 	}
 	defer conn.Close("ifctl bench done")
 	m := conn.Manifest()
@@ -286,7 +287,7 @@ func receive(ctx context.Context, opts *Options, conn *iface.Conn, cnt *counter)
 	elapsed := time.Since(t0)
 	stop()
 	if err != nil {
-		return nil, fmt.Errorf("receiving from %s: %w", opts.Iface, err)
+		return nil, cmdutil.Explain(fmt.Errorf("receiving from %s: %w", opts.Iface, err), opts.Addr)
 	}
 	return rate(&Throughput{Mode: "receive", Type: typ, Messages: cnt.msgs.Load() - msgs0, Bytes: cnt.bytes.Load() - bytes0}, elapsed), nil
 }
@@ -308,7 +309,7 @@ func send(ctx context.Context, opts *Options, conn *iface.Conn, t *manifest.Mess
 				break // --duration is up
 			}
 			stop()
-			return nil, fmt.Errorf("sending %s: %w", t.Name, err)
+			return nil, cmdutil.Explain(fmt.Errorf("sending %s: %w", t.Name, err), opts.Addr)
 		}
 		sent.Add(1)
 	}
@@ -342,7 +343,7 @@ func roundTrips(ctx context.Context, opts *Options, conn *iface.Conn, t *manifes
 	for (opts.Count == 0 || len(samples) < opts.Count) && (len(samples) == 0 || time.Now().Before(end)) {
 		t0 := time.Now()
 		if _, err := conn.Call(ctx, t.Name, v); err != nil {
-			return nil, fmt.Errorf("calling %s: %w", t.Name, err)
+			return nil, cmdutil.Explain(fmt.Errorf("calling %s: %w", t.Name, err), opts.Addr)
 		}
 		samples = append(samples, time.Since(t0))
 		calls.Add(1)

@@ -205,3 +205,14 @@ func TestFlags(t *testing.T) {
 		t.Errorf("options %+v", got)
 	}
 }
+
+func TestConnectErrors(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) }) // registered first, so it runs after the server closes
+	addr := serve(t)
+	if _, errOut, code := run(t, "unix://"+filepath.Join(t.TempDir(), "none.sock"), "test.feed"); code != cmdutil.ExitConnect {
+		t.Errorf("missing socket: exit %d, want %d; stderr: %s", code, cmdutil.ExitConnect, errOut)
+	}
+	if _, errOut, code := run(t, addr, "no.such"); code != cmdutil.ExitRemote+int(iface.CodeUnknownInterface) {
+		t.Errorf("unknown interface: exit %d; stderr: %s", code, errOut)
+	}
+}
