@@ -29,23 +29,22 @@ type rawPeer struct {
 	res  sessionpb.OpenResult
 }
 
-func badPeerServer(t *testing.T) (*Server, net.Listener, *manifest.Manifest) {
-	return badPeerServerWith(t, DefaultConfig())
-}
-
-func badPeerServerWith(t *testing.T, cfg Config) (*Server, net.Listener, *manifest.Manifest) {
-	return badPeerServerOn(t, cfg, "tcp")
-}
-
-// badPeerServerOn serves logs.sink on a fresh tcp or unix listener.
+// badPeerServerOn serves logs.sink (which receives) and sensors.temperature
+// (which sends) on a fresh tcp or unix listener.
 func badPeerServerOn(t *testing.T, cfg Config, network string) (*Server, net.Listener, *manifest.Manifest) {
 	m, err := manifest.Load(filepath.Join("..", "testdata", "manifests", "logs.sink.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewServer(WithConfig(cfg))
-	if err := s.Register(Interface{Manifest: m}); err != nil {
+	sensors, err := manifest.Load(filepath.Join("..", "testdata", "manifests", "sensors.temperature.yaml"))
+	if err != nil {
 		t.Fatal(err)
+	}
+	s := NewServer(WithConfig(cfg))
+	for _, i := range []Interface{{Manifest: m}, {Manifest: sensors}} {
+		if err := s.Register(i); err != nil {
+			t.Fatal(err)
+		}
 	}
 	l := serveOn(t, s, network)
 	return s, l, m
@@ -83,6 +82,16 @@ func dialRaw(t *testing.T, l net.Listener) net.Conn {
 }
 
 func openRaw(t *testing.T, addr string, credits uint64) *rawPeer {
+	p := openRawTo(t, addr, "logs.sink", credits)
+	if p.res.GetCode() != 0 {
+		t.Fatalf("handshake: %v", p.res.GetReason())
+	}
+	return p
+}
+
+// openRawTo opens a data stream to the named interface and reads the
+// server's answer, whatever it is.
+func openRawTo(t *testing.T, addr, iface string, credits uint64) *rawPeer {
 	network := "tcp"
 	if strings.HasPrefix(addr, "/") {
 		network = "unix"
@@ -105,9 +114,9 @@ func openRaw(t *testing.T, addr string, credits uint64) *rawPeer {
 		t.Fatal(err)
 	}
 	p := &rawPeer{t: t, sess: sess, st: st, br: bufio.NewReader(st)}
-	writeMsg(st, &sessionpb.OpenStream{Interface: "logs.sink", Kind: sessionpb.StreamKind_STREAM_KIND_DATA, Codecs: []string{"json"}, Credits: credits})
-	if err := readMsg(p.br, &p.res, maxOpenResultBytes); err != nil || p.res.GetCode() != 0 {
-		t.Fatalf("handshake: %v %v", err, p.res.GetReason())
+	writeMsg(st, &sessionpb.OpenStream{Interface: iface, Kind: sessionpb.StreamKind_STREAM_KIND_DATA, Codecs: []string{"json"}, Credits: credits})
+	if err := readMsg(p.br, &p.res, maxOpenResultBytes); err != nil {
+		t.Fatalf("handshake: %v", err)
 	}
 	return p
 }
@@ -178,6 +187,21 @@ func testBadPeers(t *testing.T, network string) {
 			}
 		})
 	}
+	t.Run("unknown interface", func(t *testing.T) {
+		p := openRawTo(t, l.Addr().String(), "no.such", 0)
+		if Code(p.res.GetCode()) != CodeUnknownInterface || !strings.Contains(p.res.GetReason(), "logs.sink") {
+			t.Fatalf("open answer %s %q, want unknown_interface naming what the server has", Code(p.res.GetCode()), p.res.GetReason())
+		}
+	})
+	t.Run("message the wrong way", func(t *testing.T) {
+		// A client of sensors.temperature (the server sends) sends a Reading.
+		p := openRawTo(t, l.Addr().String(), "sensors.temperature", 16)
+		readingID := s.ifaces["sensors.temperature"].Manifest.Send[0].ID
+		p.send(&frame{kind: frameMessage, seq: 1, typeID: readingID, body: []byte(`{"probe":"p1","celsius":1}`)})
+		if f := p.closeFrame(); f.code != CodeWrongDirection || !strings.Contains(string(f.reason), "may not send") {
+			t.Fatalf("CLOSE %s %q, want wrong_direction", f.code, f.reason)
+		}
+	})
 	t.Run("length claiming gigabytes", func(t *testing.T) {
 		p := openRaw(t, l.Addr().String(), 0)
 		p.st.Write([]byte{frameMessage, 0, 0, 0, 0xff, 0xff, 0xff, 0xf0})
@@ -337,27 +361,48 @@ func (b *bystander) check(t *testing.T) {
 	if b.conn.Err() != nil || b.server.Err() != nil {
 		t.Fatalf("bystander: the connection ended: client %v, server %v", b.conn.Err(), b.server.Err())
 	}
+	t.Logf("bystander: %d of %d messages received in order during the attacks, connection open on both ends", b.n, b.n)
 	b.conn.Close("done")
 }
 
 func TestSlowlorisHandshakeIsCutOff(t *testing.T) {
-	m, _ := manifest.Load(filepath.Join("..", "testdata", "manifests", "logs.sink.yaml"))
-	cfg := DefaultConfig()
-	cfg.HandshakeTimeout = 100 * time.Millisecond
-	s := NewServer(WithConfig(cfg))
-	s.Register(Interface{Manifest: m})
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	go s.Serve(l)
-	defer s.Close()
-	raw, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	raw.Write([]byte("IFK")) // and then nothing
-	raw.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := raw.Read(make([]byte, 1)); err == nil || errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
-		t.Fatalf("read = %v; want the server to hang up after its handshake timeout", err)
+	for _, network := range []string{"unix", "tcp"} {
+		t.Run(network, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.HandshakeTimeout = 100 * time.Millisecond
+			_, l, _ := badPeerServerOn(t, cfg, network)
+			raw := dialRaw(t, l)
+			raw.Write([]byte("IFK")) // and then nothing
+			raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := raw.Read(make([]byte, 1)); err == nil || errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
+				t.Fatalf("read = %v; want the server to hang up after its handshake timeout", err)
+			}
+
+			// A stream opened whose handshake never comes is refused, saying why.
+			raw = dialRaw(t, l)
+			raw.Write(preface(prefaceOK))
+			if _, err := readPreface(raw); err != nil {
+				t.Fatal(err)
+			}
+			sess, err := yamux.Client(raw, DefaultConfig().yamux())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sess.Close()
+			st, err := sess.OpenStream()
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.Write(nil) // the stream exists; its handshake never follows
+			var res sessionpb.OpenResult
+			st.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if err := readMsg(bufio.NewReader(st), &res, maxOpenResultBytes); err != nil {
+				t.Fatalf("no answer to a stream without a handshake: %v", err)
+			}
+			if Code(res.GetCode()) != CodeLimitExceeded || !strings.Contains(res.GetReason(), "handshake timeout (100ms)") {
+				t.Fatalf("answer %s %q, want limit_exceeded naming the handshake timeout", Code(res.GetCode()), res.GetReason())
+			}
+		})
 	}
 }
 

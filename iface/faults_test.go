@@ -136,6 +136,7 @@ func TestKilledPeer(t *testing.T) {
 			}
 			last = n
 		}
+		killed := time.Now()
 		cmd.Process.Signal(syscall.SIGKILL)
 		for n := range seqs { // what it printed before it died
 			last = n
@@ -152,6 +153,8 @@ func TestKilledPeer(t *testing.T) {
 		if got := sc.PeerConsumed(); got == 0 || got > last+1 {
 			t.Errorf("PeerConsumed = %d; the peer printed up to %d", got, last)
 		}
+		t.Logf("SIGKILL → connection ended after %v with %v; PeerConsumed %d, the peer printed up to %d",
+			time.Since(killed).Round(time.Millisecond), sc.Err(), sc.PeerConsumed(), last)
 	})
 }
 
@@ -170,6 +173,7 @@ func TestStoppedPeer(t *testing.T) {
 				break
 			}
 		}
+		stopped := time.Now()
 		cmd.Process.Signal(syscall.SIGSTOP)
 		defer cmd.Process.Signal(syscall.SIGCONT)
 		select {
@@ -183,45 +187,55 @@ func TestStoppedPeer(t *testing.T) {
 		if sc.PeerConsumed() < 100-16 {
 			t.Errorf("PeerConsumed = %d; the peer had taken at least 100", sc.PeerConsumed())
 		}
+		t.Logf("SIGSTOP → connection ended after %v (keepalive %v + write timeout %v) with %v; PeerConsumed %d",
+			time.Since(stopped).Round(time.Millisecond), cfg.KeepAliveInterval, cfg.ConnectionWriteTimeout, sc.Err(), sc.PeerConsumed())
 	})
 }
 
 // A server restarted on the same address: the client's connection ends
 // with the reason the old server gave, and a new Dial reaches the new one.
 func TestServerRestarted(t *testing.T) {
-	dir, err := os.MkdirTemp("", "ifk")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	addr := "unix://" + dir + "/s.sock"
-	start := func() *iface.Server {
-		s := iface.NewServer()
-		if err := s.Register(iface.Interface{Manifest: ticksManifest(t)}); err != nil {
-			t.Fatal(err)
+	forEachTransport(t, func(t *testing.T, transport string) {
+		addr := "tcp://127.0.0.1:0"
+		if transport == "unix" {
+			dir, err := os.MkdirTemp("", "ifk")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer os.RemoveAll(dir)
+			addr = "unix://" + dir + "/s.sock"
 		}
-		l, err := iface.Listen(ctx(t), addr)
+		start := func() *iface.Server {
+			s := iface.NewServer()
+			if err := s.Register(iface.Interface{Manifest: ticksManifest(t)}); err != nil {
+				t.Fatal(err)
+			}
+			l, err := iface.Listen(ctx(t), addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if transport == "tcp" {
+				addr = "tcp://" + l.Addr().String() // the same port again
+			}
+			go s.Serve(l)
+			return s
+		}
+		old := start()
+		c := dial(t, addr)
+		conn, err := c.Connect(ctx(t), "test.ticks")
 		if err != nil {
 			t.Fatal(err)
 		}
-		go s.Serve(l)
-		return s
-	}
-	old := start()
-	c := dial(t, addr)
-	conn, err := c.Connect(ctx(t), "test.ticks")
-	if err != nil {
-		t.Fatal(err)
-	}
-	old.Close()
-	<-conn.Done()
-	if !errors.Is(conn.Err(), iface.ErrDraining) {
-		t.Errorf("the connection to a closed server ended with %v, want draining", conn.Err())
-	}
-	restarted := start()
-	defer restarted.Close()
-	c2 := dial(t, addr)
-	if _, err := c2.Connect(ctx(t), "test.ticks"); err != nil {
-		t.Fatalf("the restarted server: %v", err)
-	}
+		old.Close()
+		<-conn.Done()
+		if !errors.Is(conn.Err(), iface.ErrDraining) {
+			t.Errorf("the connection to a closed server ended with %v, want draining", conn.Err())
+		}
+		restarted := start()
+		defer restarted.Close()
+		c2 := dial(t, addr)
+		if _, err := c2.Connect(ctx(t), "test.ticks"); err != nil {
+			t.Fatalf("the restarted server: %v", err)
+		}
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"strings"
 	"unicode"
@@ -80,12 +81,18 @@ func writeMsg(w io.Writer, m proto.Message) error {
 	return err
 }
 
+// isTimeoutErr says whether err is a deadline passing.
+func isTimeoutErr(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
 // readMsg reads one length-delimited message into m, refusing a length over
 // max before allocating.
 func readMsg(r *bufio.Reader, m proto.Message, max int) error {
 	n, err := binary.ReadUvarint(r)
 	if err != nil {
-		if errors.Is(err, io.EOF) {
+		if errors.Is(err, io.EOF) || isTimeoutErr(err) {
 			return err
 		}
 		return fmt.Errorf("%w: bad message length: %v", errMalformed, err)

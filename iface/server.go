@@ -319,11 +319,15 @@ func (s *Server) serveStream(sess *yamux.Session, key []byte, st *yamux.Stream) 
 	br := bufio.NewReaderSize(st, streamReadBuffer)
 	var open sessionpb.OpenStream
 	if err := readMsg(br, &open, maxHandshakeBytes); err != nil {
-		code := CodeProtocolError
-		if errors.Is(err, errFrameTooLarge) {
+		code, reason := CodeProtocolError, "bad stream handshake: "+err.Error()
+		switch {
+		case errors.Is(err, errFrameTooLarge):
 			code = CodeLimitExceeded
+		case isTimeoutErr(err):
+			code, reason = CodeLimitExceeded, fmt.Sprintf("the stream's handshake did not arrive within the server's handshake timeout (%v)", s.cfg.HandshakeTimeout)
 		}
-		s.refuse(st, code, "bad stream handshake: "+err.Error())
+		st.SetWriteDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
+		s.refuse(st, code, reason)
 		return
 	}
 	s.mu.Lock()

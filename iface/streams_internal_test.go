@@ -2,7 +2,6 @@ package iface
 
 import (
 	"encoding/json"
-	"net"
 	"testing"
 	"time"
 
@@ -13,15 +12,18 @@ import (
 // without ever finishing a handshake; the server must stay bounded and serve
 // other clients as before.
 func TestThousandsOfStreams(t *testing.T) {
+	for _, network := range []string{"unix", "tcp"} {
+		t.Run(network, func(t *testing.T) { testThousandsOfStreams(t, network) })
+	}
+}
+
+func testThousandsOfStreams(t *testing.T, network string) {
 	cfg := DefaultConfig()
 	cfg.MaxStreams = 64
 	cfg.HandshakeTimeout = 200 * time.Millisecond
-	s, l, _ := badPeerServerWith(t, cfg)
+	s, l, _ := badPeerServerOn(t, cfg, network)
 
-	raw, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := dialRaw(t, l)
 	raw.Write(preface(prefaceOK))
 	if _, err := readPreface(raw); err != nil {
 		t.Fatal(err)
@@ -43,7 +45,7 @@ func TestThousandsOfStreams(t *testing.T) {
 		opened++
 	}
 	// Another client is served as usual meanwhile.
-	cl, err := Dial(ctxT(t), l.Addr().String())
+	cl, err := Dial(ctxT(t), l.Addr().Network()+"://"+l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
