@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ifkit/ifkit/internal/cmd/bench"
 	"github.com/ifkit/ifkit/internal/cmd/call"
 	"github.com/ifkit/ifkit/internal/cmd/demo"
 	"github.com/ifkit/ifkit/internal/cmd/describe"
@@ -43,6 +44,7 @@ what it speaks and talk to it without writing code:
   ifctl send ADDR IFACE -d JSON|@file|@-      send it messages, checked first
   ifctl call ADDR IFACE TYPE -d JSON          a request and its reply (or stream of replies)
   ifctl ping ADDR | stats ADDR IFACE | watch ADDR
+  ifctl bench ADDR IFACE                      throughput or round-trip latency
   ifctl manifest validate|show|hash FILE      check manifests offline
 
 ADDR is unix:///abs/path.sock, unix:rel.sock, tcp://host:port, host:port or
@@ -67,6 +69,7 @@ Data goes to stdout, diagnostics to stderr. See 'ifctl help exit-codes'.`,
 		list.NewCmd(io, nil), describe.NewCmd(io, nil),
 		send.NewCmd(io, nil), recv.NewCmd(io, nil), call.NewCmd(io, nil),
 		ping.NewCmd(io, nil), stats.NewCmd(io, nil), watch.NewCmd(io, nil),
+		bench.NewCmd(io, nil),
 		demo.NewCmd(io, nil))
 	// A command without Run is a help topic: `ifctl help exit-codes`.
 	root.AddCommand(&cobra.Command{Use: "exit-codes", Short: "What ifctl's exit codes mean", Long: cmdutil.ExitCodesHelp})
