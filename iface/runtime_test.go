@@ -426,6 +426,40 @@ func TestGracefulShutdownNotifies(t *testing.T) {
 	})
 }
 
+// TestShutdownWaitsForServerCloses: a connection the server's application
+// closes while Shutdown waits still reaches its client as a normal close
+// with the application's reason: Shutdown does not close the session under
+// a CLOSE frame that is still being written.
+func TestShutdownWaitsForServerCloses(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, tr string) {
+		i := sensors(t, 0)
+		accepted := make(chan *iface.Conn, 1)
+		i.OnConnect = func(_ context.Context, c *iface.Conn) { accepted <- c }
+		s, addr := serve(t, tr, i)
+		conn, err := dial(t, addr).Connect(ctx(t), "sensors.temperature")
+		if err != nil {
+			t.Fatal(err)
+		}
+		server := <-accepted
+		done := make(chan error, 1)
+		go func() {
+			c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			done <- s.Shutdown(c)
+		}()
+		time.Sleep(50 * time.Millisecond) // Shutdown is waiting for the connection
+		server.Close("finished for the day")
+		<-conn.Done()
+		var ce *iface.CloseError
+		if err := conn.Err(); !errors.As(err, &ce) || ce.Code != iface.CodeNormalClose || !strings.Contains(ce.Reason, "finished for the day") {
+			t.Fatalf("client's connection ended with %v, want normal_close with the server's reason", err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("Shutdown = %v", err)
+		}
+	})
+}
+
 func TestClientHandlersAndCatchAll(t *testing.T) {
 	forEachTransport(t, func(t *testing.T, tr string) {
 		_, addr := serve(t, tr, sensors(t, 20))

@@ -81,10 +81,11 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	sessions  map[*yamux.Session]struct{}
 	conns     map[uint64]*Conn
+	ending    map[*Conn]struct{} // ended, but still writing their CLOSE or lingering
 	controls  map[*controlServer]struct{}
 	draining  bool
 	closed    bool
-	changed   chan struct{} // closed and replaced when a connection ends
+	changed   chan struct{} // closed and replaced when a connection has finished ending
 
 	nextID atomic.Uint64
 	wg     sync.WaitGroup // every goroutine the server started
@@ -101,6 +102,7 @@ func NewServer(opts ...ServerOption) *Server {
 		listeners: map[net.Listener]struct{}{},
 		sessions:  map[*yamux.Session]struct{}{},
 		conns:     map[uint64]*Conn{},
+		ending:    map[*Conn]struct{}{},
 		controls:  map[*controlServer]struct{}{},
 		changed:   make(chan struct{}),
 	}
@@ -476,13 +478,25 @@ func (s *Server) openData(sess *yamux.Session, key []byte, st *yamux.Stream, br 
 	}
 }
 
+// forgetConn is called when c ends. It stays in s.ending until its
+// goroutines have returned, having written its CLOSE frame: Shutdown waits
+// for that, so it never closes a session under a CLOSE still being written.
 func (s *Server) forgetConn(c *Conn) {
 	s.mu.Lock()
 	delete(s.conns, c.id)
-	close(s.changed)
-	s.changed = make(chan struct{})
+	s.ending[c] = struct{}{}
 	s.mu.Unlock()
 	s.notify(notifyConnClosed(c))
+	s.wg.Add(1) // not from zero: c's session is served by a goroutine in s.wg
+	go func() {
+		defer s.wg.Done()
+		c.wg.Wait()
+		s.mu.Lock()
+		delete(s.ending, c)
+		close(s.changed)
+		s.changed = make(chan struct{})
+		s.mu.Unlock()
+	}()
 }
 
 // conn returns the live connection with id, or nil.
@@ -508,7 +522,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	for err == nil {
 		s.mu.Lock()
-		n, changed := len(s.conns), s.changed
+		n, changed := len(s.conns)+len(s.ending), s.changed
 		s.mu.Unlock()
 		if n == 0 {
 			break
@@ -532,8 +546,11 @@ func (s *Server) Close() error {
 	for l := range s.listeners {
 		l.Close()
 	}
-	conns := make([]*Conn, 0, len(s.conns))
+	conns := make([]*Conn, 0, len(s.conns)+len(s.ending))
 	for _, c := range s.conns {
+		conns = append(conns, c)
+	}
+	for c := range s.ending {
 		conns = append(conns, c)
 	}
 	controls := make([]*controlServer, 0, len(s.controls))

@@ -66,11 +66,9 @@ func newImpl(m *manifest.Manifest, opts *Options, log *logger, life *lifecycle) 
 	return x
 }
 
-// lifecycle tracks the connections serve closes itself when it shuts down.
-// iface's Shutdown counts a connection as ended once it is told to end,
-// before its CLOSE frame is written, and then closes the sessions; so serve
-// waits for its own Close calls to return before calling Shutdown, or
-// clients would see transport_error instead of normal_close.
+// lifecycle tracks the connections serve closes itself when it shuts down:
+// it stops their mock and echo loops and closes them with serve's reason
+// before calling iface's Shutdown, which then waits for the clients' side.
 type lifecycle struct {
 	stopping context.Context // done when the server starts shutting down
 	mu       sync.Mutex
