@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/yamux"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/ifkit/ifkit/codec"
@@ -64,6 +65,9 @@ type Conn struct {
 
 	// sessionErr reports why the session under the stream died, if it did.
 	sessionErr func() error
+	// session is the session the stream is on: control streams may act
+	// only on connections of their own session.
+	session *yamux.Session
 
 	ctx       context.Context // cancelled when the connection ends
 	cancel    context.CancelFunc
@@ -93,6 +97,7 @@ type connConfig struct {
 	// requests in flight.
 	onRefused  func(*Conn, *RemoteError)
 	sessionErr func() error
+	session    *yamux.Session
 	onEnd      func(*Conn)
 	// msgKey, when set, turns on per-message authentication with this key.
 	msgKey []byte
@@ -119,6 +124,7 @@ func newConn(stream net.Conn, br *bufio.Reader, cfg connConfig) *Conn {
 		seqCalls:   map[uint64]uint64{},
 		started:    time.Now(),
 		sessionErr: cfg.sessionErr,
+		session:    cfg.session,
 		done:       make(chan struct{}),
 		onEnd:      cfg.onEnd,
 	}

@@ -22,6 +22,7 @@ const maxControlBytes = 32 << 20
 // notifications pushed by the server at any time.
 type controlServer struct {
 	s      *Server
+	sess   *yamux.Session
 	st     *yamux.Stream
 	iface  string
 	attach uint64 // the connection the stream is attached to, or 0
@@ -39,12 +40,9 @@ func (s *Server) serveControl(sess *yamux.Session, st *yamux.Stream, br *bufio.R
 		s.refuse(st, CodeUnimplemented, i.Manifest.Name+" offers no control sub-interface (its manifest has control: [])")
 		return
 	}
-	if id := open.GetConnectionId(); id != 0 {
-		c := s.conn(id)
-		if c == nil || c.man.Name != open.GetInterface() {
-			s.refuse(st, CodeNotFound, fmt.Sprintf("no open connection %d on %s", id, open.GetInterface()))
-			return
-		}
+	if id := open.GetConnectionId(); id != 0 && s.sessionConn(sess, id, open.GetInterface()) == nil {
+		s.refuse(st, CodeNotFound, fmt.Sprintf("no open connection %d on %s in this session (a control stream attaches only to its own session's connections)", id, open.GetInterface()))
+		return
 	}
 	result := &sessionpb.OpenResult{Code: uint32(CodeOK), ConnectionId: open.GetConnectionId()}
 	if i != nil {
@@ -52,7 +50,7 @@ func (s *Server) serveControl(sess *yamux.Session, st *yamux.Stream, br *bufio.R
 	}
 	// Registered (for notifications) before the answer, so none is missed
 	// by a client that acts as soon as the stream is open.
-	cs := &controlServer{s: s, st: st, iface: open.GetInterface(), attach: open.GetConnectionId()}
+	cs := &controlServer{s: s, sess: sess, st: st, iface: open.GetInterface(), attach: open.GetConnectionId()}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -185,9 +183,9 @@ func (cs *controlServer) connOp(req *controlpb.Request) *controlpb.Response {
 	if target == 0 {
 		target = cs.attach
 	}
-	c := cs.s.conn(target)
-	if c == nil || c.man.Name != cs.iface {
-		return failure(id, CodeNotFound, "no open connection %d on %s; attach the control stream to a connection or name one", target, cs.iface)
+	c := cs.s.sessionConn(cs.sess, target, cs.iface)
+	if c == nil {
+		return failure(id, CodeNotFound, "no open connection %d on %s in this session; attach the control stream to a connection or name one of this session's", target, cs.iface)
 	}
 	switch o := req.GetOp().(type) {
 	case *controlpb.Request_Stats:

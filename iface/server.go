@@ -441,6 +441,7 @@ func (s *Server) openData(sess *yamux.Session, key []byte, st *yamux.Stream, br 
 		catchAll:     i.CatchAll,
 		onRefused:    i.OnRefused,
 		sessionErr:   sessionCause(sess),
+		session:      sess,
 		msgKey:       msgKey,
 		onEnd:        s.forgetConn,
 		owner:        &s.wg,
@@ -504,6 +505,18 @@ func (s *Server) conn(id uint64) *Conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.conns[id]
+}
+
+// sessionConn returns the live connection with id on interface iface in
+// session sess, or nil. Control operations reach only their own session's
+// connections: ids are sequential, and one client must not be able to
+// pause, reset, close or read the stats of another's.
+func (s *Server) sessionConn(sess *yamux.Session, id uint64, iface string) *Conn {
+	c := s.conn(id)
+	if c == nil || c.session != sess || c.man.Name != iface {
+		return nil
+	}
+	return c
 }
 
 // Shutdown stops the server gracefully: it stops accepting, tells control
