@@ -2,65 +2,15 @@ package iface_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ifkit/ifkit/iface"
+	"github.com/ifkit/ifkit/internal/testpki"
 )
-
-// pki writes a CA, a server certificate for 127.0.0.1 and a client
-// certificate to dir, as PEM files, and returns their paths.
-type pki struct{ ca, serverCert, serverKey, clientCert, clientKey string }
-
-func newPKI(t *testing.T) pki {
-	dir := t.TempDir()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ifkit test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	write := func(name, typ string, der []byte) string {
-		p := filepath.Join(dir, name)
-		os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600)
-		return p
-	}
-	leaf := func(name string, serial int64, usage x509.ExtKeyUsage, ips []net.IP) (string, string) {
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-			ExtKeyUsage: []x509.ExtKeyUsage{usage}, IPAddresses: ips, KeyUsage: x509.KeyUsageDigitalSignature,
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keyDER, _ := x509.MarshalECPrivateKey(key)
-		return write(name+".crt", "CERTIFICATE", der), write(name+".key", "EC PRIVATE KEY", keyDER)
-	}
-	p := pki{ca: write("ca.crt", "CERTIFICATE", caDER)}
-	p.serverCert, p.serverKey = leaf("server", 2, x509.ExtKeyUsageServerAuth, []net.IP{net.ParseIP("127.0.0.1")})
-	p.clientCert, p.clientKey = leaf("client", 3, x509.ExtKeyUsageClientAuth, nil)
-	return p
-}
 
 // serveWith starts a server with opts on a listener and returns its address.
 func serveWith(t *testing.T, addr string, lopts []iface.ListenOption, sopts ...iface.ServerOption) string {
@@ -100,13 +50,13 @@ func works(t *testing.T, addr string, opts ...iface.DialOption) error {
 }
 
 func TestTLSAndMutualTLS(t *testing.T) {
-	p := newPKI(t)
-	serverTLS, err := iface.ServerTLS(p.serverCert, p.serverKey, "")
+	p := testpki.New(t)
+	serverTLS, err := iface.ServerTLS(p.ServerCert, p.ServerKey, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := serveWith(t, "tls://127.0.0.1:0", []iface.ListenOption{iface.WithServerTLS(serverTLS)})
-	trusting, _ := iface.ClientTLS(p.ca, "", "")
+	trusting, _ := iface.ClientTLS(p.CA, "", "")
 	if err := works(t, addr, iface.WithTLS(trusting)); err != nil {
 		t.Fatalf("TLS with the right CA: %v", err)
 	}
@@ -118,7 +68,7 @@ func TestTLSAndMutualTLS(t *testing.T) {
 		t.Errorf("TLS to a name the certificate does not hold: %v", err)
 	}
 
-	mutual, err := iface.ServerTLS(p.serverCert, p.serverKey, p.ca)
+	mutual, err := iface.ServerTLS(p.ServerCert, p.ServerKey, p.CA)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +76,7 @@ func TestTLSAndMutualTLS(t *testing.T) {
 	if err := works(t, mAddr, iface.WithTLS(trusting)); err == nil {
 		t.Error("mutual TLS admitted a client without a certificate")
 	}
-	withCert, err := iface.ClientTLS(p.ca, p.clientCert, p.clientKey)
+	withCert, err := iface.ClientTLS(p.CA, p.ClientCert, p.ClientKey)
 	if err != nil {
 		t.Fatal(err)
 	}
