@@ -13,16 +13,30 @@ import (
 	"testing"
 )
 
-// TestWalkthrough runs docs/WALKTHROUGH.md as written: the serve command of
-// its first block, then every command of the others, comparing what each
-// prints (stdout and stderr) and exit codes (echo $?) with the page. Only
-// times and connection ids may differ. The page's socket is replaced by
-// one in a temporary folder.
+// TestWalkthrough runs docs/WALKTHROUGH.md and the README's walkthrough as
+// written: the serve command of the first console block, then every command
+// of the others, comparing what each prints (stdout and stderr) and exit
+// codes (echo $?) with the page. Only times and connection ids may differ.
+// The page's socket is replaced by one in a temporary folder.
 func TestWalkthrough(t *testing.T) {
 	page, err := os.ReadFile("../../docs/WALKTHROUGH.md")
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Run("docs/WALKTHROUGH.md", func(t *testing.T) { runWalkthrough(t, page) })
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n## Walkthrough\n")
+	if !ok {
+		t.Fatal(`README.md has no "## Walkthrough" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	t.Run("README.md", func(t *testing.T) { runWalkthrough(t, []byte(section)) })
+}
+
+func runWalkthrough(t *testing.T, page []byte) {
 	const pageSock = "/tmp/ifkit.sock"
 	sock := strings.TrimPrefix(listenAddr(t, "unix"), "unix://")
 	text := strings.ReplaceAll(string(page), pageSock, sock)
