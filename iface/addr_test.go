@@ -40,6 +40,8 @@ func TestParseAddrErrors(t *testing.T) {
 		"http://x:1":      "unknown scheme",
 		"justahost":       "want host:port",
 		"host:":           "missing port",
+		"tls://unix:///x": "tls:// takes host:port",
+		"tls://tcp://h:1": "tls:// takes host:port",
 	} {
 		if _, err := iface.ParseAddr(in); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("ParseAddr(%q) = %v, want an error about %q", in, err, want)

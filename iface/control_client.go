@@ -52,8 +52,8 @@ func AttachTo(c *Conn) ControlOption {
 const notificationBuffer = 64
 
 // Control opens a control stream for the named interface, or for the
-// server as a whole when iface is "" (then only List and Manifest with a
-// name work).
+// server as a whole when iface is "" (then only List, Manifest with a name,
+// and Ping work).
 func (c *Client) Control(ctx context.Context, iface string, opts ...ControlOption) (*Control, error) {
 	req := &sessionpb.OpenStream{Interface: iface, Kind: sessionpb.StreamKind_STREAM_KIND_CONTROL}
 	for _, o := range opts {

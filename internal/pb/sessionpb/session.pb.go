@@ -82,7 +82,9 @@ type OpenStream struct {
 	// interfaces.
 	Interface string     `protobuf:"bytes,1,opt,name=interface,proto3" json:"interface,omitempty"`
 	Kind      StreamKind `protobuf:"varint,2,opt,name=kind,proto3,enum=ifkit.session.v1.StreamKind" json:"kind,omitempty"`
-	// Codecs the client accepts, in its order of preference (DATA only).
+	// Codecs the client accepts (DATA only); empty means any. The server
+	// picks the first codec of its manifest's list that is also in this one:
+	// the manifest's order is the preference.
 	Codecs []string `protobuf:"bytes,3,rep,name=codecs,proto3" json:"codecs,omitempty"`
 	// 0: a new connection. Otherwise the connection to attach a CONTROL
 	// stream to.
