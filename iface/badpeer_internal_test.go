@@ -100,6 +100,19 @@ func openRawTo(t *testing.T, addr, iface string, credits uint64) *rawPeer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sess, st := rawStream(t, raw)
+	p := &rawPeer{t: t, sess: sess, st: st, br: bufio.NewReader(st)}
+	writeMsg(st, &sessionpb.OpenStream{Interface: iface, Kind: sessionpb.StreamKind_STREAM_KIND_DATA, Codecs: []string{"json"}, Credits: credits})
+	if err := readMsg(p.br, &p.res, maxOpenResultBytes); err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	return p
+}
+
+// rawStream exchanges prefaces on raw, starts a yamux session over it
+// (closed when the test ends) and opens a stream, sending nothing on it.
+func rawStream(t *testing.T, raw net.Conn) (*yamux.Session, *yamux.Stream) {
+	t.Helper()
 	raw.Write(preface(prefaceOK))
 	if _, err := readPreface(raw); err != nil {
 		t.Fatal(err)
@@ -113,12 +126,7 @@ func openRawTo(t *testing.T, addr, iface string, credits uint64) *rawPeer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &rawPeer{t: t, sess: sess, st: st, br: bufio.NewReader(st)}
-	writeMsg(st, &sessionpb.OpenStream{Interface: iface, Kind: sessionpb.StreamKind_STREAM_KIND_DATA, Codecs: []string{"json"}, Credits: credits})
-	if err := readMsg(p.br, &p.res, maxOpenResultBytes); err != nil {
-		t.Fatalf("handshake: %v", err)
-	}
-	return p
+	return sess, st
 }
 
 func (p *rawPeer) send(f *frame) { p.st.Write(appendFrame(nil, f)) }
@@ -379,20 +387,7 @@ func TestSlowlorisHandshakeIsCutOff(t *testing.T) {
 			}
 
 			// A stream opened whose handshake never comes is refused, saying why.
-			raw = dialRaw(t, l)
-			raw.Write(preface(prefaceOK))
-			if _, err := readPreface(raw); err != nil {
-				t.Fatal(err)
-			}
-			sess, err := yamux.Client(raw, DefaultConfig().yamux())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer sess.Close()
-			st, err := sess.OpenStream()
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, st := rawStream(t, dialRaw(t, l))
 			st.Write(nil) // the stream exists; its handshake never follows
 			var res sessionpb.OpenResult
 			st.SetReadDeadline(time.Now().Add(5 * time.Second))
