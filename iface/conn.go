@@ -554,7 +554,15 @@ func (c *Conn) onMessage(f *frame) bool {
 		c.consumed()
 		return true
 	}
-	m, data := c.rx.alloc(f.body)
+	var (
+		m    *Message
+		data []byte
+	)
+	if f.ownBody {
+		m, data = c.rx.keep(f.body)
+	} else {
+		m, data = c.rx.alloc(f.body)
+	}
 	if err := c.check(t, data); err != nil {
 		c.refused.Add(1)
 		c.out.putUrgent(appendFrame(nil, &frame{kind: frameError, code: CodeInvalidMessage, seq: f.seq, reason: []byte(err.Error())}))

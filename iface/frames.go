@@ -53,6 +53,10 @@ type frame struct {
 	reason  []byte
 	tag     []byte // MESSAGE with flagAuth: its authentication tag
 	body    []byte
+	// ownBody: body is in memory of its own that no later read reuses (a
+	// large MESSAGE read straight from the stream), so the receiver may
+	// keep it instead of copying it.
+	ownBody bool
 }
 
 // appendMessageHead appends a MESSAGE frame's encoding without its body,
@@ -137,16 +141,24 @@ func (fr *frameReader) read(f *frame) error {
 	}
 	fr.r.Discard(frameHeaderLen)
 	var p []byte
+	own := false
 	if int(n) <= fr.r.Buffered() {
 		// The common case: the frame is in the read buffer; use it there
 		// (it is valid until the next read) instead of copying it.
 		p, _ = fr.r.Peek(int(n))
 		fr.r.Discard(int(n))
 	} else {
-		if cap(fr.buf) < int(n) {
-			fr.buf = make([]byte, n)
+		if kind == frameMessage && int(n) > rxSlabMaxBody {
+			// A large message is read into memory of its own, which its
+			// Message then keeps: one copy fewer than reading it into a
+			// reused buffer and copying it out (n is within maxPayload).
+			p, own = make([]byte, n), true
+		} else {
+			if cap(fr.buf) < int(n) {
+				fr.buf = make([]byte, n)
+			}
+			p = fr.buf[:n]
 		}
-		p = fr.buf[:n]
 		if _, err := io.ReadFull(fr.r, p); err != nil {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
@@ -170,7 +182,7 @@ func (fr *frameReader) read(f *frame) error {
 				f.tag, p = p[:authTagLen], p[authTagLen:]
 			}
 		}
-		f.body = p
+		f.body, f.ownBody = p, own
 	case frameCredit:
 		if f.credits, p, ok = uvarint(p); ok {
 			f.seq, p, ok = uvarint(p)

@@ -68,13 +68,25 @@ const (
 	rxSlabMaxBody = 2 << 10
 )
 
-// alloc returns a zero Message and a copy of body for it.
-func (s *rxSlab) alloc(body []byte) (*Message, []byte) {
+// message returns a zero Message.
+func (s *rxSlab) message() *Message {
 	if len(s.msgs) == 0 {
 		s.msgs = make([]Message, rxSlabMessages)
 	}
 	m := &s.msgs[0]
 	s.msgs = s.msgs[1:]
+	return m
+}
+
+// keep returns a zero Message for body, which is in memory of its own that
+// nothing else uses (a large body read straight from the stream): no copy.
+func (s *rxSlab) keep(body []byte) (*Message, []byte) {
+	return s.message(), body[:len(body):len(body)]
+}
+
+// alloc returns a zero Message and a copy of body for it.
+func (s *rxSlab) alloc(body []byte) (*Message, []byte) {
+	m := s.message()
 	if len(body) > rxSlabMaxBody {
 		return m, append([]byte(nil), body...)
 	}
