@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -128,9 +129,11 @@ func introspect(ctx context.Context, out io.Writer, cl *iface.Client, ms map[str
 	if err != nil {
 		return err
 	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	for _, i := range list {
-		fmt.Fprintf(out, "   %-20s %-8s %-7s %s\n", i.Name, i.Version, i.Direction, i.Title)
+		fmt.Fprintf(tw, "   %s\t%s\t%s\t%s\n", i.Name, i.Version, i.Direction, i.Title)
 	}
+	tw.Flush()
 	m, err := ctl.Manifest(ctx, "db.kv", nil)
 	if err != nil {
 		return err
