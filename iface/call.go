@@ -7,16 +7,20 @@ import (
 	"sync"
 )
 
-// RemoteError is the peer's refusal of one message, sent without ending the
-// connection: a message that failed its type's checks, or a request whose
-// handler failed.
+// RemoteError is the peer's refusal of one message or control request,
+// sent without ending the connection: a message that failed its type's
+// checks, a request whose handler failed, or a control operation the server
+// would not do.
 type RemoteError struct {
 	Code   Code
 	Reason string
-	Seq    uint64 // the refused message's sequence number
+	Seq    uint64 // the refused message's sequence number; 0 for a control request
 }
 
 func (e *RemoteError) Error() string {
+	if e.Seq == 0 {
+		return fmt.Sprintf("ifkit: the server refused the control request: %s: %s", e.Code, e.Reason)
+	}
 	return fmt.Sprintf("ifkit: peer refused message %d: %s: %s", e.Seq, e.Code, e.Reason)
 }
 

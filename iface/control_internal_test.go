@@ -2,6 +2,7 @@ package iface
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/ifkit/ifkit/internal/pb/controlpb"
@@ -50,7 +51,7 @@ func TestControlReachesOnlyItsOwnSession(t *testing.T) {
 			} {
 				_, err := ctl.do(ctxT(t), op)
 				var re *RemoteError
-				if !errors.As(err, &re) || re.Code != CodeNotFound {
+				if !errors.As(err, &re) || re.Code != CodeNotFound || !strings.Contains(err.Error(), "refused the control request: not_found") {
 					t.Errorf("%s of another session's connection: %v, want not_found", name, err)
 				}
 			}
