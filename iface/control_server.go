@@ -245,8 +245,13 @@ func notifyManifestChanged(m *manifest.Manifest) *controlpb.Notification {
 	return &controlpb.Notification{Event: &controlpb.Notification_ManifestChanged{ManifestChanged: &controlpb.ManifestChanged{Interface: m.Name, Hash: m.Hash()}}}
 }
 
+func notifyConnOpened(c *Conn, client string) *controlpb.Notification {
+	co := &controlpb.ConnectionOpened{ConnectionId: c.id, Interface: c.man.Name, Codec: c.codec.Name(), Client: client}
+	return &controlpb.Notification{Event: &controlpb.Notification_ConnectionOpened{ConnectionOpened: co}}
+}
+
 func notifyConnClosed(c *Conn) *controlpb.Notification {
-	cc := &controlpb.ConnectionClosed{ConnectionId: c.id}
+	cc := &controlpb.ConnectionClosed{ConnectionId: c.id, Interface: c.man.Name}
 	if c.err != nil {
 		cc.Code, cc.Reason = uint32(c.err.Code), c.err.Reason
 	}

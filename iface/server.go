@@ -459,6 +459,7 @@ func (s *Server) openData(sess *yamux.Session, key []byte, st *yamux.Stream, br 
 		return
 	}
 	st.SetDeadline(time.Time{})
+	s.notify(notifyConnOpened(conn, open.GetClient())) // before it can end
 	conn.start()
 	s.mu.Lock()
 	closed := s.closed

@@ -475,9 +475,16 @@ func TestServedCommands(t *testing.T) {
 				}
 				r := run(t, "recv", a, "sensors.temperature", "-n", "1")
 				check(t, r, 0)
-				found := false
+				opened, found := "", false
 				for !found && sc.Scan() {
-					found = strings.Contains(sc.Text(), `"event":"connection_closed"`) && strings.Contains(sc.Text(), `"reason":"ifctl recv: got 1 message(s)"`)
+					line := sc.Text()
+					if strings.Contains(line, `"event":"connection_opened"`) && strings.Contains(line, `"interface":"sensors.temperature"`) && strings.Contains(line, `"client":"ifctl"`) {
+						opened = line
+					}
+					found = strings.Contains(line, `"event":"connection_closed"`) && strings.Contains(line, `"interface":"sensors.temperature"`) && strings.Contains(line, `"reason":"ifctl recv: got 1 message(s)"`)
+				}
+				if opened == "" {
+					t.Errorf("watch did not report the recv connection opening before it closed")
 				}
 				if !found {
 					t.Errorf("watch did not report the recv connection closing")

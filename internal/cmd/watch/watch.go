@@ -30,12 +30,13 @@ func NewCmd(io *cmdutil.IOStreams, run func(context.Context, *Options) error) *c
 	opts := &Options{IO: io, now: time.Now}
 	cmd := &cobra.Command{
 		Use:   "watch ADDR",
-		Short: "Print a server's events as they happen: connections ending and why, draining",
+		Short: "Print a server's events as they happen: connections opening, ending and why, draining",
 		Long: `Open a control stream to the server at ADDR and print each event it announces, one
 per line, until Ctrl-C or --timeout (both exit 0):
 
   connected             ifctl is watching; the interfaces served
-  connection_closed     a connection ended: its id, code and reason
+  connection_opened     a connection was accepted: its id, interface, codec, client name
+  connection_closed     a connection ended: its id, interface, code and reason
   interfaces_changed    interfaces were added or removed
   manifest_changed      an interface's manifest changed (new hash)
   draining              the server is shutting down (and by when)
@@ -72,6 +73,8 @@ type Event struct {
 	Removed      []string  `json:"removed,omitempty"`
 	Interface    string    `json:"interface,omitempty"`
 	Hash         string    `json:"hash,omitempty"`
+	Codec        string    `json:"codec,omitempty"`
+	Client       string    `json:"client,omitempty"`
 	ConnectionID uint64    `json:"connection_id,omitempty"`
 	Code         string    `json:"code,omitempty"`
 	Reason       string    `json:"reason,omitempty"`
@@ -140,9 +143,12 @@ func Run(ctx context.Context, opts *Options) error {
 // event turns a notification into an Event.
 func event(n *controlpb.Notification) Event {
 	switch x := n.GetEvent().(type) {
+	case *controlpb.Notification_ConnectionOpened:
+		co := x.ConnectionOpened
+		return Event{Event: "connection_opened", ConnectionID: co.GetConnectionId(), Interface: co.GetInterface(), Codec: co.GetCodec(), Client: co.GetClient()}
 	case *controlpb.Notification_ConnectionClosed:
 		cc := x.ConnectionClosed
-		return Event{Event: "connection_closed", ConnectionID: cc.GetConnectionId(), Code: iface.Code(cc.GetCode()).String(), Reason: cc.GetReason()}
+		return Event{Event: "connection_closed", ConnectionID: cc.GetConnectionId(), Interface: cc.GetInterface(), Code: iface.Code(cc.GetCode()).String(), Reason: cc.GetReason()}
 	case *controlpb.Notification_Draining:
 		e := Event{Event: "draining"}
 		if ms := x.Draining.GetDeadlineUnixMs(); ms > 0 {
@@ -170,8 +176,13 @@ func (opts *Options) write(e Event) error {
 	switch e.Event {
 	case "connected":
 		fmt.Fprintf(&b, " to %s, serving %s", e.Addr, strings.Join(e.Interfaces, ", "))
+	case "connection_opened":
+		fmt.Fprintf(&b, " #%d on %s (%s)", e.ConnectionID, e.Interface, e.Codec)
+		if e.Client != "" {
+			fmt.Fprintf(&b, " from %s", e.Client)
+		}
 	case "connection_closed":
-		fmt.Fprintf(&b, " #%d: %s", e.ConnectionID, e.Code)
+		fmt.Fprintf(&b, " #%d on %s: %s", e.ConnectionID, e.Interface, e.Code)
 	case "interfaces_changed":
 		if len(e.Interfaces) > 0 {
 			fmt.Fprintf(&b, " added %s", strings.Join(e.Interfaces, ", "))

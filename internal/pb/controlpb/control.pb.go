@@ -1155,6 +1155,7 @@ type Notification struct {
 	//	*Notification_InterfacesChanged
 	//	*Notification_ManifestChanged
 	//	*Notification_ConnectionClosed
+	//	*Notification_ConnectionOpened
 	Event         isNotification_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1233,6 +1234,15 @@ func (x *Notification) GetConnectionClosed() *ConnectionClosed {
 	return nil
 }
 
+func (x *Notification) GetConnectionOpened() *ConnectionOpened {
+	if x != nil {
+		if x, ok := x.Event.(*Notification_ConnectionOpened); ok {
+			return x.ConnectionOpened
+		}
+	}
+	return nil
+}
+
 type isNotification_Event interface {
 	isNotification_Event()
 }
@@ -1253,6 +1263,10 @@ type Notification_ConnectionClosed struct {
 	ConnectionClosed *ConnectionClosed `protobuf:"bytes,4,opt,name=connection_closed,json=connectionClosed,proto3,oneof"`
 }
 
+type Notification_ConnectionOpened struct {
+	ConnectionOpened *ConnectionOpened `protobuf:"bytes,5,opt,name=connection_opened,json=connectionOpened,proto3,oneof"`
+}
+
 func (*Notification_Draining) isNotification_Event() {}
 
 func (*Notification_InterfacesChanged) isNotification_Event() {}
@@ -1260,6 +1274,8 @@ func (*Notification_InterfacesChanged) isNotification_Event() {}
 func (*Notification_ManifestChanged) isNotification_Event() {}
 
 func (*Notification_ConnectionClosed) isNotification_Event() {}
+
+func (*Notification_ConnectionOpened) isNotification_Event() {}
 
 type Draining struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -1414,6 +1430,7 @@ type ConnectionClosed struct {
 	ConnectionId  uint64                 `protobuf:"varint,1,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
 	Code          uint32                 `protobuf:"varint,2,opt,name=code,proto3" json:"code,omitempty"`
 	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	Interface     string                 `protobuf:"bytes,4,opt,name=interface,proto3" json:"interface,omitempty"` // the connection's interface
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1465,6 +1482,83 @@ func (x *ConnectionClosed) GetCode() uint32 {
 func (x *ConnectionClosed) GetReason() string {
 	if x != nil {
 		return x.Reason
+	}
+	return ""
+}
+
+func (x *ConnectionClosed) GetInterface() string {
+	if x != nil {
+		return x.Interface
+	}
+	return ""
+}
+
+// A data connection was accepted: sent after its OpenResult, before any
+// ConnectionClosed for it.
+type ConnectionOpened struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ConnectionId  uint64                 `protobuf:"varint,1,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	Interface     string                 `protobuf:"bytes,2,opt,name=interface,proto3" json:"interface,omitempty"`
+	Codec         string                 `protobuf:"bytes,3,opt,name=codec,proto3" json:"codec,omitempty"`
+	Client        string                 `protobuf:"bytes,4,opt,name=client,proto3" json:"client,omitempty"` // the name the client gave in OpenStream, if any
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConnectionOpened) Reset() {
+	*x = ConnectionOpened{}
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConnectionOpened) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConnectionOpened) ProtoMessage() {}
+
+func (x *ConnectionOpened) ProtoReflect() protoreflect.Message {
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConnectionOpened.ProtoReflect.Descriptor instead.
+func (*ConnectionOpened) Descriptor() ([]byte, []int) {
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ConnectionOpened) GetConnectionId() uint64 {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return 0
+}
+
+func (x *ConnectionOpened) GetInterface() string {
+	if x != nil {
+		return x.Interface
+	}
+	return ""
+}
+
+func (x *ConnectionOpened) GetCodec() string {
+	if x != nil {
+		return x.Codec
+	}
+	return ""
+}
+
+func (x *ConnectionOpened) GetClient() string {
+	if x != nil {
+		return x.Client
 	}
 	return ""
 }
@@ -1550,12 +1644,13 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\x06queued\x18\v \x01(\x04R\x06queued\x12\x16\n" +
 	"\x06paused\x18\f \x01(\bR\x06paused\x12\x1b\n" +
 	"\tuptime_ms\x18\r \x01(\x04R\buptimeMs\x12#\n" +
-	"\rauth_failures\x18\x0e \x01(\x04R\fauthFailures\"\xca\x02\n" +
+	"\rauth_failures\x18\x0e \x01(\x04R\fauthFailures\"\x9d\x03\n" +
 	"\fNotification\x128\n" +
 	"\bdraining\x18\x01 \x01(\v2\x1a.ifkit.control.v1.DrainingH\x00R\bdraining\x12T\n" +
 	"\x12interfaces_changed\x18\x02 \x01(\v2#.ifkit.control.v1.InterfacesChangedH\x00R\x11interfacesChanged\x12N\n" +
 	"\x10manifest_changed\x18\x03 \x01(\v2!.ifkit.control.v1.ManifestChangedH\x00R\x0fmanifestChanged\x12Q\n" +
-	"\x11connection_closed\x18\x04 \x01(\v2\".ifkit.control.v1.ConnectionClosedH\x00R\x10connectionClosedB\a\n" +
+	"\x11connection_closed\x18\x04 \x01(\v2\".ifkit.control.v1.ConnectionClosedH\x00R\x10connectionClosed\x12Q\n" +
+	"\x11connection_opened\x18\x05 \x01(\v2\".ifkit.control.v1.ConnectionOpenedH\x00R\x10connectionOpenedB\a\n" +
 	"\x05event\"4\n" +
 	"\bDraining\x12(\n" +
 	"\x10deadline_unix_ms\x18\x01 \x01(\x03R\x0edeadlineUnixMs\"C\n" +
@@ -1564,11 +1659,17 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\aremoved\x18\x02 \x03(\tR\aremoved\"C\n" +
 	"\x0fManifestChanged\x12\x1c\n" +
 	"\tinterface\x18\x01 \x01(\tR\tinterface\x12\x12\n" +
-	"\x04hash\x18\x02 \x01(\tR\x04hash\"c\n" +
+	"\x04hash\x18\x02 \x01(\tR\x04hash\"\x81\x01\n" +
 	"\x10ConnectionClosed\x12#\n" +
 	"\rconnection_id\x18\x01 \x01(\x04R\fconnectionId\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\rR\x04code\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reasonB.Z,github.com/ifkit/ifkit/internal/pb/controlpbb\x06proto3"
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x1c\n" +
+	"\tinterface\x18\x04 \x01(\tR\tinterface\"\x83\x01\n" +
+	"\x10ConnectionOpened\x12#\n" +
+	"\rconnection_id\x18\x01 \x01(\x04R\fconnectionId\x12\x1c\n" +
+	"\tinterface\x18\x02 \x01(\tR\tinterface\x12\x14\n" +
+	"\x05codec\x18\x03 \x01(\tR\x05codec\x12\x16\n" +
+	"\x06client\x18\x04 \x01(\tR\x06clientB.Z,github.com/ifkit/ifkit/internal/pb/controlpbb\x06proto3"
 
 var (
 	file_ifkit_control_v1_control_proto_rawDescOnce sync.Once
@@ -1582,7 +1683,7 @@ func file_ifkit_control_v1_control_proto_rawDescGZIP() []byte {
 	return file_ifkit_control_v1_control_proto_rawDescData
 }
 
-var file_ifkit_control_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_ifkit_control_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_ifkit_control_v1_control_proto_goTypes = []any{
 	(*ControlFrame)(nil),      // 0: ifkit.control.v1.ControlFrame
 	(*Request)(nil),           // 1: ifkit.control.v1.Request
@@ -1604,6 +1705,7 @@ var file_ifkit_control_v1_control_proto_goTypes = []any{
 	(*InterfacesChanged)(nil), // 17: ifkit.control.v1.InterfacesChanged
 	(*ManifestChanged)(nil),   // 18: ifkit.control.v1.ManifestChanged
 	(*ConnectionClosed)(nil),  // 19: ifkit.control.v1.ConnectionClosed
+	(*ConnectionOpened)(nil),  // 20: ifkit.control.v1.ConnectionOpened
 }
 var file_ifkit_control_v1_control_proto_depIdxs = []int32{
 	1,  // 0: ifkit.control.v1.ControlFrame.request:type_name -> ifkit.control.v1.Request
@@ -1625,11 +1727,12 @@ var file_ifkit_control_v1_control_proto_depIdxs = []int32{
 	17, // 16: ifkit.control.v1.Notification.interfaces_changed:type_name -> ifkit.control.v1.InterfacesChanged
 	18, // 17: ifkit.control.v1.Notification.manifest_changed:type_name -> ifkit.control.v1.ManifestChanged
 	19, // 18: ifkit.control.v1.Notification.connection_closed:type_name -> ifkit.control.v1.ConnectionClosed
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	20, // 19: ifkit.control.v1.Notification.connection_opened:type_name -> ifkit.control.v1.ConnectionOpened
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_ifkit_control_v1_control_proto_init() }
@@ -1663,6 +1766,7 @@ func file_ifkit_control_v1_control_proto_init() {
 		(*Notification_InterfacesChanged)(nil),
 		(*Notification_ManifestChanged)(nil),
 		(*Notification_ConnectionClosed)(nil),
+		(*Notification_ConnectionOpened)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1670,7 +1774,7 @@ func file_ifkit_control_v1_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ifkit_control_v1_control_proto_rawDesc), len(file_ifkit_control_v1_control_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
