@@ -2,13 +2,17 @@ package iface
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"runtime"
+	"sync"
 	"time"
+	"weak"
 
 	"github.com/hashicorp/yamux"
 
@@ -331,7 +335,7 @@ func (c *Client) Connect(ctx context.Context, iface string, opts ...ConnectOptio
 				"%s at %s serves manifest %s, but this client was built against %s (version %s); rebuild against the served manifest (ifctl describe) or connect to a matching server",
 				iface, c.addr, res.GetManifestHash(), o.manifest.Hash(), o.manifest.Version)}
 		}
-		if m, err = manifest.Parse(iface+".canonical.json", res.GetManifest()); err != nil {
+		if m, err = servedManifests.load(iface, res.GetManifestHash(), res.GetManifest()); err != nil {
 			st.Close()
 			return nil, fmt.Errorf("ifkit: the manifest %s served for %s does not load: %w", c.addr, iface, err)
 		}
@@ -367,4 +371,58 @@ func (c *Client) Connect(ctx context.Context, iface string, opts ...ConnectOptio
 		closeTimeout: c.cfg.CloseTimeout,
 	}).start()
 	return conn, nil
+}
+
+// servedManifests shares the manifests servers serve among every
+// connection of every Client in the process: a parsed manifest is about
+// 25 KiB, which each connection would otherwise hold a copy of. Entries are
+// weak: a manifest no connection uses any more is collected, and its entry
+// removed.
+var servedManifests = manifestCache{m: map[string]weakManifest{}}
+
+type weakManifest = weak.Pointer[manifest.Manifest]
+
+type manifestCache struct {
+	mu sync.Mutex
+	m  map[string]weakManifest // by hash
+}
+
+// load returns the manifest a server served for iface with its hash: a
+// shared one when the same bytes were parsed before and are still in use,
+// otherwise the bytes parsed. A manifest is shared only when its canonical
+// form is exactly the served bytes and hashes to the served hash, so a
+// server that serves something else under a known hash never gets (or
+// replaces) the manifest another server served.
+func (mc *manifestCache) load(iface, hash string, served []byte) (*manifest.Manifest, error) {
+	mc.mu.Lock()
+	if m := mc.m[hash].Value(); m != nil && bytes.Equal(m.Canonical(), served) {
+		mc.mu.Unlock()
+		return m, nil
+	}
+	mc.mu.Unlock()
+	m, err := manifest.Parse(iface+".canonical.json", served)
+	if err != nil {
+		return nil, err
+	}
+	if m.Hash() != hash || !bytes.Equal(m.Canonical(), served) {
+		return m, nil // not shared
+	}
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	if shared := mc.m[hash].Value(); shared != nil && bytes.Equal(shared.Canonical(), served) {
+		return shared, nil // parsed meanwhile by another Connect
+	}
+	mc.m[hash] = weak.Make(m)
+	runtime.AddCleanup(m, mc.forget, hash)
+	return m, nil
+}
+
+// forget removes hash's entry once its manifest is collected (unless it has
+// been replaced by a live one since).
+func (mc *manifestCache) forget(hash string) {
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	if p, ok := mc.m[hash]; ok && p.Value() == nil {
+		delete(mc.m, hash)
+	}
 }
