@@ -168,7 +168,7 @@ func (c *Client) dial(ctx context.Context, a Addr) error {
 		return fmt.Errorf("%w to %s: the server does not speak protocol version %d", ErrConnect, a, protocolVersion)
 	}
 	raw.SetDeadline(time.Time{})
-	sess, err := yamux.Client(raw, c.cfg.yamux())
+	sess, err := yamux.Client(raw, c.cfg.clientYamux())
 	if err != nil {
 		raw.Close()
 		return fmt.Errorf("%w to %s: %v", ErrConnect, a, err)

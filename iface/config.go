@@ -95,6 +95,20 @@ func (c Config) yamux() *yamux.Config {
 	return y
 }
 
+// clientAcceptBacklog is the client's yamux accept backlog. A client never
+// accepts streams (servers must not open any), so on its side the backlog
+// only bounds the stream opens awaiting the server's acknowledgement (more
+// wait, they do not fail) and the streams a misbehaving server could open.
+// MaxStreams (1024) there would cost each session an 8 KiB channel.
+const clientAcceptBacklog = 64
+
+// clientYamux is the yamux configuration of a client's session.
+func (c Config) clientYamux() *yamux.Config {
+	y := c.yamux()
+	y.AcceptBacklog = min(y.AcceptBacklog, clientAcceptBacklog)
+	return y
+}
+
 // errKeepalive is how yamux reports a peer that stopped answering pings.
 var errKeepalive = yamux.ErrKeepAliveTimeout
 
