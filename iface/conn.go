@@ -159,7 +159,9 @@ func newConn(stream net.Conn, br *bufio.Reader, cfg connConfig) *Conn {
 // start starts the connection's goroutines; the server calls it after the
 // handshake's answer is written.
 func (c *Conn) start() *Conn {
-	c.goLoop(func() { c.readLoop(c.br) })
+	br := c.br
+	c.br = nil // the frame reader lets go of it once it has read its bytes
+	c.goLoop(func() { c.readLoop(br) })
 	c.goLoop(c.writeLoop)
 	if c.handled != nil {
 		c.goLoop(c.dispatchLoop)
@@ -482,6 +484,8 @@ func (c *Conn) writeLoop() {
 
 func (c *Conn) readLoop(br *bufio.Reader) {
 	fr := newFrameReader(br, c.maxBody+frameOverhead)
+	fr.readFrom(c.stream)
+	defer fr.release() // nothing read is used after the loop
 	var (
 		f       frame
 		lastSeq uint64

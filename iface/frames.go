@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // This file is the seam between the connection engine and the data frame
@@ -29,9 +30,9 @@ const (
 	// frameOverhead bounds what a MESSAGE frame adds to its body: the header,
 	// three varints and an authentication tag.
 	frameOverhead = frameHeaderLen + 3*binary.MaxVarintLen64 + authTagLen
-	// streamReadBuffer is each stream's read buffer. Small on purpose: it
-	// is held by every idle connection, and payloads larger than it are read
-	// straight into the frame buffer.
+	// streamReadBuffer is each stream's handshake read buffer; the frame
+	// reader reads what it holds after the handshake, then lets it go (see
+	// idleReadBuffer).
 	streamReadBuffer = 4 << 10
 	// writeChunk is the most the writer coalesces into one write; a body
 	// this large or larger is written on its own, without a copy.
@@ -109,44 +110,134 @@ func truncate(b []byte, n int) []byte {
 // errFrameTooLarge marks a frame whose declared length exceeds the limit.
 var errFrameTooLarge = errors.New("frame too large")
 
+const (
+	// idleReadBuffer is what a frame reader reads into after it has used
+	// up its buffer: an idle connection holds this much, not a full buffer.
+	// Messages up to about 2 KiB that come one at a time fit in it, so they
+	// cost one read each.
+	idleReadBuffer = 2 << 10
+	// activeReadBuffer is the pooled buffer a frame reader takes while data
+	// keeps coming, and returns once it has used up what it read.
+	activeReadBuffer = 16 << 10
+)
+
+var readBuffers = sync.Pool{New: func() any { return new([activeReadBuffer]byte) }}
+
 // frameReader reads frames through a buffer, never allocating more than
-// maxPayload for one.
+// maxPayload for one. Its buffer is small while the stream is quiet: after
+// it has used up what it read, it gives its large buffer back to a pool and
+// waits for the next bytes with a small one, taking a large one again when
+// a read fills the small one.
 type frameReader struct {
-	r          *bufio.Reader
+	br         *bufio.Reader // the handshake's reader, read to its end first
+	src        io.Reader     // then this (nil: br is the only source)
 	maxPayload int
-	buf        []byte
+	buf        []byte                  // buffered bytes are buf[r:w]
+	r, w       int                     //
+	small      []byte                  // the idle buffer
+	large      *[activeReadBuffer]byte // the pooled buffer, when buf is it
+	frameBuf   []byte                  // for frames not wholly buffered
 }
 
 // newFrameReader reads from br, the reader the handshake used, so that no
 // byte the peer sent right after its handshake is lost.
 func newFrameReader(br *bufio.Reader, maxPayload int) *frameReader {
-	return &frameReader{r: br, maxPayload: maxPayload}
+	small := make([]byte, idleReadBuffer)
+	return &frameReader{br: br, maxPayload: maxPayload, small: small, buf: small}
+}
+
+// readFrom makes the frame reader read from src once br's buffered bytes
+// are used up, and let go of br then.
+func (fr *frameReader) readFrom(src io.Reader) { fr.src = src }
+
+// source returns where the next bytes come from.
+func (fr *frameReader) source() io.Reader {
+	if fr.br != nil && fr.src != nil && fr.br.Buffered() == 0 {
+		fr.br = nil
+	}
+	if fr.br != nil {
+		return fr.br
+	}
+	return fr.src
+}
+
+// release gives the large buffer back; the reader must be empty.
+func (fr *frameReader) release() {
+	if fr.large != nil {
+		readBuffers.Put(fr.large)
+		fr.large = nil
+	}
+	fr.buf, fr.r, fr.w = fr.small, 0, 0
+}
+
+// grow moves the buffered bytes into a large buffer.
+func (fr *frameReader) grow() {
+	if fr.large == nil {
+		fr.large = readBuffers.Get().(*[activeReadBuffer]byte)
+		fr.w = copy(fr.large[:], fr.buf[fr.r:fr.w])
+		fr.r, fr.buf = 0, fr.large[:]
+	}
+}
+
+// fill reads until at least n bytes are buffered (n <= activeReadBuffer).
+func (fr *frameReader) fill(n int) error {
+	if fr.r == fr.w {
+		fr.release() // about to wait for the peer: hold only the small buffer
+	}
+	if n > len(fr.buf) {
+		fr.grow()
+	}
+	for fr.w-fr.r < n {
+		if fr.r > 0 && len(fr.buf)-fr.r < n {
+			fr.w = copy(fr.buf, fr.buf[fr.r:fr.w])
+			fr.r = 0
+		}
+		k, err := fr.source().Read(fr.buf[fr.w:])
+		fr.w += k
+		if fr.large == nil && fr.w == len(fr.buf) {
+			fr.grow() // the small buffer filled up: more is likely waiting
+		}
+		if fr.w-fr.r >= n {
+			return nil
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) && fr.w > fr.r {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // read reads the next frame into f. Errors wrapping errFrameTooLarge or
 // errMalformed are the peer's protocol violations; others are transport
 // errors (io.EOF included).
 func (fr *frameReader) read(f *frame) error {
-	hdr, err := fr.r.Peek(frameHeaderLen)
-	if err != nil {
-		if len(hdr) > 0 && errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
+	if err := fr.fill(frameHeaderLen); err != nil {
 		return err
 	}
+	hdr := fr.buf[fr.r : fr.r+frameHeaderLen]
 	kind, flags := hdr[0], hdr[1]
 	n := binary.BigEndian.Uint32(hdr[4:])
 	if int64(n) > int64(fr.maxPayload) {
 		return fmt.Errorf("%w: %d bytes, at most %d allowed", errFrameTooLarge, n, fr.maxPayload)
 	}
-	fr.r.Discard(frameHeaderLen)
+	fr.r += frameHeaderLen
 	var p []byte
 	own := false
-	if int(n) <= fr.r.Buffered() {
+	if int(n) > fr.w-fr.r && int(n) <= activeReadBuffer/2 {
+		// Read the rest of a frame that fits in the buffer into it, with
+		// whatever follows it.
+		if err := fr.fill(int(n)); err != nil {
+			return err
+		}
+	}
+	if int(n) <= fr.w-fr.r {
 		// The common case: the frame is in the read buffer; use it there
 		// (it is valid until the next read) instead of copying it.
-		p, _ = fr.r.Peek(int(n))
-		fr.r.Discard(int(n))
+		p = fr.buf[fr.r : fr.r+int(n)]
+		fr.r += int(n)
 	} else {
 		if kind == frameMessage && int(n) > rxSlabMaxBody {
 			// A large message is read into memory of its own, which its
@@ -154,12 +245,14 @@ func (fr *frameReader) read(f *frame) error {
 			// reused buffer and copying it out (n is within maxPayload).
 			p, own = make([]byte, n), true
 		} else {
-			if cap(fr.buf) < int(n) {
-				fr.buf = make([]byte, n)
+			if cap(fr.frameBuf) < int(n) {
+				fr.frameBuf = make([]byte, n)
 			}
-			p = fr.buf[:n]
+			p = fr.frameBuf[:n]
 		}
-		if _, err := io.ReadFull(fr.r, p); err != nil {
+		k := copy(p, fr.buf[fr.r:fr.w])
+		fr.r = fr.w
+		if _, err := io.ReadFull(fr.source(), p[k:]); err != nil {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
