@@ -33,15 +33,15 @@ type controlServer struct {
 
 func (s *Server) serveControl(sess *yamux.Session, st *yamux.Stream, br *bufio.Reader, open *sessionpb.OpenStream, i *Interface) {
 	if open.GetInterface() != "" && i == nil {
-		s.refuse(st, CodeUnknownInterface, fmt.Sprintf("no interface %q here; this server has %s", open.GetInterface(), s.interfaceNames()))
+		s.refuse(st, open, CodeUnknownInterface, fmt.Sprintf("no interface %q here; this server has %s", open.GetInterface(), s.interfaceNames()))
 		return
 	}
 	if i != nil && len(i.Manifest.Control) == 0 {
-		s.refuse(st, CodeUnimplemented, i.Manifest.Name+" offers no control sub-interface (its manifest has control: [])")
+		s.refuse(st, open, CodeUnimplemented, i.Manifest.Name+" offers no control sub-interface (its manifest has control: [])")
 		return
 	}
 	if id := open.GetConnectionId(); id != 0 && s.sessionConn(sess, id, open.GetInterface()) == nil {
-		s.refuse(st, CodeNotFound, fmt.Sprintf("no open connection %d on %s in this session (a control stream attaches only to its own session's connections)", id, open.GetInterface()))
+		s.refuse(st, open, CodeNotFound, fmt.Sprintf("no open connection %d on %s in this session (a control stream attaches only to its own session's connections)", id, open.GetInterface()))
 		return
 	}
 	result := &sessionpb.OpenResult{Code: uint32(CodeOK), ConnectionId: open.GetConnectionId()}

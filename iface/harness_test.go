@@ -40,7 +40,13 @@ func serve(t testing.TB, transport string, ifaces ...iface.Interface) (*iface.Se
 // serveConfig is serve with the server's Config.
 func serveConfig(t testing.TB, transport string, cfg iface.Config, ifaces ...iface.Interface) (*iface.Server, string) {
 	t.Helper()
-	s := iface.NewServer(iface.WithConfig(cfg))
+	return serveOptions(t, transport, []iface.ServerOption{iface.WithConfig(cfg)}, ifaces...)
+}
+
+// serveOptions is serve with the server's options.
+func serveOptions(t testing.TB, transport string, opts []iface.ServerOption, ifaces ...iface.Interface) (*iface.Server, string) {
+	t.Helper()
+	s := iface.NewServer(opts...)
 	for _, i := range ifaces {
 		if err := s.Register(i); err != nil {
 			t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ifkit/ifkit/iface"
 	"github.com/ifkit/ifkit/internal/testpki"
@@ -107,7 +108,8 @@ func TestSharedSecret(t *testing.T) {
 				t.Cleanup(func() { os.RemoveAll(d) })
 				addr = "unix://" + filepath.Join(d, "s.sock")
 			}
-			addr = serveWith(t, addr, nil, iface.WithSecret(secret))
+			refusals := make(chan iface.Refusal, 4)
+			addr = serveWith(t, addr, nil, iface.WithSecret(secret), iface.WithOnRefusal(func(r iface.Refusal) { refusals <- r }))
 			if err := works(t, addr, iface.WithClientSecret(secret)); err != nil {
 				t.Fatalf("right secret: %v", err)
 			}
@@ -121,6 +123,14 @@ func TestSharedSecret(t *testing.T) {
 				}
 				if err != nil && strings.Contains(err.Error(), "horse") {
 					t.Errorf("%s: the error shows the secret: %v", name, err)
+				}
+				select {
+				case r := <-refusals:
+					if r.Code != iface.CodeAuthFailed || strings.Contains(r.String(), "horse") {
+						t.Errorf("%s: the server's refusal hook heard %v", name, r)
+					}
+				case <-time.After(5 * time.Second):
+					t.Errorf("%s: the server's refusal hook heard nothing", name)
 				}
 			}
 		})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sort"
 	"sync"
@@ -67,6 +68,36 @@ func WithAllowedPeers(uids, gids []int) ServerOption {
 	return serverOption(func(s *Server) { s.allowUIDs, s.allowGIDs = uids, gids })
 }
 
+// WithOnRefusal calls f for every session and stream the server turns away:
+// a peer that is not ifkit or speaks another version, a session refused at
+// its preface (draining, the connection limit, the peer-credential
+// allow-list) or its shared-secret exchange, and a stream refused at its
+// handshake. The peer is told the code wherever the protocol can carry it;
+// f is for the server's own log. It runs on the refusing goroutine, so it
+// should return quickly.
+func WithOnRefusal(f func(Refusal)) ServerOption {
+	return serverOption(func(s *Server) { s.onRefusal = f })
+}
+
+// A Refusal is a session or stream the server turned away.
+type Refusal struct {
+	Remote    string // the peer's address ("" or "@" for most Unix peers)
+	Interface string // the interface a refused stream asked for, if it said
+	Code      Code
+	Reason    string
+}
+
+func (r Refusal) String() string {
+	s := "refused " + r.Remote
+	if r.Remote == "" || r.Remote == "@" {
+		s = "refused a peer"
+	}
+	if r.Interface != "" {
+		s += " (" + r.Interface + ")"
+	}
+	return s + ": " + r.Code.String() + ": " + r.Reason
+}
+
 // Server hosts interfaces on listeners. Create one with NewServer, add
 // interfaces with Register, then Serve.
 type Server struct {
@@ -75,6 +106,7 @@ type Server struct {
 	secret    []byte
 	allowUIDs []int
 	allowGIDs []int
+	onRefusal func(Refusal)
 
 	mu        sync.Mutex
 	ifaces    map[string]*Interface
@@ -204,26 +236,40 @@ func (s *Server) serveSession(raw net.Conn) {
 	defer s.wg.Done()
 	raw.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	if _, err := readPreface(raw); err != nil {
-		if !errors.Is(err, ErrNotIfkit) {
+		code := CodeProtocolError
+		switch {
+		case isTimeoutErr(err):
+			code, err = CodeLimitExceeded, fmt.Errorf("the preface did not arrive within the server's handshake timeout (%v)", s.cfg.HandshakeTimeout)
+		case !errors.Is(err, ErrNotIfkit):
+			if !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+				code = CodeUnsupportedVersion
+			}
 			raw.Write(preface(prefaceBadVersion))
 		}
 		raw.Close()
+		s.refused(raw.RemoteAddr(), "", code, err.Error())
 		return
 	}
-	status := byte(prefaceOK)
+	status, code, reason := byte(prefaceOK), CodeOK, ""
 	s.mu.Lock()
-	if s.draining || s.closed || (s.cfg.MaxConnections > 0 && len(s.conns) >= s.cfg.MaxConnections) {
-		status = prefaceRefused
+	switch {
+	case s.draining || s.closed:
+		status, code, reason = prefaceRefused, CodeDraining, "the server is shutting down"
+	case s.cfg.MaxConnections > 0 && len(s.conns) >= s.cfg.MaxConnections:
+		status, code, reason = prefaceRefused, CodeLimitExceeded, fmt.Sprintf("the server holds its maximum of %d connections", s.cfg.MaxConnections)
 	}
 	s.mu.Unlock()
 	if status == prefaceOK && !s.peerAllowed(raw) {
-		status = prefaceNotAllowed
+		status, code, reason = prefaceNotAllowed, CodeAuthFailed, "the peer's user and group are not on the server's allow-list"
 	}
 	if status == prefaceOK && s.secret != nil {
 		status = prefaceAuthRequired
 	}
 	if _, err := raw.Write(preface(status)); err != nil || (status != prefaceOK && status != prefaceAuthRequired) {
 		raw.Close()
+		if code != CodeOK {
+			s.refused(raw.RemoteAddr(), "", code, reason)
+		}
 		return
 	}
 	var key []byte // the session key, when authenticated
@@ -231,6 +277,11 @@ func (s *Server) serveSession(raw net.Conn) {
 		var err error
 		if key, err = serverAuth(raw, s.secret); err != nil {
 			raw.Close()
+			reason := "the shared-secret exchange did not finish: " + err.Error()
+			if errors.Is(err, ErrAuthFailed) {
+				reason = "the client's proof of the shared secret was wrong: it has another secret"
+			}
+			s.refused(raw.RemoteAddr(), "", CodeAuthFailed, reason)
 			return
 		}
 	}
@@ -266,6 +317,7 @@ func (s *Server) serveSession(raw net.Conn) {
 		lastOpen.Store(time.Now().UnixNano())
 		if sess.NumStreams() > s.cfg.MaxStreams {
 			st.Close()
+			s.refused(st.RemoteAddr(), "", CodeLimitExceeded, fmt.Sprintf("more than the server's maximum of %d streams open on one session", s.cfg.MaxStreams))
 			continue
 		}
 		s.wg.Add(1)
@@ -329,7 +381,7 @@ func (s *Server) serveStream(sess *yamux.Session, key []byte, st *yamux.Stream) 
 			code, reason = CodeLimitExceeded, fmt.Sprintf("the stream's handshake did not arrive within the server's handshake timeout (%v)", s.cfg.HandshakeTimeout)
 		}
 		st.SetWriteDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
-		s.refuse(st, code, reason)
+		s.refuse(st, nil, code, reason)
 		return
 	}
 	s.mu.Lock()
@@ -338,16 +390,16 @@ func (s *Server) serveStream(sess *yamux.Session, key []byte, st *yamux.Stream) 
 	s.mu.Unlock()
 	switch {
 	case draining:
-		s.refuse(st, CodeDraining, "the server is shutting down")
+		s.refuse(st, &open, CodeDraining, "the server is shutting down")
 		return
 	case open.GetKind() == sessionpb.StreamKind_STREAM_KIND_CONTROL:
 		s.serveControl(sess, st, br, &open, iface)
 		return
 	case open.GetKind() != sessionpb.StreamKind_STREAM_KIND_DATA:
-		s.refuse(st, CodeProtocolError, fmt.Sprintf("unknown stream kind %d", open.GetKind()))
+		s.refuse(st, &open, CodeProtocolError, fmt.Sprintf("unknown stream kind %d", open.GetKind()))
 		return
 	case iface == nil:
-		s.refuse(st, CodeUnknownInterface, fmt.Sprintf("no interface %q here; this server has %s", open.GetInterface(), s.interfaceNames()))
+		s.refuse(st, &open, CodeUnknownInterface, fmt.Sprintf("no interface %q here; this server has %s", open.GetInterface(), s.interfaceNames()))
 		return
 	}
 	s.openData(sess, key, st, br, &open, iface)
@@ -365,9 +417,25 @@ func (s *Server) interfaceNames() string {
 }
 
 // refuse answers a stream handshake with a code and closes the stream.
-func (s *Server) refuse(st net.Conn, code Code, reason string) {
+// refuse answers a stream's handshake with code and reason, closes the
+// stream and reports the refusal. open is the stream's request, or nil if
+// it could not be read.
+func (s *Server) refuse(st net.Conn, open *sessionpb.OpenStream, code Code, reason string) {
 	writeMsg(st, &sessionpb.OpenResult{Code: uint32(code), Reason: reason})
 	st.Close()
+	s.refused(st.RemoteAddr(), open.GetInterface(), code, reason)
+}
+
+// refused reports a session or stream turned away to the WithOnRefusal hook.
+func (s *Server) refused(remote net.Addr, iface string, code Code, reason string) {
+	if s.onRefusal == nil {
+		return
+	}
+	r := Refusal{Interface: iface, Code: code, Reason: reason}
+	if remote != nil {
+		r.Remote = remote.String()
+	}
+	s.onRefusal(r)
 }
 
 // negotiate picks the server's most preferred codec the client accepts.
@@ -396,13 +464,13 @@ func (s *Server) openData(sess *yamux.Session, key []byte, st *yamux.Stream, br 
 	m := i.Manifest
 	c, err := s.negotiate(m, open.GetCodecs())
 	if err != nil {
-		s.refuse(st, CodeUnsupportedCodec, err.Error())
+		s.refuse(st, open, CodeUnsupportedCodec, err.Error())
 		return
 	}
 	s.mu.Lock()
 	if s.cfg.MaxConnections > 0 && len(s.conns) >= s.cfg.MaxConnections {
 		s.mu.Unlock()
-		s.refuse(st, CodeLimitExceeded, fmt.Sprintf("the server holds its maximum of %d connections", s.cfg.MaxConnections))
+		s.refuse(st, open, CodeLimitExceeded, fmt.Sprintf("the server holds its maximum of %d connections", s.cfg.MaxConnections))
 		return
 	}
 	id := s.nextID.Add(1)
@@ -410,7 +478,7 @@ func (s *Server) openData(sess *yamux.Session, key []byte, st *yamux.Stream, br 
 	var msgKey []byte
 	if m.MessageAuth == manifest.MessageAuthHMAC {
 		if key == nil {
-			s.refuse(st, CodeAuthFailed, fmt.Sprintf("%s requires per-message authentication (message_auth: hmac-sha256), which needs a session authenticated with a shared secret", m.Name))
+			s.refuse(st, open, CodeAuthFailed, fmt.Sprintf("%s requires per-message authentication (message_auth: hmac-sha256), which needs a session authenticated with a shared secret", m.Name))
 			return
 		}
 		msgKey = messageKey(key, id)

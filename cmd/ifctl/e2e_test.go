@@ -674,6 +674,7 @@ func TestSecret(t *testing.T) {
 			check(t, r, 64+int(iface.CodeAuthFailed), "requires a shared secret", "try: pass the server's shared secret with --secret-file FILE or --secret-env NAME")
 			r = run(t, "call", a, "db.kv", "Get", "--secret-file", "testdata/cli/wrong-secret.txt")
 			check(t, r, 64+int(iface.CodeAuthFailed), "refused the shared secret", "check the shared secret")
+			srv.logged(t, "auth_failed: the client's proof of the shared secret was wrong")
 			r = run(t, "call", a, "db.kv", "Get", "--secret-file", "testdata/cli/secret.txt")
 			check(t, r, 0)
 			secret, _ := os.ReadFile("../../testdata/cli/secret.txt")

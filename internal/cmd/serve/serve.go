@@ -178,6 +178,7 @@ func Run(ctx context.Context, opts *Options) error {
 	stopping, stop := context.WithCancel(context.Background())
 	defer stop()
 	life := &lifecycle{stopping: stopping}
+	serverOpts = append(serverOpts, iface.WithOnRefusal(func(r iface.Refusal) { log.printf("%v", r) }))
 	srv := iface.NewServer(serverOpts...)
 	seen := map[string]string{}
 	for i, m := range ms {
