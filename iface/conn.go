@@ -485,6 +485,7 @@ func (c *Conn) writeLoop() {
 func (c *Conn) readLoop(br *bufio.Reader) {
 	fr := newFrameReader(br, c.maxBody+frameOverhead)
 	fr.readFrom(c.stream)
+	fr.shrink()        // the handshake's receive buffer
 	defer fr.release() // nothing read is used after the loop
 	var (
 		f       frame

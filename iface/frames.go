@@ -170,6 +170,15 @@ func (fr *frameReader) release() {
 	fr.buf, fr.r, fr.w = fr.small, 0, 0
 }
 
+// shrink lets the source drop its buffer if it can and holds nothing (yamux
+// keeps a stream's receive buffer otherwise). Not done after every burst:
+// yamux would allocate a new one for each.
+func (fr *frameReader) shrink() {
+	if s, ok := fr.src.(interface{ Shrink() }); ok {
+		s.Shrink()
+	}
+}
+
 // grow moves the buffered bytes into a large buffer.
 func (fr *frameReader) grow() {
 	if fr.large == nil {
