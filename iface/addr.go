@@ -65,6 +65,10 @@ func ParseAddr(s string) (Addr, error) {
 		s = strings.TrimPrefix(s, "tcp://")
 	case strings.Contains(s, "://"):
 		return Addr{}, fmt.Errorf("address %q: unknown scheme; use unix://, tcp:// or tls://", s)
+	case strings.HasPrefix(s, "/"):
+		return Addr{}, fmt.Errorf("address %q: a Unix socket is written unix://%s", s, s)
+	case strings.HasPrefix(s, "./"), strings.HasSuffix(s, ".sock"):
+		return Addr{}, fmt.Errorf("address %q: a Unix socket at a relative path is written unix:%s", s, s)
 	}
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {

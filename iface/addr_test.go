@@ -41,6 +41,8 @@ func TestParseAddrErrors(t *testing.T) {
 		"justahost":       "want host:port",
 		"host:":           "missing port",
 		"tls://unix:///x": "tls:// takes host:port",
+		"/run/x.sock":     "a Unix socket is written unix:///run/x.sock",
+		"x.sock":          "written unix:x.sock",
 		"tls://tcp://h:1": "tls:// takes host:port",
 	} {
 		if _, err := iface.ParseAddr(in); err == nil || !strings.Contains(err.Error(), want) {

@@ -513,7 +513,7 @@ func TestServedCommands(t *testing.T) {
 					{"list", a, "-o", "xml"},
 				} {
 					r := run(t, args...)
-					check(t, r, 2, "Run 'ifctl --help' for usage.")
+					check(t, r, 2, "Usage: ifctl "+args[0]+" ADDR", "Run 'ifctl "+args[0]+" --help' for usage.")
 				}
 			})
 		})

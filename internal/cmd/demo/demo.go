@@ -109,7 +109,7 @@ func Run(opts *Options) error {
 			return err
 		}
 	}
-	fmt.Fprintln(out, "\nDone. Next: ifctl manifest validate|show|hash FILE; see README.md.")
+	fmt.Fprintln(out, "\nDone. Next: serve these interfaces yourself and talk to them with ifctl list, describe,\nrecv, send and call: the README's walkthrough, or docs/WALKTHROUGH.md.")
 	return nil
 }
 

@@ -91,7 +91,7 @@ func Execute(io *cmdutil.IOStreams, args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() { <-ctx.Done(); stop() }() // restore the default for the second
-	err := cmd.ExecuteContext(ctx)
+	failed, err := cmd.ExecuteContextC(ctx)
 	if err == nil {
 		return cmdutil.ExitOK
 	}
@@ -103,7 +103,11 @@ func Execute(io *cmdutil.IOStreams, args []string) int {
 	case errors.As(err, &ee) && ee.Err == nil:
 		// the command reported the details itself
 	case cmdutil.ExitCode(err) == cmdutil.ExitUsage:
-		fmt.Fprintf(io.ErrOut, "ifctl: %v\nRun 'ifctl --help' for usage.\n", err)
+		if failed != nil && failed != cmd && failed.Runnable() {
+			fmt.Fprintf(io.ErrOut, "ifctl: %v\nUsage: %s\nRun '%s --help' for usage.\n", err, failed.UseLine(), failed.CommandPath())
+		} else {
+			fmt.Fprintf(io.ErrOut, "ifctl: %v\nRun 'ifctl --help' for usage.\n", err)
+		}
 	default:
 		fmt.Fprintf(io.ErrOut, "ifctl: %v\n", err)
 	}
