@@ -724,6 +724,29 @@ func TestEcho(t *testing.T) {
 				t.Errorf("Submit answered with %s %s", reply.Type.Name, reply.Data)
 			}
 			srv.logged(t, `received Ack #1 {"id":"job-echo-1"}`)
+
+			// -q logs the connection, not the messages.
+			quiet := serveBinary(t, listenAddr(t, tr), "testdata/manifests/jobs.queue.yaml", "--echo", "-q")
+			q, err := iface.Dial(ctx, quiet.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer q.Close()
+			qc, err := q.Connect(ctx, "jobs.queue", iface.WithCodec("json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := qc.Send(ctx, "Ack", []byte(`{"id":"job-echo-2"}`)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := qc.Recv(ctx); err != nil {
+				t.Fatal(err)
+			}
+			qc.Close("test done")
+			quiet.logged(t, "closed by the client: normal_close: test done")
+			if strings.Contains(quiet.stderr.String(), "received") {
+				t.Errorf("serve -q logged a message:\n%s", quiet.stderr)
+			}
 		})
 	}
 }

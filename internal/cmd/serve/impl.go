@@ -218,7 +218,9 @@ func (x *impl) mockSend(ctx context.Context, c *iface.Conn) {
 // --mock or --echo), others echoed (with --echo) or taken.
 func (x *impl) onMessage(ctx context.Context, msg *iface.Message) error {
 	c := msg.Conn()
-	x.log.printf("conn %d %s: received %s #%d %s", c.ID(), x.m.Name, msg.Type.Name, msg.Seq, preview(msg))
+	if !x.opts.Quiet {
+		x.log.printf("conn %d %s: received %s #%d %s", c.ID(), x.m.Name, msg.Type.Name, msg.Seq, preview(msg))
+	}
 	if msg.IsRequest() {
 		return x.answer(ctx, msg)
 	}

@@ -32,6 +32,7 @@ type Options struct {
 	Listen []string
 	Mock   bool
 	Echo   bool
+	Quiet  bool // log connections and refusals, not every message received
 	Rate   Rate
 	Grace  time.Duration
 	// Security: a tls:// address needs TLSCert and TLSKey; TLSClientCA
@@ -99,6 +100,7 @@ owner-only (mode 0600).`,
 	fs.StringArrayVar(&opts.Listen, "listen", nil, "address to listen on (repeatable)")
 	fs.BoolVar(&opts.Mock, "mock", false, "send schema-valid messages and answer requests")
 	fs.BoolVar(&opts.Echo, "echo", false, "send back what duplex interfaces receive")
+	fs.BoolVarP(&opts.Quiet, "quiet", "q", false, "log connections and refusals, not each message received")
 	fs.Var(&opts.Rate, "rate", "with --mock, messages per connection: N/s, N/m, N/h (0: as fast as credits allow)")
 	fs.DurationVar(&opts.Grace, "grace", DefaultGrace, "how long a graceful shutdown waits for connections to end")
 	fs.StringVar(&opts.TLSCert, "tls-cert", "", "PEM certificate of a tls:// listener")
