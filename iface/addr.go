@@ -55,10 +55,10 @@ func ParseAddr(s string) (Addr, error) {
 		return Addr{Network: "unix", Address: p}, nil
 	case strings.HasPrefix(s, "tls://"):
 		rest := strings.TrimPrefix(s, "tls://")
-		if strings.Contains(rest, "://") || strings.HasPrefix(rest, "unix:") {
-			return Addr{}, fmt.Errorf("address %q: tls:// takes host:port (TLS is for TCP; a Unix socket is protected by its file mode)", s)
-		}
 		a, err := ParseAddr(rest)
+		if err == nil && (strings.Contains(rest, "://") || a.Network != "tcp") {
+			err = fmt.Errorf("address %q: tls:// takes host:port (TLS is for TCP; a Unix socket is protected by its file mode)", s)
+		}
 		a.TLS = true
 		return a, err
 	case strings.HasPrefix(s, "tcp://"):

@@ -2,10 +2,17 @@ package iface
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hashicorp/yamux"
 
 	"github.com/ifkit/ifkit/internal/pb/controlpb"
+	"github.com/ifkit/ifkit/internal/pb/sessionpb"
+	"github.com/ifkit/ifkit/manifest"
 )
 
 // TestControlReachesOnlyItsOwnSession: connection ids are sequential and
@@ -71,6 +78,134 @@ func TestControlReachesOnlyItsOwnSession(t *testing.T) {
 			defer actl.Close()
 			if _, err := actl.Stats(ctxT(t)); err != nil {
 				t.Fatalf("alice's stats of her own connection: %v", err)
+			}
+		})
+	}
+}
+
+// TestConnectionEventsInOrder: a watcher hears each connection open before
+// it hears it end, and hears nothing of an interface with control: [].
+func TestConnectionEventsInOrder(t *testing.T) {
+	for _, network := range []string{"unix", "tcp"} {
+		t.Run(network, func(t *testing.T) {
+			s, l, _ := badPeerServerOn(t, DefaultConfig(), network)
+			hidden, err := manifest.Parse("hidden.yaml", []byte(`
+ifkit: 1
+name: hidden.sink
+version: 1.0.0
+direction: recv
+control: []
+messages:
+  recv:
+    Note: {schema: {type: object}}
+`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Register(Interface{Manifest: hidden}); err != nil {
+				t.Fatal(err)
+			}
+			addr := l.Addr().Network() + "://" + l.Addr().String()
+			watcher, err := Dial(ctxT(t), addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer watcher.Close()
+			ctl, err := watcher.Control(ctxT(t), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ctl.Close()
+			cl, err := Dial(ctxT(t), addr, WithClientName("orders"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			const n = 20
+			for k := 0; k < n; k++ {
+				for _, name := range []string{"hidden.sink", "logs.sink"} {
+					c, err := cl.Connect(ctxT(t), name)
+					if err != nil {
+						t.Fatal(err)
+					}
+					c.Close(fmt.Sprintf("done %d", k))
+				}
+			}
+			opened := map[uint64]bool{}
+			for closed := 0; closed < n; {
+				select {
+				case note := <-ctl.Notifications():
+					if o := note.GetConnectionOpened(); o != nil {
+						if o.GetInterface() != "logs.sink" || o.GetClient() != "orders" || o.GetCodec() != "json" {
+							t.Errorf("opened: %v", o)
+						}
+						opened[o.GetConnectionId()] = true
+					}
+					if c := note.GetConnectionClosed(); c != nil {
+						if c.GetInterface() != "logs.sink" || !opened[c.GetConnectionId()] {
+							t.Errorf("closed %v before it was announced open, or of the wrong interface", c)
+						}
+						closed++
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatalf("heard %d of %d connections end", closed, n)
+				}
+			}
+		})
+	}
+}
+
+// TestStalledWatcherIsCutOff: a control stream that never reads its
+// notifications does not slow the server: once its queue is full it is
+// closed, and connections keep opening and closing meanwhile.
+func TestStalledWatcherIsCutOff(t *testing.T) {
+	for _, network := range []string{"unix", "tcp"} {
+		t.Run(network, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.ConnectionWriteTimeout = time.Minute // a blocked write would stall the test for a minute per notification
+			_, l, _ := badPeerServerOn(t, cfg, network)
+			// A raw watcher with yamux's smallest receive window, which it
+			// never reads.
+			raw := dialRaw(t, l)
+			raw.Write(preface(prefaceOK))
+			if _, err := readPreface(raw); err != nil {
+				t.Fatal(err)
+			}
+			ycfg := DefaultConfig().yamux()
+			ycfg.MaxStreamWindowSize = 256 << 10
+			sess, err := yamux.Client(raw, ycfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sess.Close()
+			st, err := sess.OpenStream()
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeMsg(st, &sessionpb.OpenStream{Kind: sessionpb.StreamKind_STREAM_KIND_CONTROL})
+
+			cl, err := Dial(ctxT(t), l.Addr().Network()+"://"+l.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			reason := strings.Repeat("r", 1000) // each end announced with a 1000-byte reason
+			deadline := time.Now().Add(30 * time.Second)
+			for k := 0; k < 400; k++ {
+				c, err := cl.Connect(ctxT(t), "logs.sink")
+				if err != nil {
+					t.Fatalf("connection %d: %v", k, err)
+				}
+				c.Close(reason)
+				if time.Now().After(deadline) {
+					t.Fatalf("only %d connections in 30 s: the stalled watcher slows the server", k)
+				}
+			}
+			// The server closed the watcher's stream: reading it now finds
+			// what was written, then the end.
+			st.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.Copy(io.Discard, st); err != nil {
+				t.Fatalf("the stalled watcher's stream was not closed: %v", err)
 			}
 		})
 	}

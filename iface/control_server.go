@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/yamux"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/ifkit/ifkit/internal/pb/controlpb"
 	"github.com/ifkit/ifkit/internal/pb/sessionpb"
@@ -21,14 +24,18 @@ const maxControlBytes = 32 << 20
 // controlServer serves one control stream: requests in order, and
 // notifications pushed by the server at any time.
 type controlServer struct {
-	s      *Server
-	sess   *yamux.Session
-	st     *yamux.Stream
-	iface  string
-	attach uint64 // the connection the stream is attached to, or 0
-	wmu    sync.Mutex
-	ready  bool // the handshake answer is written; guarded by wmu
-	once   sync.Once
+	s       *Server
+	sess    *yamux.Session
+	st      *yamux.Stream
+	iface   string
+	attach  uint64 // the connection the stream is attached to, or 0
+	wmu     sync.Mutex
+	notes   chan *controlpb.ControlFrame // notifications for pushNotes to write
+	done    chan struct{}                // closed by close
+	last    chan struct{}                // closed by finish: write what is queued, then close
+	once    sync.Once
+	lastly  sync.Once
+	pushing atomic.Bool // pushNotes runs
 }
 
 func (s *Server) serveControl(sess *yamux.Session, st *yamux.Stream, br *bufio.Reader, open *sessionpb.OpenStream, i *Interface) {
@@ -50,7 +57,12 @@ func (s *Server) serveControl(sess *yamux.Session, st *yamux.Stream, br *bufio.R
 	}
 	// Registered (for notifications) before the answer, so none is missed
 	// by a client that acts as soon as the stream is open.
-	cs := &controlServer{s: s, sess: sess, st: st, iface: open.GetInterface(), attach: open.GetConnectionId()}
+	cs := &controlServer{
+		s: s, sess: sess, st: st, iface: open.GetInterface(), attach: open.GetConnectionId(),
+		notes: make(chan *controlpb.ControlFrame, notificationQueue),
+		done:  make(chan struct{}),
+		last:  make(chan struct{}),
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -65,10 +77,14 @@ func (s *Server) serveControl(sess *yamux.Session, st *yamux.Stream, br *bufio.R
 		s.mu.Unlock()
 		cs.close()
 	}()
-	if err := cs.write(nil, result); err != nil {
+	if err := cs.write(result); err != nil {
 		return
 	}
 	cs.st.SetDeadline(time.Time{})
+	// Notifications queued since registration follow the answer.
+	s.wg.Add(1) // not from zero: this goroutine is counted
+	cs.pushing.Store(true)
+	go cs.pushNotes()
 	for {
 		var f controlpb.ControlFrame
 		if err := readMsg(br, &f, maxControlBytes); err != nil {
@@ -78,7 +94,7 @@ func (s *Server) serveControl(sess *yamux.Session, st *yamux.Stream, br *bufio.R
 		if req == nil {
 			return // only requests travel client → server
 		}
-		if err := cs.write(&controlpb.ControlFrame{Frame: &controlpb.ControlFrame_Response{Response: cs.handle(req)}}, nil); err != nil {
+		if err := cs.write(&controlpb.ControlFrame{Frame: &controlpb.ControlFrame_Response{Response: cs.handle(req)}}); err != nil {
 			return
 		}
 	}
@@ -86,21 +102,23 @@ func (s *Server) serveControl(sess *yamux.Session, st *yamux.Stream, br *bufio.R
 
 // write sends a control frame, or the handshake answer when f is nil; the
 // handshake goes first because notifications wait on the same lock.
-func (cs *controlServer) write(f *controlpb.ControlFrame, handshake *sessionpb.OpenResult) error {
-	cs.wmu.Lock()
-	defer cs.wmu.Unlock()
-	cs.st.SetWriteDeadline(time.Now().Add(cs.s.cfg.ConnectionWriteTimeout))
-	if f == nil {
-		cs.ready = true
-		return writeMsg(cs.st, handshake)
-	}
-	if !cs.ready {
-		return nil // a notification before the handshake answer: nothing missed yet to tell
-	}
-	return writeMsg(cs.st, f)
+func (cs *controlServer) write(m proto.Message) error {
+	return cs.writeBy(m, time.Now().Add(cs.s.cfg.ConnectionWriteTimeout))
 }
 
-func (cs *controlServer) close() { cs.once.Do(func() { cs.st.Close() }) }
+func (cs *controlServer) writeBy(m proto.Message, deadline time.Time) error {
+	cs.wmu.Lock()
+	defer cs.wmu.Unlock()
+	cs.st.SetWriteDeadline(deadline)
+	return writeMsg(cs.st, m)
+}
+
+func (cs *controlServer) close() {
+	cs.once.Do(func() {
+		close(cs.done)
+		cs.st.Close()
+	})
+}
 
 func failure(id uint64, code Code, format string, args ...any) *controlpb.Response {
 	return &controlpb.Response{Id: id, Code: uint32(code), Reason: fmt.Sprintf(format, args...)}
@@ -213,7 +231,19 @@ func (cs *controlServer) connOp(req *controlpb.Request) *controlpb.Response {
 	return &controlpb.Response{Id: id}
 }
 
-// notify sends a notification to every control stream.
+// notifyConn announces a connection's opening or end to every control
+// stream, unless its interface offers no control sub-interface
+// (control: []): then its connections are not announced either.
+func (s *Server) notifyConn(c *Conn, n *controlpb.Notification) {
+	if len(c.man.Control) > 0 {
+		s.notify(n)
+	}
+}
+
+// notify queues a notification for every control stream. It never waits: a
+// control stream whose reader has fallen notificationQueue behind is closed
+// (its client sees the stream end), so one watcher that stops reading
+// cannot slow the server or other watchers.
 func (s *Server) notify(n *controlpb.Notification) {
 	s.mu.Lock()
 	controls := make([]*controlServer, 0, len(s.controls))
@@ -223,10 +253,62 @@ func (s *Server) notify(n *controlpb.Notification) {
 	s.mu.Unlock()
 	f := &controlpb.ControlFrame{Frame: &controlpb.ControlFrame_Notification{Notification: n}}
 	for _, cs := range controls {
-		if cs.write(f, nil) != nil {
+		select {
+		case cs.notes <- f:
+		default:
 			cs.close()
 		}
 	}
+}
+
+// notificationQueue bounds the notifications waiting for one control
+// stream's reader.
+const notificationQueue = 64
+
+// pushNotes writes queued notifications until the stream closes, or until
+// finish: then it writes what is queued (a Draining notice, typically) and
+// closes the stream.
+func (cs *controlServer) pushNotes() {
+	defer cs.s.wg.Done()
+	for {
+		select {
+		case f := <-cs.notes:
+			if cs.write(f) != nil {
+				cs.close()
+				return
+			}
+		case <-cs.last:
+			deadline := time.Now().Add(cs.s.cfg.CloseTimeout)
+			for {
+				select {
+				case f := <-cs.notes:
+					if cs.writeBy(f, deadline) == nil {
+						continue
+					}
+				default:
+				}
+				cs.close()
+				return
+			}
+		case <-cs.done:
+			return
+		}
+	}
+}
+
+// finish closes the stream once the notifications queued so far are
+// written (within CloseTimeout), or at once if it is not pushing them. Wait
+// for cs.done to know it is closed.
+func (cs *controlServer) finish() {
+	if !cs.pushing.Load() {
+		cs.close()
+		return
+	}
+	cs.lastly.Do(func() {
+		close(cs.last)
+		// A write under way waits no longer than the flush may.
+		cs.st.SetWriteDeadline(time.Now().Add(cs.s.cfg.CloseTimeout))
+	})
 }
 
 func notifyDraining(deadline time.Time) *controlpb.Notification {
@@ -245,15 +327,33 @@ func notifyManifestChanged(m *manifest.Manifest) *controlpb.Notification {
 	return &controlpb.Notification{Event: &controlpb.Notification_ManifestChanged{ManifestChanged: &controlpb.ManifestChanged{Interface: m.Name, Hash: m.Hash()}}}
 }
 
+// Bounds on the peer-given texts a notification repeats to every watcher.
+const (
+	maxNotifiedClient = 256
+	maxNotifiedReason = 1024
+)
+
+// clip shortens s to at most n bytes, on a character boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s + "…"
+}
+
 func notifyConnOpened(c *Conn, client string) *controlpb.Notification {
-	co := &controlpb.ConnectionOpened{ConnectionId: c.id, Interface: c.man.Name, Codec: c.codec.Name(), Client: client}
+	co := &controlpb.ConnectionOpened{ConnectionId: c.id, Interface: c.man.Name, Codec: c.codec.Name(), Client: clip(client, maxNotifiedClient)}
 	return &controlpb.Notification{Event: &controlpb.Notification_ConnectionOpened{ConnectionOpened: co}}
 }
 
 func notifyConnClosed(c *Conn) *controlpb.Notification {
 	cc := &controlpb.ConnectionClosed{ConnectionId: c.id, Interface: c.man.Name}
 	if c.err != nil {
-		cc.Code, cc.Reason = uint32(c.err.Code), c.err.Reason
+		cc.Code, cc.Reason = uint32(c.err.Code), clip(c.err.Reason, maxNotifiedReason)
 	}
 	return &controlpb.Notification{Event: &controlpb.Notification_ConnectionClosed{ConnectionClosed: cc}}
 }

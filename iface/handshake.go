@@ -32,6 +32,9 @@ var magic = [4]byte{'I', 'F', 'K', 'T'}
 // ErrNotIfkit is returned when the peer does not speak ifkit at all.
 var ErrNotIfkit = errors.New("not an ifkit peer")
 
+// errBadVersion is a preface of another protocol version.
+var errBadVersion = errors.New("another ifkit protocol version")
+
 func preface(status byte) []byte {
 	return []byte{magic[0], magic[1], magic[2], magic[3], protocolVersion, status, 0, 0}
 }
@@ -48,7 +51,7 @@ func readPreface(r io.Reader) (byte, error) {
 		return 0, fmt.Errorf("reading the ifkit preface: %w", err)
 	}
 	if p[4] != protocolVersion {
-		return p[5], fmt.Errorf("peer speaks ifkit protocol version %d; this side speaks %d", p[4], protocolVersion)
+		return p[5], fmt.Errorf("%w: the peer speaks ifkit protocol version %d; this side speaks %d", errBadVersion, p[4], protocolVersion)
 	}
 	return p[5], nil
 }

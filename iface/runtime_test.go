@@ -441,13 +441,22 @@ func TestShutdownWaitsForServerCloses(t *testing.T) {
 			t.Fatal(err)
 		}
 		server := <-accepted
+		ctl, err := dial(t, addr).Control(ctx(t), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ctl.Close()
 		done := make(chan error, 1)
 		go func() {
 			c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			done <- s.Shutdown(c)
 		}()
-		time.Sleep(50 * time.Millisecond) // Shutdown is waiting for the connection
+		for n := range ctl.Notifications() { // Shutdown is waiting for the connection
+			if n.GetDraining() != nil {
+				break
+			}
+		}
 		server.Close("finished for the day")
 		<-conn.Done()
 		var ce *iface.CloseError

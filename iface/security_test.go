@@ -73,9 +73,18 @@ func TestTLSAndMutualTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mAddr := serveWith(t, "tls://127.0.0.1:0", []iface.ListenOption{iface.WithServerTLS(mutual)})
+	refusals := make(chan iface.Refusal, 4)
+	mAddr := serveWith(t, "tls://127.0.0.1:0", []iface.ListenOption{iface.WithServerTLS(mutual)}, iface.WithOnRefusal(func(r iface.Refusal) { refusals <- r }))
 	if err := works(t, mAddr, iface.WithTLS(trusting)); err == nil {
 		t.Error("mutual TLS admitted a client without a certificate")
+	}
+	select {
+	case r := <-refusals:
+		if r.Code != iface.CodeTransportError || !strings.Contains(r.Reason, "certificate") {
+			t.Errorf("the server heard a client without a certificate as %v", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the server's refusal hook heard nothing of a client without a certificate")
 	}
 	withCert, err := iface.ClientTLS(p.CA, p.ClientCert, p.ClientKey)
 	if err != nil {

@@ -236,14 +236,17 @@ func (s *Server) serveSession(raw net.Conn) {
 	defer s.wg.Done()
 	raw.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	if _, err := readPreface(raw); err != nil {
-		code := CodeProtocolError
+		code := CodeTransportError // the socket failed: a reset, or TLS refused
 		switch {
 		case isTimeoutErr(err):
 			code, err = CodeLimitExceeded, fmt.Errorf("the preface did not arrive within the server's handshake timeout (%v)", s.cfg.HandshakeTimeout)
-		case !errors.Is(err, ErrNotIfkit):
-			if !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-				code = CodeUnsupportedVersion
-			}
+		case errors.Is(err, ErrNotIfkit):
+			code = CodeProtocolError
+		case errors.Is(err, errBadVersion):
+			code = CodeUnsupportedVersion
+			raw.Write(preface(prefaceBadVersion))
+		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+			code = CodeProtocolError // a preface cut short
 			raw.Write(preface(prefaceBadVersion))
 		}
 		raw.Close()
@@ -515,8 +518,10 @@ func (s *Server) openData(sess *yamux.Session, key []byte, st *yamux.Stream, br 
 		owner:        &s.wg,
 		closeTimeout: s.cfg.CloseTimeout,
 	})
-	// Registered before the answer, so a control stream the client opens
-	// as soon as it has the id finds the connection.
+	// Announced before it is registered, so nothing can end it (and
+	// announce that) first; registered before the answer, so a control
+	// stream the client opens as soon as it has the id finds it.
+	s.notifyConn(conn, notifyConnOpened(conn, open.GetClient()))
 	s.mu.Lock()
 	s.conns[id] = conn
 	s.mu.Unlock()
@@ -527,7 +532,6 @@ func (s *Server) openData(sess *yamux.Session, key []byte, st *yamux.Stream, br 
 		return
 	}
 	st.SetDeadline(time.Time{})
-	s.notify(notifyConnOpened(conn, open.GetClient())) // before it can end
 	conn.start()
 	s.mu.Lock()
 	closed := s.closed
@@ -556,8 +560,10 @@ func (s *Server) forgetConn(c *Conn) {
 	delete(s.conns, c.id)
 	s.ending[c] = struct{}{}
 	s.mu.Unlock()
-	s.notify(notifyConnClosed(c))
-	s.wg.Add(1) // not from zero: c's session is served by a goroutine in s.wg
+	s.notifyConn(c, notifyConnClosed(c))
+	// Not from zero: c's own goroutines, counted in s.wg, cannot exit
+	// before its end, which is running now.
+	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		c.wg.Wait()
@@ -647,8 +653,13 @@ func (s *Server) Close() error {
 	for _, c := range conns {
 		c.wg.Wait() // the CLOSE frames are written before the sessions go
 	}
+	// Control streams write what they have queued (a Draining notice)
+	// before the sessions under them close.
 	for _, cs := range controls {
-		cs.close()
+		cs.finish()
+	}
+	for _, cs := range controls {
+		<-cs.done
 	}
 	s.mu.Lock()
 	for sess := range s.sessions {

@@ -1493,8 +1493,8 @@ func (x *ConnectionClosed) GetInterface() string {
 	return ""
 }
 
-// A data connection was accepted: sent after its OpenResult, before any
-// ConnectionClosed for it.
+// A data connection was accepted: sent as the server writes its OpenResult,
+// always before any ConnectionClosed for it.
 type ConnectionOpened struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ConnectionId  uint64                 `protobuf:"varint,1,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
