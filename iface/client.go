@@ -226,6 +226,14 @@ func (c *Client) open(ctx context.Context, req *sessionpb.OpenStream) (*yamux.St
 	return st, br, &res, nil
 }
 
+// decline ends a connection the server accepted but the client will not
+// use, telling the server why with a CLOSE frame (spec/PROTOCOL.md §11).
+func (c *Client) decline(st *yamux.Stream, code Code, reason string) {
+	st.SetWriteDeadline(time.Now().Add(c.cfg.HandshakeTimeout))
+	st.Write(appendFrame(nil, &frame{kind: frameClose, code: code, reason: []byte(reason)}))
+	st.Close()
+}
+
 // ConnectOption configures Connect.
 type ConnectOption interface{ applyConnect(*connectOptions) }
 
@@ -330,19 +338,19 @@ func (c *Client) Connect(ctx context.Context, iface string, opts ...ConnectOptio
 	m := o.manifest
 	if res.GetManifestHash() != req.GetManifestHash() {
 		if o.manifest != nil {
-			st.Close()
+			c.decline(st, CodeManifestMismatch, fmt.Sprintf("the client was built against manifest %s", o.manifest.Hash()))
 			return nil, &CloseError{Code: CodeManifestMismatch, Remote: true, Reason: fmt.Sprintf(
 				"%s at %s serves manifest %s, but this client was built against %s (version %s); rebuild against the served manifest (ifctl describe) or connect to a matching server",
 				iface, c.addr, res.GetManifestHash(), o.manifest.Hash(), o.manifest.Version)}
 		}
 		if m, err = servedManifests.load(iface, res.GetManifestHash(), res.GetManifest()); err != nil {
-			st.Close()
+			c.decline(st, CodeProtocolError, "the served manifest does not load: "+err.Error())
 			return nil, fmt.Errorf("ifkit: the manifest %s served for %s does not load: %w", c.addr, iface, err)
 		}
 	}
 	cd, ok := c.codecs.Lookup(res.GetCodec())
 	if !ok {
-		st.Close()
+		c.decline(st, CodeUnsupportedCodec, fmt.Sprintf("the client does not have codec %q", res.GetCodec()))
 		return nil, fmt.Errorf("ifkit: the server chose codec %q, which this client does not have", res.GetCodec())
 	}
 	if window > int64(m.Flow.Credits) {
@@ -351,7 +359,7 @@ func (c *Client) Connect(ctx context.Context, iface string, opts ...ConnectOptio
 	var msgKey []byte
 	if m.MessageAuth == manifest.MessageAuthHMAC {
 		if c.sessKey == nil {
-			st.Close()
+			c.decline(st, CodeAuthFailed, "the client has no shared secret for per-message authentication")
 			return nil, &CloseError{Code: CodeAuthFailed, Reason: fmt.Sprintf("%s requires per-message authentication (message_auth: hmac-sha256); dial with a shared secret (WithClientSecret, or ifctl's --secret-file)", iface)}
 		}
 		msgKey = messageKey(c.sessKey, res.GetConnectionId())

@@ -355,7 +355,13 @@ func TestMonitorsGiveReasons(t *testing.T) {
 
 func TestRefusals(t *testing.T) {
 	forEachTransport(t, func(t *testing.T, tr string) {
-		_, addr := serve(t, tr, sensors(t, 0))
+		i := sensors(t, 0)
+		ended := make(chan error, 4)
+		i.OnConnect = func(ctx context.Context, c *iface.Conn) {
+			<-c.Done()
+			ended <- c.Err()
+		}
+		_, addr := serve(t, tr, i)
 		cl := dial(t, addr)
 		_, err := cl.Connect(ctx(t), "no.such")
 		if !errors.Is(err, iface.ErrUnknownInterface) || !strings.Contains(err.Error(), "sensors.temperature") {
@@ -365,6 +371,15 @@ func TestRefusals(t *testing.T) {
 		_, err = cl.Connect(ctx(t), "sensors.temperature", iface.WithManifest(other))
 		if !errors.Is(err, iface.ErrManifestMismatch) || !strings.Contains(err.Error(), other.Hash()) {
 			t.Errorf("manifest mismatch: %v", err)
+		}
+		// The server accepted the stream; the client told it why it left.
+		select {
+		case err := <-ended:
+			if !errors.Is(err, iface.ErrManifestMismatch) || !strings.Contains(err.Error(), other.Hash()) {
+				t.Errorf("the server's connection ended with %v, want manifest_mismatch naming the client's hash", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("the server's connection did not end")
 		}
 		_, err = cl.Connect(ctx(t), "sensors.temperature", iface.WithCodec("raw"))
 		var ce *iface.CloseError
