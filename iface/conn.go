@@ -251,11 +251,20 @@ func (c *Conn) send(ctx context.Context, typeName string, v any, corr uint64, fl
 		v = msg
 	}
 	m := getOutMsg()
-	body, err := c.codec.Append(m.body, &t.Type, v)
+	// In a buffer that held a large body, the body is encoded after room
+	// for its frame's head, so that a large one is written with its head in
+	// one write, without a copy (the writer copes without the room).
+	room := 0
+	if cap(m.buf) >= writeAlone {
+		room = msgHeadroom
+	}
+	full, err := c.codec.Append(m.buf[:room], &t.Type, v)
 	if err != nil {
 		putOutMsg(m)
 		return fmt.Errorf("ifkit: send %s: %w", typeName, err)
 	}
+	m.buf = full
+	body := full[room:]
 	if len(body) > c.maxBody {
 		putOutMsg(m)
 		return fmt.Errorf("ifkit: send %s: the message is %d bytes; the manifest allows at most %d (flow.max_message_bytes)", typeName, len(body), c.maxBody)
@@ -412,12 +421,12 @@ func (c *Conn) writeLoop() {
 		buf   []byte
 		seq   uint64
 	)
-	// flush writes what buf holds (and body after it, uncopied). Frames are
+	// flush writes what buf holds (and then p, uncopied). Frames are
 	// coalesced into writes of up to writeChunk bytes: one write per batch
 	// when messages are small, and a buffer that stays small when they are
 	// large.
-	flush := func(body []byte) bool {
-		for _, p := range [][]byte{buf, body} {
+	flush := func(p []byte) bool {
+		for _, p := range [][]byte{buf, p} {
 			if len(p) == 0 {
 				continue
 			}
@@ -452,9 +461,20 @@ func (c *Conn) writeLoop() {
 			}
 			c.sentMsgs.Add(1)
 			c.sentBytes.Add(uint64(len(m.body)))
-			if len(m.body) >= writeChunk {
-				buf = appendMessageHead(buf, &f)
-				if !flush(m.body) {
+			if len(m.body) >= writeAlone {
+				// A large body is written as it is, its head put in the
+				// room before it (or written before it, when it has none).
+				var p []byte
+				if len(m.buf) == msgHeadroom+len(m.body) && cap(m.buf) >= writeAlone {
+					head := appendMessageHead(m.buf[:0:0], &f)
+					start := msgHeadroom - len(head)
+					copy(m.buf[start:], head)
+					p = m.buf[start:]
+				} else {
+					buf = appendMessageHead(buf, &f)
+					p = m.body
+				}
+				if !flush(p) {
 					return
 				}
 				continue

@@ -26,7 +26,11 @@ type outMsg struct {
 	corr   uint64
 	flags  uint8
 	body   []byte
-	end    bool
+	// buf is body's buffer when it was encoded by Send: body, or
+	// msgHeadroom bytes of room for its frame's head then body (when buf's
+	// capacity is at least writeAlone). The pool reuses it.
+	buf []byte
+	end bool
 }
 
 // outMsgs recycles outgoing messages and their body buffers: the writer
@@ -39,10 +43,10 @@ const maxPooledBody = 256 << 10
 func getOutMsg() *outMsg { return outMsgs.Get().(*outMsg) }
 
 func putOutMsg(m *outMsg) {
-	if cap(m.body) > maxPooledBody {
-		m.body = nil
+	if cap(m.buf) > maxPooledBody {
+		m.buf = nil
 	}
-	*m = outMsg{body: m.body[:0]}
+	*m = outMsg{buf: m.buf[:0]}
 	outMsgs.Put(m)
 }
 

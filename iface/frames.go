@@ -34,9 +34,15 @@ const (
 	// reader reads what it holds after the handshake, then lets it go (see
 	// idleReadBuffer).
 	streamReadBuffer = 4 << 10
-	// writeChunk is the most the writer coalesces into one write; a body
-	// this large or larger is written on its own, without a copy.
+	// writeChunk is the most the writer coalesces into one write.
 	writeChunk = 64 << 10
+	// writeAlone: a body this large or larger is not copied into the
+	// writer's buffer but written as it is, with its head in the room Send
+	// left before it (msgHeadroom): one write per message, no copy.
+	writeAlone = 16 << 10
+	// msgHeadroom is the room before an encoded body for its frame's head
+	// (at most frameOverhead bytes).
+	msgHeadroom = frameOverhead
 	// maxReasonBytes bounds the reason text of ERROR and CLOSE frames.
 	maxReasonBytes = 1024
 )
