@@ -245,6 +245,9 @@ func (fr *frameReader) read(f *frame) error {
 		// Read the rest of a frame that fits in the buffer into it, with
 		// whatever follows it.
 		if err := fr.fill(int(n)); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF // the header came, the body did not
+			}
 			return err
 		}
 	}
