@@ -160,7 +160,9 @@ func (o *outbox) push(m *outMsg) {
 func (o *outbox) dropOldest() bool {
 	for i, m := range o.queue {
 		if !m.end && m.flags&flagReply == 0 {
+			last := len(o.queue) - 1
 			o.queue = append(o.queue[:i], o.queue[i+1:]...)
+			o.queue[:last+1][last] = nil // no stale reference past the end
 			o.messages--
 			o.dropped++
 			return true
@@ -213,8 +215,12 @@ func (o *outbox) take(ctx context.Context, batch []*outMsg, max int) (items []*o
 			n++
 		}
 		if n > 0 {
-			clear(o.queue[:n])
-			o.queue = o.queue[n:]
+			// Move what remains to the front rather than reslicing past
+			// it: the queue keeps its array, and a steady stream of puts
+			// and takes allocates nothing.
+			rest := copy(o.queue, o.queue[n:])
+			clear(o.queue[rest:])
+			o.queue = o.queue[:rest]
 			o.notify()
 		}
 		if o.err != nil {
