@@ -106,7 +106,11 @@ func (c *Conn) startCall(ctx context.Context, typeName string, req any, stream b
 		return nil, 0, fmt.Errorf("ifkit: %s is answered with a stream of %s; use CallStream", typeName, t.Reply.Type)
 	}
 	corr := c.nextCorr.Add(1)
-	cl := newCall(cap(c.inbox))
+	room := 1 // one reply, or a stream of them within the credit window
+	if stream {
+		room = cap(c.inbox)
+	}
+	cl := newCall(room)
 	c.callsMu.Lock()
 	c.calls[corr] = cl
 	c.callsMu.Unlock()
