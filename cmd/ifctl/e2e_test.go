@@ -549,6 +549,11 @@ func TestServeShutdownEndsClients(t *testing.T) {
 			srv.cmd.Process.Signal(syscall.SIGTERM)
 			recv.Wait()
 			watch.Wait()
+			select { // it finishes its shutdown after its clients have gone
+			case <-srv.done:
+			case <-time.After(waitLong):
+				t.Errorf("serve did not exit after SIGTERM; stderr:\n%s", srv.stderr)
+			}
 			srv.stop(t)
 			if code := recv.ProcessState.ExitCode(); code != 0 || !strings.Contains(rerr.String(), "the server closed the connection after") || !strings.Contains(rerr.String(), "the server is shutting down") {
 				t.Errorf("recv: exit %d, stderr %s", code, rerr.String())
