@@ -424,25 +424,35 @@ func TestGracefulShutdownNotifies(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer ctl.Close()
-		done := make(chan error, 1)
-		go func() {
-			c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			done <- s.Shutdown(c)
-		}()
-		for n := range ctl.Notifications() { // connection events may come first
-			if n.GetDraining() != nil {
-				break
-			}
-			if n.GetConnectionOpened() == nil && n.GetConnectionClosed() == nil {
-				t.Fatalf("notification %v, want draining", n)
-			}
-		}
+		done := shutdownDraining(t, s, ctl)
 		conn.Close("server is draining") // the client finishes; Shutdown returns
 		if err := <-done; err != nil {
 			t.Fatalf("Shutdown = %v", err)
 		}
 	})
+}
+
+// shutdownDraining starts a graceful Shutdown of s (5 s at most) and
+// returns once ctl has heard its Draining notice (connection events may
+// come first), with a channel that gets Shutdown's result.
+func shutdownDraining(t *testing.T, s *iface.Server, ctl *iface.Control) <-chan error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		done <- s.Shutdown(c)
+	}()
+	for n := range ctl.Notifications() {
+		if n.GetDraining() != nil {
+			return done
+		}
+		if n.GetConnectionOpened() == nil && n.GetConnectionClosed() == nil {
+			t.Fatalf("notification %v, want draining", n)
+		}
+	}
+	t.Fatal("the control stream ended without a Draining notice")
+	return done
 }
 
 // TestShutdownWaitsForServerCloses: a connection the server's application
@@ -465,17 +475,7 @@ func TestShutdownWaitsForServerCloses(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer ctl.Close()
-		done := make(chan error, 1)
-		go func() {
-			c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			done <- s.Shutdown(c)
-		}()
-		for n := range ctl.Notifications() { // Shutdown is waiting for the connection
-			if n.GetDraining() != nil {
-				break
-			}
-		}
+		done := shutdownDraining(t, s, ctl) // Shutdown is now waiting for the connection
 		server.Close("finished for the day")
 		<-conn.Done()
 		var ce *iface.CloseError
