@@ -182,6 +182,9 @@ func testBadPeers(t *testing.T, network string) {
 			return []*frame{{kind: frameMessage, seq: 1, typeID: 99, body: []byte(validRecord)}}
 		}, CodeUnknownType, "type id 99"},
 		{"unknown frame type", func(*rawPeer) []*frame { return []*frame{{kind: 0x7f}} }, CodeProtocolError, "unknown frame type 0x7f"},
+		{"a tag where none is declared", func(*rawPeer) []*frame {
+			return []*frame{{kind: frameMessage, flags: flagAuth, seq: 1, typeID: recordID, tag: make([]byte, authTagLen), body: []byte(validRecord)}}
+		}, CodeProtocolError, "does not declare message_auth"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -570,6 +570,10 @@ func (c *Conn) onMessage(f *frame) bool {
 		}
 		return false
 	}
+	if c.auth == nil && f.flags&flagAuth != 0 {
+		c.abort(CodeProtocolError, "message %d carries an authentication tag, but %s does not declare message_auth", f.seq, c.man.Name)
+		return false
+	}
 	c.recvMsgs.Add(1)
 	c.recvBytes.Add(uint64(len(f.body)))
 	if c.auth != nil && !c.auth.verify(f) {
