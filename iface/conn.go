@@ -65,6 +65,8 @@ type Conn struct {
 
 	// sessionErr reports why the session under the stream died, if it did.
 	sessionErr func() error
+	// receivesNothing: the peer may send no MESSAGE (see connConfig).
+	receivesNothing bool
 	// session is the session the stream is on: control streams may act
 	// only on connections of their own session.
 	session *yamux.Session
@@ -91,8 +93,11 @@ type connConfig struct {
 	sendCredit int64 // credit the peer granted us
 	window     int64 // credit we grant the peer at most
 	autoGrant  bool
-	handlers   map[string]Handler
-	catchAll   Handler
+	// receivesNothing: the peer may send no MESSAGE at all (a server on a
+	// send interface): no credit is granted, and a MESSAGE is wrong_direction.
+	receivesNothing bool
+	handlers        map[string]Handler
+	catchAll        Handler
 	// onRefused hears the peer's ERROR frames about messages that were not
 	// requests in flight.
 	onRefused  func(*Conn, *RemoteError)
@@ -134,9 +139,10 @@ func newConn(stream net.Conn, br *bufio.Reader, cfg connConfig) *Conn {
 	flow := cfg.manifest.Flow
 	c.out = newOutbox(flow.OnExhausted, flow.Credits, cfg.sendCredit)
 	initial := cfg.window
-	if !cfg.autoGrant {
+	if !cfg.autoGrant || cfg.receivesNothing {
 		initial = 0
 	}
+	c.receivesNothing = cfg.receivesNothing
 	c.in = newLedger(cfg.window, initial, cfg.autoGrant)
 	c.inbox = make(chan *Message, cfg.window)
 	if len(cfg.handlers) > 0 || cfg.catchAll != nil {
@@ -553,6 +559,10 @@ func (c *Conn) readLoop(br *bufio.Reader) {
 
 // onMessage checks and delivers one MESSAGE frame; false ends the read loop.
 func (c *Conn) onMessage(f *frame) bool {
+	if c.receivesNothing {
+		c.abort(CodeWrongDirection, "message %d: %s may not send on %s, which only sends to it", f.seq, c.peerName(), c.man.Name)
+		return false
+	}
 	if !c.in.arrive() {
 		c.abort(CodeCreditViolation, "message %d arrived without credit", f.seq)
 		return false
