@@ -198,6 +198,15 @@ func testBadPeers(t *testing.T, network string) {
 			}
 		})
 	}
+	t.Run("credit beyond flow.credits", func(t *testing.T) {
+		// sensors.temperature sends; the raw client grants all its credits
+		// at the open, then one more.
+		p := openRawTo(t, l.Addr().String(), "sensors.temperature", 512)
+		p.send(&frame{kind: frameCredit, credits: 1})
+		if f := p.closeFrame(); f.code != CodeProtocolError || !strings.Contains(string(f.reason), "more than flow.credits (512)") {
+			t.Fatalf("CLOSE %s %q, want protocol_error naming flow.credits", f.code, f.reason)
+		}
+	})
 	t.Run("unknown interface", func(t *testing.T) {
 		p := openRawTo(t, l.Addr().String(), "no.such", 0)
 		if Code(p.res.GetCode()) != CodeUnknownInterface || !strings.Contains(p.res.GetReason(), "logs.sink") {

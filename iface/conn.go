@@ -540,7 +540,10 @@ func (c *Conn) readLoop(br *bufio.Reader) {
 				return
 			}
 		case frameCredit:
-			c.out.grant(int64(min(f.credits, 1<<40)))
+			if !c.out.grant(int64(min(f.credits, 1<<40)), int64(c.man.Flow.Credits)) {
+				c.abort(CodeProtocolError, "a grant of %d credits would hold more than flow.credits (%d)", f.credits, c.man.Flow.Credits)
+				return
+			}
 			c.peerConsumed.Store(f.seq)
 		case frameError:
 			c.onError(&f)

@@ -245,11 +245,18 @@ func (o *outbox) take(ctx context.Context, batch []*outMsg, max int) (items []*o
 }
 
 // grant adds credit the peer granted.
-func (o *outbox) grant(n int64) {
+// grant adds credit from the peer; false if that would hold more than max
+// (the manifest's flow.credits, which a peer that grants only for what its
+// application consumed never exceeds).
+func (o *outbox) grant(n, max int64) bool {
 	o.mu.Lock()
+	defer o.mu.Unlock()
+	if n > max-o.credits {
+		return false
+	}
 	o.credits += n
 	o.notify()
-	o.mu.Unlock()
+	return true
 }
 
 // pause holds (true) or releases (false) queued messages.

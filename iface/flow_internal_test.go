@@ -49,7 +49,7 @@ func TestOutboxBlockWaitsForCredit(t *testing.T) {
 	if !blocked(done) {
 		t.Fatal("sending the queued messages must not admit more: no new credit came")
 	}
-	o.grant(1)
+	o.grant(1, 1<<40)
 	if err := <-done; err != nil {
 		t.Fatalf("put after grant: %v", err)
 	}
@@ -103,7 +103,7 @@ func TestOutboxDropOldestKeepsTheNewest(t *testing.T) {
 	if q, _, d := o.snapshot(); q != 3 || d != 2 {
 		t.Fatalf("queued %d dropped %d, want 3 and 2", q, d)
 	}
-	o.grant(2)
+	o.grant(2, 1<<40)
 	batch, _, _, _ := o.take(ctx, nil, 10)
 	if got := bodies(batch); len(got) != 2 || got[0] != "c" || got[1] != "d" {
 		t.Fatalf("take = %q, want [c d]", got)

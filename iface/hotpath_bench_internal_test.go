@@ -69,7 +69,7 @@ func BenchmarkCreditAccounting(b *testing.B) {
 			b.Fatal("no credit")
 		}
 		if g := l.consume(); g > 0 {
-			o.grant(g)
+			o.grant(g, window)
 		}
 	}
 }
