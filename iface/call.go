@@ -26,6 +26,8 @@ func (e *RemoteError) Error() string {
 
 // call is one request in flight, waiting for its reply or replies.
 type call struct {
+	request string        // the request's type name
+	reply   string        // the type its replies must have
 	replies chan *Message // buffered: the credit window bounds replies held
 	mu      sync.Mutex
 	err     error // set once: why no more replies will come (io.EOF at END)
@@ -33,8 +35,8 @@ type call struct {
 	once    sync.Once
 }
 
-func newCall(window int) *call {
-	return &call{replies: make(chan *Message, window), ended: make(chan struct{})}
+func newCall(request, reply string, room int) *call {
+	return &call{request: request, reply: reply, replies: make(chan *Message, room), ended: make(chan struct{})}
 }
 
 // deliver hands a reply to the caller; false if the call has ended.
@@ -110,7 +112,7 @@ func (c *Conn) startCall(ctx context.Context, typeName string, req any, stream b
 	if stream {
 		room = cap(c.inbox)
 	}
-	cl := newCall(room)
+	cl := newCall(typeName, t.Reply.Type, room)
 	c.callsMu.Lock()
 	c.calls[corr] = cl
 	c.callsMu.Unlock()

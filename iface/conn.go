@@ -616,6 +616,10 @@ func (c *Conn) onMessage(f *frame) bool {
 		c.callsMu.Lock()
 		cl := c.calls[m.corr]
 		c.callsMu.Unlock()
+		if cl != nil && t.Name != cl.reply {
+			c.abort(CodeProtocolError, "reply %d to a %s request is a %s; %s declares %s as its reply", f.seq, cl.request, t.Name, cl.request, cl.reply)
+			return false
+		}
 		if cl == nil || !cl.deliver(m) {
 			c.consumed() // a late reply to a call given up on
 		}

@@ -1,6 +1,8 @@
 package iface
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -206,6 +208,44 @@ func TestStalledWatcherIsCutOff(t *testing.T) {
 			st.SetReadDeadline(time.Now().Add(10 * time.Second))
 			if _, err := io.Copy(io.Discard, st); err != nil {
 				t.Fatalf("the stalled watcher's stream was not closed: %v", err)
+			}
+		})
+	}
+}
+
+// TestReplyOfTheWrongType: a reply must have the type its request
+// declares; a peer that answers a Get with a Row breaks the protocol.
+func TestReplyOfTheWrongType(t *testing.T) {
+	for _, network := range []string{"unix", "tcp"} {
+		t.Run(network, func(t *testing.T) {
+			m, err := manifest.Load("../testdata/manifests/db.kv.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := NewServer()
+			err = s.Register(Interface{Manifest: m, OnReset: func(context.Context, *Conn, string) error { return nil }, Handlers: map[string]Handler{
+				"Get": func(ctx context.Context, msg *Message) error {
+					return msg.conn.send(ctx, "Row", json.RawMessage(`{"key":"k"}`), msg.corr, flagReply)
+				},
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := serveOn(t, s, network)
+			cl, err := Dial(ctxT(t), l.Addr().Network()+"://"+l.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			conn, err := cl.Connect(ctxT(t), "db.kv", WithCodec("json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := conn.Call(ctxT(t), "Get", json.RawMessage(`{"key":"k"}`)); !errors.Is(err, ErrProtocol) {
+				t.Fatalf("Call answered with the wrong type: %v, want protocol_error", err)
+			}
+			if err := conn.Err(); !errors.Is(err, ErrProtocol) || !strings.Contains(err.Error(), "declares Value as its reply") {
+				t.Fatalf("the connection ended with %v", err)
 			}
 		})
 	}
