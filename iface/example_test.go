@@ -114,3 +114,26 @@ func ExampleControl() {
 	// demo.greeter 1.0.0 duplex
 	// same manifest as the file: true
 }
+
+// ExampleWithOnRefusal shows a server hearing the peers it turns away: here
+// a client asking for an interface the server does not host.
+func ExampleWithOnRefusal() {
+	ctx := context.Background()
+	m, _ := manifest.Parse("greeter.yaml", []byte(greeter))
+	refused := make(chan iface.Refusal, 1)
+	srv := iface.NewServer(iface.WithOnRefusal(func(r iface.Refusal) { refused <- r }))
+	srv.Register(iface.Interface{Manifest: m})
+	l, _ := iface.Listen(ctx, "tcp://127.0.0.1:0")
+	go srv.Serve(l)
+	defer srv.Close()
+
+	client, _ := iface.Dial(ctx, l.Addr().String())
+	defer client.Close()
+	_, err := client.Connect(ctx, "demo.nope")
+	fmt.Println("client:", err)
+	r := <-refused
+	fmt.Println("server:", r.Interface, r.Code, r.Reason)
+	// Output:
+	// client: ifkit: connection closed by peer: unknown_interface: no interface "demo.nope" here; this server has demo.greeter
+	// server: demo.nope unknown_interface no interface "demo.nope" here; this server has demo.greeter
+}
