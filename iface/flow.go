@@ -134,6 +134,13 @@ func (o *outbox) put(ctx context.Context, m *outMsg) error {
 				o.mu.Unlock()
 				return nil
 			}
+			if m.flags&flagReply == 0 {
+				// Every queued message is a reply, which a caller waits
+				// for: the oldest message that may go is this one.
+				o.dropped++
+				o.mu.Unlock()
+				return nil
+			}
 		}
 		wait := o.waitChan()
 		o.mu.Unlock()

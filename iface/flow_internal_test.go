@@ -92,6 +92,41 @@ func TestOutboxFailFastAndDropNewest(t *testing.T) {
 	}
 }
 
+func TestOutboxDropOldestNeverDropsReplies(t *testing.T) {
+	ctx := context.Background()
+	o := newOutbox(manifest.DropOldest, 2, 0)
+	for _, r := range []string{"r1", "r2"} {
+		m := msg(r)
+		m.flags = flagReply
+		if err := o.put(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A plain message finds only replies queued: it is the one dropped,
+	// at once, rather than waiting as under block.
+	if err := o.put(ctx, msg("plain")); err != nil {
+		t.Fatal(err)
+	}
+	if q, _, d := o.snapshot(); q != 2 || d != 1 {
+		t.Fatalf("queued %d dropped %d, want 2 and 1", q, d)
+	}
+	// A reply waits for room.
+	r3 := msg("r3")
+	r3.flags = flagReply
+	done := make(chan error, 1)
+	go func() { done <- o.put(ctx, r3) }()
+	if !blocked(done) {
+		t.Fatal("a reply was dropped or queued beyond the bound")
+	}
+	o.grant(1, 1<<40)
+	if batch, _, _, _ := o.take(ctx, nil, 1); len(batch) != 1 || string(batch[0].body) != "r1" {
+		t.Fatalf("take = %q, want [r1]", bodies(batch))
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestOutboxDropOldestKeepsTheNewest(t *testing.T) {
 	ctx := context.Background()
 	o := newOutbox(manifest.DropOldest, 3, 0)
