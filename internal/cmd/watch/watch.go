@@ -163,6 +163,9 @@ func event(n *controlpb.Notification) Event {
 	return Event{Event: "unknown"}
 }
 
+// write prints e: exact in -o json and -o yaml; in text, every string the
+// server sent (names, the codec, the client's name, reasons) as
+// cmdutil.Untrusted shows it, so an event is always one line.
 func (opts *Options) write(e Event) error {
 	e.Time = opts.now().UTC()
 	switch opts.Output {
@@ -175,23 +178,23 @@ func (opts *Options) write(e Event) error {
 	fmt.Fprintf(&b, "%s  %s", e.Time.Local().Format("15:04:05.000"), e.Event)
 	switch e.Event {
 	case "connected":
-		fmt.Fprintf(&b, " to %s, serving %s", e.Addr, strings.Join(e.Interfaces, ", "))
+		fmt.Fprintf(&b, " to %s, serving %s", e.Addr, cmdutil.UntrustedList(e.Interfaces))
 	case "connection_opened":
-		fmt.Fprintf(&b, " #%d on %s (%s)", e.ConnectionID, e.Interface, e.Codec)
+		fmt.Fprintf(&b, " #%d on %s (%s)", e.ConnectionID, cmdutil.Untrusted(e.Interface), cmdutil.Untrusted(e.Codec))
 		if e.Client != "" {
-			fmt.Fprintf(&b, " from %s", e.Client)
+			fmt.Fprintf(&b, " from %s", cmdutil.Untrusted(e.Client))
 		}
 	case "connection_closed":
-		fmt.Fprintf(&b, " #%d on %s: %s", e.ConnectionID, e.Interface, e.Code)
+		fmt.Fprintf(&b, " #%d on %s: %s", e.ConnectionID, cmdutil.Untrusted(e.Interface), e.Code)
 	case "interfaces_changed":
 		if len(e.Interfaces) > 0 {
-			fmt.Fprintf(&b, " added %s", strings.Join(e.Interfaces, ", "))
+			fmt.Fprintf(&b, " added %s", cmdutil.UntrustedList(e.Interfaces))
 		}
 		if len(e.Removed) > 0 {
-			fmt.Fprintf(&b, " removed %s", strings.Join(e.Removed, ", "))
+			fmt.Fprintf(&b, " removed %s", cmdutil.UntrustedList(e.Removed))
 		}
 	case "manifest_changed":
-		fmt.Fprintf(&b, " %s now %s", e.Interface, e.Hash)
+		fmt.Fprintf(&b, " %s now %s", cmdutil.Untrusted(e.Interface), cmdutil.Untrusted(e.Hash))
 	case "draining":
 		if !e.Deadline.IsZero() {
 			fmt.Fprintf(&b, ": connections close by %s", e.Deadline.Local().Format("15:04:05"))
@@ -200,7 +203,7 @@ func (opts *Options) write(e Event) error {
 		fmt.Fprintf(&b, ": %s", e.Code)
 	}
 	if e.Reason != "" {
-		fmt.Fprintf(&b, ": %s", e.Reason)
+		fmt.Fprintf(&b, ": %s", cmdutil.Untrusted(e.Reason))
 	}
 	b.WriteByte('\n')
 	_, err := fmt.Fprint(opts.IO.Out, b.String())
