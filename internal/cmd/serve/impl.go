@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ifkit/ifkit/codec"
 	"github.com/ifkit/ifkit/iface"
@@ -161,17 +162,19 @@ func (x *impl) onConnect(ctx context.Context, c *iface.Conn) {
 		if ce.Remote {
 			by = "by the client"
 		}
+		// The reason is the peer's when it closed (and may quote the
+		// peer when the server did), as may the cause.
 		reason := ""
 		if ce.Reason != "" {
-			reason = ": " + ce.Reason
+			reason = ": " + cmdutil.Untrusted(ce.Reason)
 		}
 		if ce.Cause != nil {
-			reason += " (" + ce.Cause.Error() + ")"
+			reason += " (" + cmdutil.Untrusted(ce.Cause.Error()) + ")"
 		}
 		x.log.printf("conn %d %s: closed %s: %s%s", c.ID(), x.m.Name, by, ce.Code, reason)
 		return
 	}
-	x.log.printf("conn %d %s: closed: %v", c.ID(), x.m.Name, c.Err())
+	x.log.printf("conn %d %s: closed: %s", c.ID(), x.m.Name, cmdutil.ErrorText(c.Err()))
 }
 
 // mockSend sends mock values on c at the --rate until the connection ends.
@@ -201,7 +204,7 @@ func (x *impl) mockSend(ctx context.Context, c *iface.Conn) {
 		case ctx.Err() != nil || c.Err() != nil:
 			return
 		default:
-			x.log.printf("conn %d %s: --mock: sending %s: %v", c.ID(), x.m.Name, t.Name, err)
+			x.log.printf("conn %d %s: --mock: sending %s: %s", c.ID(), x.m.Name, t.Name, cmdutil.ErrorText(err))
 			return
 		}
 		if wait != nil {
@@ -219,7 +222,7 @@ func (x *impl) mockSend(ctx context.Context, c *iface.Conn) {
 func (x *impl) onMessage(ctx context.Context, msg *iface.Message) error {
 	c := msg.Conn()
 	if !x.opts.Quiet {
-		x.log.printf("conn %d %s: received %s #%d %s", c.ID(), x.m.Name, msg.Type.Name, msg.Seq, preview(msg))
+		x.log.printf("conn %d %s: received %s #%d %s", c.ID(), x.m.Name, msg.Type.Name, msg.Seq, cmdutil.Untrusted(preview(msg)))
 	}
 	if msg.IsRequest() {
 		return x.answer(ctx, msg)
@@ -230,7 +233,7 @@ func (x *impl) onMessage(ctx context.Context, msg *iface.Message) error {
 			err = c.Send(ctx, s.Name, v)
 		}
 		if err != nil && ctx.Err() == nil {
-			x.log.printf("conn %d %s: --echo: %s #%d as %s: %v", c.ID(), x.m.Name, msg.Type.Name, msg.Seq, s.Name, err)
+			x.log.printf("conn %d %s: --echo: %s #%d as %s: %s", c.ID(), x.m.Name, msg.Type.Name, msg.Seq, s.Name, cmdutil.ErrorText(err))
 		}
 	}
 	return nil
@@ -280,14 +283,19 @@ func echoValue(msg *iface.Message) (any, error) {
 // previewBytes bounds a received message as logged.
 const previewBytes = 200
 
-// preview is a received message as logged: its JSON, cut short.
+// preview is a received message as logged: its JSON, cut short (at the
+// start of a character, so the cut does not make it invalid UTF-8).
 func preview(msg *iface.Message) string {
 	v, err := cmdutil.MessageValue(msg)
 	if err != nil {
 		return fmt.Sprintf("(%d bytes)", len(msg.Data))
 	}
 	if len(v) > previewBytes {
-		return string(v[:previewBytes]) + "…"
+		n := previewBytes
+		for n > 0 && !utf8.RuneStart(v[n]) {
+			n--
+		}
+		return string(v[:n]) + "…"
 	}
 	return string(v)
 }

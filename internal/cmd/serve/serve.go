@@ -68,9 +68,13 @@ clients send, sends nothing, and refuses requests with code internal.
 Each address is printed on stdout as "listening on ADDR" once it accepts
 connections (tcp://127.0.0.1:0 picks a free port; the line tells which).
 Connections, the messages received and why connections ended are logged on
-stderr. SIGINT or SIGTERM stops the server gracefully: it closes its connections
-normally (clients see normal_close), tells control streams it is draining and
-waits up to --grace before cutting off what remains.
+stderr. Text a client chose (a close reason, an interface name) is logged as it
+is when plain, and quoted ("a\nb", "\x1b[31m") when it holds line breaks or
+control characters, so it cannot forge a log line. Refused sessions and streams
+are logged at most 10 a second, then counted in one line. SIGINT or SIGTERM
+stops the server gracefully: it closes its connections normally (clients see
+normal_close), tells control streams it is draining and waits up to --grace
+before cutting off what remains.
 
 ADDR is unix:///abs/path.sock, unix:rel.sock, tcp://host:port, host:port or
 tls://host:port (with --tls-cert and --tls-key). A Unix socket is made
@@ -180,7 +184,8 @@ func Run(ctx context.Context, opts *Options) error {
 	stopping, stop := context.WithCancel(context.Background())
 	defer stop()
 	life := &lifecycle{stopping: stopping}
-	serverOpts = append(serverOpts, iface.WithOnRefusal(func(r iface.Refusal) { log.printf("%v", r) }))
+	refusals := newRefusalLog(log, refusalLogMax, refusalLogWindow)
+	serverOpts = append(serverOpts, iface.WithOnRefusal(refusals.refused))
 	srv := iface.NewServer(serverOpts...)
 	seen := map[string]string{}
 	for i, m := range ms {
@@ -249,6 +254,7 @@ func Run(ctx context.Context, opts *Options) error {
 		log.printf("grace period over: cut off the remaining connections")
 	}
 	wg.Wait()
+	refusals.flush()
 	log.printf("stopped")
 	return serveErr
 }
@@ -283,16 +289,20 @@ func listenAddr(asked string, l net.Listener) string {
 	return asked
 }
 
-// logger writes timestamped lines to stderr, one at a time.
+// logger writes timestamped lines to stderr, one at a time. Text a peer
+// chose is passed to it through cmdutil.Untrusted; as a last guard, a line
+// that still holds a newline or a control character is quoted whole, so one
+// call is always one line.
 type logger struct {
 	mu sync.Mutex
 	w  io.Writer
 }
 
 func (l *logger) printf(format string, args ...any) {
+	line := cmdutil.Untrusted(fmt.Sprintf(format, args...))
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	fmt.Fprintf(l.w, "%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
+	fmt.Fprintf(l.w, "%s %s\n", time.Now().Format("15:04:05.000"), line)
 }
 
 // Rate is how many messages per period --mock sends on each connection.
