@@ -239,14 +239,11 @@ func Explain(err error, addr string) error {
 		return err
 	}
 	msg := "the server refused: " + code.String()
-	if reason != "" {
-		msg += ": " + reason
-	}
 	if ce != nil {
 		msg = "the server closed the connection: " + code.String()
-		if reason != "" {
-			msg += ": " + reason
-		}
+	}
+	if reason != "" {
+		msg += ": " + Untrusted(reason)
 	}
 	switch code {
 	case iface.CodeUnknownInterface:

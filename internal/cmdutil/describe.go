@@ -15,14 +15,16 @@ import (
 
 // Describe writes a manifest as text for people: what the interface is,
 // which way data flows, its message types with their fields, replies, flow
-// limits and control operations.
+// limits and control operations. The manifest may be a live server's, so
+// its free text (titles, descriptions, field names and formats, examples)
+// is printed as Untrusted shows it, a description line by line.
 func Describe(w io.Writer, m *manifest.Manifest) error {
 	ew := &errWriter{w: w}
 	title := ""
 	if m.Title != "" {
-		title = " — " + m.Title
+		title = " — " + Untrusted(m.Title)
 	}
-	ew.printf("%s %s%s\n", m.Name, m.Version, title)
+	ew.printf("%s %s%s\n", Untrusted(m.Name), Untrusted(m.Version), title)
 	ew.printf("hash %s\n", m.Hash())
 	if m.Description != "" {
 		ew.printf("\n%s\n", indent(strings.TrimSpace(m.Description), ""))
@@ -30,11 +32,11 @@ func Describe(w io.Writer, m *manifest.Manifest) error {
 	ew.printf("\n")
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "direction\t%s\n", directionText(m.Direction))
-	fmt.Fprintf(tw, "codecs\t%s\n", strings.Join(m.Codecs, ", "))
+	fmt.Fprintf(tw, "codecs\t%s\n", UntrustedList(m.Codecs))
 	fmt.Fprintf(tw, "flow\t%d credits, messages up to %s, %s\n", m.Flow.Credits, byteSize(m.Flow.MaxMessageBytes), exhaustedText(m.Flow.OnExhausted))
 	control := "none (no control sub-interface)"
 	if len(m.Control) > 0 {
-		control = "list, manifest, " + strings.Join(m.Control, ", ")
+		control = "list, manifest, " + UntrustedList(m.Control)
 	}
 	fmt.Fprintf(tw, "control\t%s\n", control)
 	tw.Flush()
@@ -71,7 +73,7 @@ func Usage(w io.Writer, m *manifest.Manifest, addr string) error {
 			spontaneous = spontaneous || !replies[t.Name]
 		}
 		if spontaneous {
-			ew.printf("  ifctl recv %s %s -n 3\n", addr, m.Name)
+			ew.printf("  ifctl recv %s %s -n 3\n", addr, Untrusted(m.Name))
 		}
 	}
 	for _, t := range m.Recv {
@@ -80,17 +82,17 @@ func Usage(w io.Writer, m *manifest.Manifest, addr string) error {
 			data = string(t.Examples[0])
 		}
 		if t.Reply != nil {
-			ew.printf("  ifctl call %s %s %s -d %s\n", addr, m.Name, t.Name, shellQuote(data))
+			ew.printf("  ifctl call %s %s %s -d %s\n", addr, Untrusted(m.Name), Untrusted(t.Name), Untrusted(shellQuote(data)))
 			continue
 		}
 		typ := ""
 		if len(m.Recv) > 1 {
-			typ = " --type " + t.Name
+			typ = " --type " + Untrusted(t.Name)
 		}
-		ew.printf("  ifctl send %s %s%s -d %s\n", addr, m.Name, typ, shellQuote(data))
+		ew.printf("  ifctl send %s %s%s -d %s\n", addr, Untrusted(m.Name), typ, Untrusted(shellQuote(data)))
 	}
 	if m.Offers(manifest.OpStats) {
-		ew.printf("  ifctl stats %s %s\n", addr, m.Name)
+		ew.printf("  ifctl stats %s %s\n", addr, Untrusted(m.Name))
 	}
 	return ew.err
 }
@@ -101,15 +103,15 @@ func shellQuote(s string) string {
 }
 
 func describeType(w *errWriter, t *manifest.MessageType) {
-	head := "  " + t.Name
+	head := "  " + Untrusted(t.Name)
 	if t.Proto != nil {
-		head += "  (" + string(t.Proto.FullName()) + ")"
+		head += "  (" + Untrusted(string(t.Proto.FullName())) + ")"
 	}
 	if t.Reply != nil {
 		if t.Reply.Stream {
-			head += "  → stream of " + t.Reply.Type
+			head += "  → stream of " + Untrusted(t.Reply.Type)
 		} else {
-			head += "  → " + t.Reply.Type
+			head += "  → " + Untrusted(t.Reply.Type)
 		}
 	}
 	w.printf("%s\n", head)
@@ -120,15 +122,15 @@ func describeType(w *errWriter, t *manifest.MessageType) {
 		w.printf("      fields:\n")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, f := range fields {
-			fmt.Fprintf(tw, "        %s\t%s\n", f[0], f[1])
+			fmt.Fprintf(tw, "        %s\t%s\n", Untrusted(f[0]), Untrusted(f[1]))
 		}
 		tw.Flush()
 	}
 	if len(t.FilterFields) > 0 {
-		w.printf("      filter on: %s\n", strings.Join(t.FilterFields, ", "))
+		w.printf("      filter on: %s\n", UntrustedList(t.FilterFields))
 	}
 	for _, e := range t.Examples {
-		w.printf("      example: %s\n", e)
+		w.printf("      example: %s\n", Untrusted(string(e)))
 	}
 }
 
@@ -257,8 +259,13 @@ func byteSize(n int) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
+// indent is text of several lines, each made Untrusted and prefixed.
 func indent(s, prefix string) string {
-	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = prefix + Untrusted(l)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // errWriter keeps the first write error so a long report can be written

@@ -137,7 +137,9 @@ func Values(arg string, stdin io.Reader, f func(line int, value []byte) error) e
 
 // WriteRecord prints one received message in format f: NDJSON for json
 // (the value alone when valueOnly), a YAML document for yaml, and
-// "#seq Type value" for text.
+// "#seq Type value" for text, where a value holding characters JSON does
+// not escape but a terminal acts on (C1 controls, bidi overrides) is
+// quoted whole, as Untrusted does.
 func WriteRecord(w io.Writer, f Format, r Record, valueOnly bool) error {
 	switch f {
 	case YAML:
@@ -150,10 +152,10 @@ func WriteRecord(w io.Writer, f Format, r Record, valueOnly bool) error {
 		return WriteYAMLDoc(w, r)
 	case Text:
 		if valueOnly {
-			_, err := fmt.Fprintf(w, "%s\n", r.Value)
+			_, err := fmt.Fprintf(w, "%s\n", Untrusted(string(r.Value)))
 			return err
 		}
-		_, err := fmt.Fprintf(w, "#%d %s %s\n", r.Seq, r.Type, r.Value)
+		_, err := fmt.Fprintf(w, "#%d %s %s\n", r.Seq, Untrusted(r.Type), Untrusted(string(r.Value)))
 		return err
 	}
 	if valueOnly {

@@ -399,9 +399,10 @@ func write(opts *Options, rep *Report) error {
 		return cmdutil.WriteYAMLDoc(opts.IO.Out, rep)
 	}
 	tw := tabwriter.NewWriter(opts.IO.Out, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "interface\t%s %s at %s, codec %s\n", rep.Interface, rep.Version, rep.Addr, rep.Codec)
+	// The interface's name, version and types are the live manifest's.
+	fmt.Fprintf(tw, "interface\t%s %s at %s, codec %s\n", cmdutil.Untrusted(rep.Interface), cmdutil.Untrusted(rep.Version), rep.Addr, cmdutil.Untrusted(rep.Codec))
 	if t := rep.Throughput; t != nil {
-		what := t.Type
+		what := cmdutil.Untrusted(t.Type)
 		if what == "" {
 			what = "every type"
 		}
@@ -413,13 +414,13 @@ func write(opts *Options, rep *Report) error {
 	}
 	if r := rep.RTT; r != nil {
 		fmt.Fprintf(tw, "round trip\t%s → %s, %d B: %d calls: p50 %.1f µs, p90 %.1f µs, p99 %.1f µs, max %.1f µs\n",
-			r.Type, r.Reply, r.Bytes, r.Calls, r.P50us, r.P90us, r.P99us, r.MaxUs)
+			cmdutil.Untrusted(r.Type), cmdutil.Untrusted(r.Reply), r.Bytes, r.Calls, r.P50us, r.P90us, r.P99us, r.MaxUs)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	for _, n := range rep.Notes {
-		fmt.Fprintln(opts.IO.ErrOut, "note:", n)
+		fmt.Fprintln(opts.IO.ErrOut, "note:", cmdutil.Untrusted(n))
 	}
 	if rep.Throughput == nil && rep.RTT == nil {
 		return errors.New("nothing to measure on " + rep.Interface)

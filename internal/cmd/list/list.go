@@ -93,7 +93,7 @@ func Run(ctx context.Context, opts *Options) error {
 	tw := tabwriter.NewWriter(opts.IO.Out, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "NAME\tVERSION\tDIRECTION\tTITLE\n")
 	for _, e := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, e.Version, e.Direction, e.Title)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cmdutil.Untrusted(e.Name), cmdutil.Untrusted(e.Version), cmdutil.Untrusted(e.Direction), cmdutil.Untrusted(e.Title))
 	}
 	return tw.Flush()
 }

@@ -137,7 +137,7 @@ func ended(opts *Options, conn *iface.Conn, err error, parent context.Context, g
 	case errors.Is(err, iface.ErrNormalClose):
 		var ce *iface.CloseError
 		if errors.As(err, &ce) && ce.Reason != "" {
-			fmt.Fprintf(opts.IO.ErrOut, "ifctl: the server closed the connection after %d message(s): %s\n", got, ce.Reason)
+			fmt.Fprintf(opts.IO.ErrOut, "ifctl: the server closed the connection after %d message(s): %s\n", got, cmdutil.Untrusted(ce.Reason))
 		}
 		if opts.Count > 0 {
 			return cmdutil.Problem(fmt.Sprintf("received %d of %d message(s): the server closed the connection", got, opts.Count))

@@ -99,17 +99,18 @@ func Execute(io *cmdutil.IOStreams, args []string) int {
 		err = cmdutil.UsageError(err)
 	}
 	var ee *cmdutil.ExitError
+	// ErrorText: a reason the server sent is printed inert.
 	switch {
 	case errors.As(err, &ee) && ee.Err == nil:
 		// the command reported the details itself
 	case cmdutil.ExitCode(err) == cmdutil.ExitUsage:
 		if failed != nil && failed != cmd && failed.Runnable() {
-			fmt.Fprintf(io.ErrOut, "ifctl: %v\nUsage: %s\nRun '%s --help' for usage.\n", err, failed.UseLine(), failed.CommandPath())
+			fmt.Fprintf(io.ErrOut, "ifctl: %s\nUsage: %s\nRun '%s --help' for usage.\n", cmdutil.ErrorText(err), failed.UseLine(), failed.CommandPath())
 		} else {
-			fmt.Fprintf(io.ErrOut, "ifctl: %v\nRun 'ifctl --help' for usage.\n", err)
+			fmt.Fprintf(io.ErrOut, "ifctl: %s\nRun 'ifctl --help' for usage.\n", cmdutil.ErrorText(err))
 		}
 	default:
-		fmt.Fprintf(io.ErrOut, "ifctl: %v\n", err)
+		fmt.Fprintf(io.ErrOut, "ifctl: %s\n", cmdutil.ErrorText(err))
 	}
 	return cmdutil.ExitCode(err)
 }

@@ -190,7 +190,7 @@ func Run(ctx context.Context, opts *Options) error {
 	if len(refused) > 0 {
 		sort.Slice(refused, func(i, j int) bool { return refused[i].Seq < refused[j].Seq })
 		for _, e := range refused {
-			fmt.Fprintf(opts.IO.ErrOut, "ifctl: %s: the server refused it: %s: %s\n", where(lines[e.Seq]), e.Code, e.Reason)
+			fmt.Fprintf(opts.IO.ErrOut, "ifctl: %s: the server refused it: %s: %s\n", where(lines[e.Seq]), e.Code, cmdutil.Untrusted(e.Reason))
 		}
 		return &cmdutil.ExitError{Code: cmdutil.ExitCode(refused[0])}
 	}

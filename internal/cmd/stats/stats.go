@@ -135,7 +135,7 @@ func write(opts *Options, st *controlpb.ConnStats, n int) error {
 		fmt.Fprintln(w)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "connection\t%d on %s, open %s\n", st.GetConnectionId(), st.GetInterface(), (time.Duration(st.GetUptimeMs()) * time.Millisecond).String())
+	fmt.Fprintf(tw, "connection\t%d on %s, open %s\n", st.GetConnectionId(), cmdutil.Untrusted(st.GetInterface()), (time.Duration(st.GetUptimeMs()) * time.Millisecond).String())
 	fmt.Fprintf(tw, "server sent\t%d messages, %d bytes\n", st.GetSentMessages(), st.GetSentBytes())
 	fmt.Fprintf(tw, "server received\t%d messages, %d bytes\n", st.GetReceivedMessages(), st.GetReceivedBytes())
 	fmt.Fprintf(tw, "refused\t%d received messages (invalid)\n", st.GetRefused())
