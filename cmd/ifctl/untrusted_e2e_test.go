@@ -94,6 +94,7 @@ func TestHostileClientText(t *testing.T) {
 	}
 	elapsed := time.Since(start)
 	srv.logged(t, "more refusals not logged")
+	waitIn(t, wout, "normal_close: "+hostileQuoted)
 	watch.Process.Signal(syscall.SIGINT)
 	if err := watch.Wait(); err != nil {
 		t.Fatalf("watch: %v; stderr %s", err, werr)

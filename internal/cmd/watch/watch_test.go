@@ -86,7 +86,12 @@ func TestPeerTextIsInert(t *testing.T) {
 			}
 			conn.Close(hostile)
 			c.Close()
-			waitFor(t, out, "connection_closed")
+			// (the hostile name holds "connection_closed" too)
+			closed := `: normal_close: "`
+			if format == cmdutil.JSON {
+				closed = `"event":"connection_closed"`
+			}
+			waitFor(t, out, closed)
 			cancel()
 			if err := <-done; err != nil {
 				t.Fatal(err)
