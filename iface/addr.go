@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -109,11 +111,12 @@ func WithServerTLS(c *tls.Config) ListenOption {
 	return listenOption(func(o *listenOptions) { o.tls = c })
 }
 
-// Listen opens a listener on addr. A Unix socket file is made readable and
-// writable by its owner only (mode 0600; put it in a 0700 folder to close the
-// moment between creation and chmod), a stale socket file left by a dead
-// process is replaced, and the file is removed when the listener closes. A
-// tls:// address needs WithServerTLS.
+// Listen opens a listener on addr. A Unix socket file is readable and
+// writable by its owner only (mode 0600) from the moment it appears at its
+// path, whatever the umask; a stale socket file left by a dead process is
+// replaced, a live socket or any other file is left alone and reported, and
+// the file is removed when the listener closes. A tls:// address needs
+// WithServerTLS.
 func Listen(ctx context.Context, addr string, opts ...ListenOption) (net.Listener, error) {
 	a, err := ParseAddr(addr)
 	if err != nil {
@@ -143,16 +146,89 @@ func Listen(ctx context.Context, addr string, opts ...ListenOption) (net.Listene
 	if err := removeStaleSocket(ctx, a.Address); err != nil {
 		return nil, err
 	}
-	l, err := lc.Listen(ctx, "unix", a.Address)
+	return listenUnix(ctx, a.Address)
+}
+
+// privateDirPattern names the folder a socket is created in before it is
+// linked into place (a leftover of a crash there can be removed).
+const privateDirPattern = ".ifkit-"
+
+// listenUnix listens on a Unix socket at path whose file is owner-only from
+// the start. bind creates the file with the process's umask, so chmod after
+// it leaves a moment in which, with umask 000 in a world-writable folder,
+// another user can connect. The umask cannot be set around bind instead: it
+// is process-wide, and every file other goroutines create meanwhile would
+// get it. Nor is there a portable call that binds with a mode (Linux honours
+// an fchmod of the socket before bind; other systems do not). So the socket
+// is bound in a fresh folder next to path that only this user may enter
+// (0700), made 0600 there, then hard-linked to path: the file appears at
+// path already owner-only. A link, unlike a rename, fails if something
+// appeared at path meanwhile (another server starting on it) instead of
+// replacing it, as bind would.
+func listenUnix(ctx context.Context, path string) (net.Listener, error) {
+	private, err := os.MkdirTemp(filepath.Dir(path), privateDirPattern)
+	if err != nil {
+		return nil, fmt.Errorf("%s: creating a private folder to make the socket in: %w", path, err)
+	}
+	defer os.Remove(private)
+	tmp := filepath.Join(private, "s")
+	if max := len(syscall.RawSockaddrUnix{}.Path); len(tmp) > max && len(path) <= max {
+		return nil, fmt.Errorf("%s: path too long: the socket is made in %s first, %d bytes, and the system allows %d; use a path %d bytes shorter",
+			path, tmp, len(tmp), max, len(tmp)-max)
+	}
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "unix", tmp)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.Chmod(a.Address, 0o600); err != nil {
-		l.Close()
-		return nil, fmt.Errorf("setting owner-only mode on %s: %w", a.Address, err)
+	ul := l.(*net.UnixListener)
+	ul.SetUnlinkOnClose(false) // its name is removed below; path's on Close
+	defer os.Remove(tmp)
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		ul.Close()
+		return nil, fmt.Errorf("setting owner-only mode on %s: %w", path, err)
 	}
-	return l, nil
+	if err := os.Link(tmp, path); err != nil {
+		ul.Close()
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("%s: another process created this file while the socket was being made; stop it or choose another path", path)
+		}
+		return nil, fmt.Errorf("%s: putting the socket in place: %w", path, err)
+	}
+	u := &unixListener{UnixListener: ul, addr: &net.UnixAddr{Name: path, Net: "unix"}}
+	u.unlink.Store(true)
+	return u, nil
 }
+
+// unixListener is a Unix socket listener made by listenUnix: it reports the
+// path it was asked for, not the one it was bound to, and removes that path
+// when it closes (unless SetUnlinkOnClose(false)), as *net.UnixListener does.
+type unixListener struct {
+	*net.UnixListener
+	addr   *net.UnixAddr
+	unlink atomic.Bool
+	once   sync.Once
+}
+
+var _ net.Listener = (*unixListener)(nil)
+
+// Addr returns the socket's path.
+func (l *unixListener) Addr() net.Addr { return l.addr }
+
+// Close stops listening and removes the socket file.
+func (l *unixListener) Close() error {
+	err := l.UnixListener.Close()
+	l.once.Do(func() {
+		if l.unlink.Load() {
+			os.Remove(l.addr.Name)
+		}
+	})
+	return err
+}
+
+// SetUnlinkOnClose sets whether Close removes the socket file (it does by
+// default).
+func (l *unixListener) SetUnlinkOnClose(unlink bool) { l.unlink.Store(unlink) }
 
 // removeStaleSocket removes a socket file nobody listens on any more. A file
 // that is not a socket, or a live socket, is left alone and reported.

@@ -77,8 +77,8 @@ normal_close), tells control streams it is draining and waits up to --grace
 before cutting off what remains.
 
 ADDR is unix:///abs/path.sock, unix:rel.sock, tcp://host:port, host:port or
-tls://host:port (with --tls-cert and --tls-key). A Unix socket is made
-owner-only (mode 0600).`,
+tls://host:port (with --tls-cert and --tls-key). A Unix socket is owner-only
+(mode 0600) from the moment it appears, whatever the umask.`,
 		Example: `  # a sensor stream with mock readings, twice a second
   ifctl serve testdata/manifests/sensors.temperature.yaml --listen unix:///tmp/sensors.sock --mock --rate 2/s
 
