@@ -35,6 +35,9 @@ type Options struct {
 	Quiet  bool // log connections and refusals, not every message received
 	Rate   Rate
 	Grace  time.Duration
+	// Limits are the server's limits and timeouts (--max-connections, ...);
+	// the zero Config means iface.DefaultConfig().
+	Limits iface.Config
 	// Security: a tls:// address needs TLSCert and TLSKey; TLSClientCA
 	// makes it mutual TLS; a secret makes every client prove it.
 	TLSCert, TLSKey, TLSClientCA string
@@ -76,6 +79,9 @@ stops the server gracefully: it closes its connections normally (clients see
 normal_close), tells control streams it is draining and waits up to --grace
 before cutting off what remains.
 
+--max-connections, --max-streams, --idle-timeout and the timeouts bound what
+clients may hold; their defaults are iface.DefaultConfig's (spec/PROTOCOL.md §5).
+
 ADDR is unix:///abs/path.sock, unix:rel.sock, tcp://host:port, host:port or
 tls://host:port (with --tls-cert and --tls-key). A Unix socket is owner-only
 (mode 0600) from the moment it appears, whatever the umask.`,
@@ -107,6 +113,7 @@ tls://host:port (with --tls-cert and --tls-key). A Unix socket is owner-only
 	fs.BoolVarP(&opts.Quiet, "quiet", "q", false, "log connections and refusals, not each message received")
 	fs.Var(&opts.Rate, "rate", "with --mock, messages per connection: N/s, N/m, N/h (0: as fast as credits allow)")
 	fs.DurationVar(&opts.Grace, "grace", DefaultGrace, "how long a graceful shutdown waits for connections to end")
+	addLimitFlags(cmd, &opts.Limits)
 	fs.StringVar(&opts.TLSCert, "tls-cert", "", "PEM certificate of a tls:// listener")
 	fs.StringVar(&opts.TLSKey, "tls-key", "", "PEM key of --tls-cert")
 	fs.StringVar(&opts.TLSClientCA, "tls-client-ca", "", "PEM CA client certificates must chain to (mutual TLS)")
@@ -160,10 +167,17 @@ func Run(ctx context.Context, opts *Options) error {
 			return cmdutil.UsageError(err)
 		}
 	}
+	if opts.Limits == (iface.Config{}) {
+		opts.Limits = iface.DefaultConfig()
+	}
+	if err := checkLimits(opts.Limits); err != nil {
+		return err
+	}
 	serverOpts, listenOpts, err := opts.security()
 	if err != nil {
 		return err
 	}
+	serverOpts = append(serverOpts, iface.WithConfig(opts.Limits))
 	var ms []*manifest.Manifest
 	bad := false
 	for _, f := range opts.Files {
