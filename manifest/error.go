@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -14,7 +15,23 @@ type Error struct {
 	Col  int    // 1-based; 0 when the position is unknown
 	Path string // the field, dotted (flow.credits, messages.send.Reading.proto); empty for the whole file
 	Msg  string // what is wrong and, where it helps, what would be right
+	Err  error  // the cause, if any: ErrOutsideFolder, ErrNotRegular, ErrTooLarge, a file system or compiler error
 }
+
+// Why a file the manifest names, or part of one, was refused. Match them with
+// errors.Is on the error Load or Parse returns.
+var (
+	// ErrOutsideFolder: the name, or a symbolic link on the way to the file,
+	// leads outside the manifest's folder (spec/MANIFEST.md §5).
+	ErrOutsideFolder = errors.New("outside the manifest's folder")
+	// ErrNotRegular: the name is a folder, a named pipe, a device or a
+	// socket, not a regular file.
+	ErrNotRegular = errors.New("not a regular file")
+	// ErrTooLarge: a file, the files of a load together, a line of a .proto
+	// file, a schema, the schemas' patterns or the canonical form are over
+	// their limit (limits.go).
+	ErrTooLarge = errors.New("over a size limit")
+)
 
 // Error formats e as file:line:col: path: message.
 func (e *Error) Error() string {
@@ -31,6 +48,9 @@ func (e *Error) Error() string {
 	b.WriteString(e.Msg)
 	return b.String()
 }
+
+// Unwrap returns the cause, if any.
+func (e *Error) Unwrap() error { return e.Err }
 
 // ErrorList is every problem found in one load, ordered by file and position.
 // Load and Parse return it (as an error) when a manifest is not valid.

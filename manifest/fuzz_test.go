@@ -2,8 +2,10 @@ package manifest_test
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ifkit/ifkit/manifest"
@@ -41,6 +43,43 @@ func FuzzParse(f *testing.F) {
 		}
 		if !bytes.Equal(again.Canonical(), m.Canonical()) {
 			t.Fatalf("canonical form not stable:\n%s\n%s", m.Canonical(), again.Canonical())
+		}
+	})
+}
+
+// FuzzLoadFile feeds arbitrary bytes to the loader as a file a manifest
+// names: a .proto file, a schema file or a descriptor set. It must never
+// panic, and every error must be an ErrorList whose errors name a file.
+func FuzzLoadFile(f *testing.F) {
+	for _, pattern := range []string{"manifests/*/v1/*.proto", "manifests/schemas/*.json"} {
+		files, _ := filepath.Glob(filepath.Join(repo, "testdata", pattern))
+		for _, file := range files {
+			if data, err := os.ReadFile(file); err == nil {
+				f.Add(data, uint8(0))
+				f.Add(data, uint8(1))
+			}
+		}
+	}
+	f.Add([]byte(protoOK), uint8(0))
+	f.Add([]byte("syntax = \"proto3\";\npackage x;\nmessage A {}\nenum E { "+strings.Repeat("V = 1; ", 700)+"}\n"), uint8(0))
+	f.Add([]byte(`{"type":"object","patternProperties":{"^a+$":{"pattern":"b*"}}}`), uint8(1))
+	f.Add([]byte("\n\x12\x07x.proto\x12\x01x"), uint8(2))
+	manifests := []struct{ text, file string }{{protoManifest, "x.proto"}, {schemaManifest, "s.json"}, {setManifest, "x.binpb"}}
+	f.Fuzz(func(t *testing.T, data []byte, kind uint8) {
+		c := manifests[int(kind)%len(manifests)]
+		dir := folder(t, map[string]string{"m.yaml": c.text, c.file: string(data)})
+		_, err := manifest.Load(filepath.Join(dir, "m.yaml"))
+		if err == nil {
+			return
+		}
+		var list manifest.ErrorList
+		if !errors.As(err, &list) || len(list) == 0 {
+			t.Fatalf("error %T %v is not a non-empty ErrorList", err, err)
+		}
+		for _, e := range list {
+			if e.File == "" || e.Msg == "" {
+				t.Fatalf("error without a file or a message: %#v", e)
+			}
 		}
 	})
 }

@@ -1,32 +1,32 @@
 package manifest
 
 import (
+	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 )
 
-// MaxFileBytes bounds every file a manifest load reads: the manifest itself,
-// and the .proto, descriptor-set and schema files it names.
-const MaxFileBytes = 16 << 20
-
 // Option configures Parse and Load.
 type Option interface{ apply(*options) }
 
 type options struct {
-	fsys    fs.FS  // where relative file names resolve; nil: no files may be named
+	dir     string // WithDir: where relative file names resolve
+	fsys    fs.FS  // WithFS: where relative file names resolve
 	display string // prefix for file names in errors
 }
+
+// names reports whether the options give a folder to resolve file names in.
+func (o *options) names() bool { return o.dir != "" || o.fsys != nil }
 
 type optionFunc func(*options)
 
@@ -34,35 +34,59 @@ func (f optionFunc) apply(o *options) { f(o) }
 
 // WithDir resolves the files a manifest names (protos, descriptor_sets,
 // schema $refs) in the folder dir of the local file system. Load sets it to
-// the manifest's own folder.
+// the manifest's own folder. Only regular files inside dir are read: a name,
+// or a symbolic link on the way to the file, that leads outside dir is
+// refused (ErrOutsideFolder), and so is a folder, named pipe, device or
+// socket (ErrNotRegular), without opening it.
 func WithDir(dir string) Option {
-	return optionFunc(func(o *options) { o.fsys, o.display = os.DirFS(dir), dir })
+	return optionFunc(func(o *options) { o.dir, o.fsys, o.display = dir, nil, dir })
 }
 
 // WithFS resolves the files a manifest names in fsys, for manifests embedded
-// in a program with go:embed. Errors name the files as fsys does.
+// in a program with go:embed. Errors name the files as fsys does. fsys alone
+// decides what is inside it (an os.DirFS follows symbolic links out of its
+// folder): for a folder on disk use WithDir.
 func WithFS(fsys fs.FS) Option {
-	return optionFunc(func(o *options) { o.fsys, o.display = fsys, "" })
+	return optionFunc(func(o *options) { o.dir, o.fsys, o.display = "", fsys, "" })
 }
 
 // Load reads, checks and resolves the manifest file at path, YAML or JSON.
 // Files it names are resolved in its folder. When the manifest is invalid the
 // error is an ErrorList with every problem found, each at file:line:col.
 func Load(path string, opts ...Option) (*Manifest, error) {
-	f, err := os.Open(path)
+	return LoadContext(context.Background(), path, opts...)
+}
+
+// LoadContext is Load, stopping early when ctx is done: it then returns an
+// error matching ctx.Err() with errors.Is, not an ErrorList. A load reads and
+// compiles a bounded amount (limits.go), so without a ctx it ends too, in
+// seconds at most; ctx lets a program stop it sooner (on SIGTERM, say).
+func LoadContext(ctx context.Context, path string, opts ...Option) (*Manifest, error) {
+	data, err := readManifest(path)
 	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, ErrorList{{File: path, Msg: "cannot read the manifest: " + err.Error()}}
+		return nil, ErrorList{{File: path, Msg: "cannot read the manifest: " + err.why, Err: err.err}}
+	}
+	return parse(ctx, path, data, append([]Option{WithDir(filepath.Dir(path))}, opts...))
+}
+
+// readManifest reads the manifest file, refusing what is not a regular file
+// before it reads (a named pipe would block) and more than MaxFileBytes.
+func readManifest(path string) ([]byte, *fileError) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, pathError(path, err)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, notRegular(path, info.Mode())
+	}
+	// O_NONBLOCK: should a named pipe replace the file after the Stat, the
+	// open does not wait for a writer; readRegular then refuses it.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, pathError(path, err)
 	}
 	defer f.Close()
-	data, err := readAllBounded(f, path)
-	if err != nil {
-		return nil, ErrorList{{File: path, Msg: err.Error()}}
-	}
-	return Parse(path, data, append([]Option{WithDir(filepath.Dir(path))}, opts...)...)
+	return readRegular(f, path, MaxFileBytes, "the "+sizeText(MaxFileBytes)+" a manifest may have")
 }
 
 // Parse checks and resolves a manifest held in memory; name is used in error
@@ -70,12 +94,16 @@ func Load(path string, opts ...Option) (*Manifest, error) {
 // from YAML. Without WithDir or WithFS the manifest may not name files, which
 // holds for any canonical form.
 func Parse(name string, data []byte, opts ...Option) (*Manifest, error) {
+	return parse(context.Background(), name, data, opts)
+}
+
+func parse(ctx context.Context, name string, data []byte, opts []Option) (*Manifest, error) {
 	var o options
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
 	if len(data) > MaxFileBytes {
-		return nil, ErrorList{{File: name, Msg: fmt.Sprintf("the manifest is %d bytes; at most %d are allowed", len(data), MaxFileBytes)}}
+		return nil, ErrorList{{File: name, Msg: fmt.Sprintf("the manifest is %d bytes; at most %d are allowed", len(data), MaxFileBytes), Err: ErrTooLarge}}
 	}
 	root, errs := parseDocument(name, data)
 	if len(errs) > 0 {
@@ -86,46 +114,18 @@ func Parse(name string, data []byte, opts ...Option) (*Manifest, error) {
 		errs.sort()
 		return nil, errs
 	}
-	b := &builder{file: name, root: root, opts: o}
+	files := &folder{ctx: ctx, dir: o.dir, fsys: o.fsys, loaded: int64(len(data))}
+	defer files.close()
+	b := &builder{ctx: ctx, file: name, root: root, opts: o, files: files}
 	m := b.build()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: loading stopped: %w", name, err)
+	}
 	if len(b.errs) > 0 {
 		b.errs.sort()
 		return nil, b.errs
 	}
 	return m, nil
-}
-
-// readBounded reads name from fsys, refusing files over MaxFileBytes before
-// reading them whole.
-func readBounded(fsys fs.FS, name string) ([]byte, error) {
-	f, err := fsys.Open(name)
-	if err != nil {
-		return nil, cleanPathError(err)
-	}
-	defer f.Close()
-	return readAllBounded(f, name)
-}
-
-// readAllBounded reads r to its end, refusing more than MaxFileBytes.
-func readAllBounded(r io.Reader, name string) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxFileBytes+1))
-	if err != nil {
-		return nil, cleanPathError(err)
-	}
-	if len(data) > MaxFileBytes {
-		return nil, fmt.Errorf("%s is larger than %d bytes", name, MaxFileBytes)
-	}
-	return data, nil
-}
-
-// cleanPathError drops the operation from an fs error: "open x: file does
-// not exist" reads better as "x: file does not exist".
-func cleanPathError(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
-	}
-	return err
 }
 
 // rawManifest is the document decoded after it passed the format schema, so
@@ -173,10 +173,16 @@ func (r *Reply) UnmarshalJSON(data []byte) error {
 // builder turns a format-valid document into a Manifest, collecting every
 // semantic error on the way.
 type builder struct {
-	file string
-	root *node
-	opts options
-	errs ErrorList
+	ctx   context.Context
+	file  string
+	root  *node
+	opts  options
+	files *folder
+	errs  ErrorList
+
+	schemaObjects int  // objects and booleans of the schemas compiled so far (MaxSchemaObjectsTotal)
+	patternBytes  int  // of their regular expressions (MaxPatternBytes)
+	schemasOver   bool // the schemas together went over a limit: compile no more
 
 	declared map[*MessageType]bool            // types whose proto or schema was declared, resolved or not
 	schemas  map[*MessageType]any             // each type's resolved JSON Schema, for the canonical form
@@ -186,8 +192,13 @@ type builder struct {
 
 // errorf records an error at the node under pointer p of the manifest.
 func (b *builder) errorf(p string, format string, args ...any) {
+	b.errorCause(p, nil, format, args...)
+}
+
+// errorCause is errorf with the error's cause, for errors.Is.
+func (b *builder) errorCause(p string, cause error, format string, args ...any) {
 	n := b.root.at(p)
-	b.errs = append(b.errs, &Error{File: b.file, Line: n.line, Col: n.col, Path: dotted(p), Msg: fmt.Sprintf(format, args...)})
+	b.errs = append(b.errs, &Error{File: b.file, Line: n.line, Col: n.col, Path: dotted(p), Msg: fmt.Sprintf(format, args...), Err: cause})
 }
 
 // displayName is how errors name a file the manifest refers to.
@@ -198,20 +209,21 @@ func (b *builder) displayName(rel string) string {
 	return filepath.Join(b.opts.display, filepath.FromSlash(rel))
 }
 
-// readFile reads a file named by the manifest at pointer p.
-func (b *builder) readFile(p, rel string) ([]byte, bool) {
-	if b.opts.fsys == nil {
+// readFile reads a file named by the manifest at pointer p; source marks a
+// schema file, which counts against MaxSourceBytes.
+func (b *builder) readFile(p, rel string, source bool) ([]byte, bool) {
+	if !b.opts.names() {
 		b.errorf(p, "cannot read %s: this manifest was parsed without a folder to resolve files in (load it from a file, or use WithDir)", rel)
 		return nil, false
 	}
 	clean := path.Clean(filepath.ToSlash(rel))
 	if !fs.ValidPath(clean) {
-		b.errorf(p, "%q must be a relative path inside the manifest's folder", rel)
+		b.errorCause(p, ErrOutsideFolder, "%q must be a relative path inside the manifest's folder", rel)
 		return nil, false
 	}
-	data, err := readBounded(b.opts.fsys, clean)
+	data, err := b.files.read(clean, source)
 	if err != nil {
-		b.errorf(p, "cannot read %s", err)
+		b.errorCause(p, err.err, "cannot read %s", err)
 		return nil, false
 	}
 	return data, true
@@ -247,6 +259,12 @@ func (b *builder) build() *Manifest {
 		return nil
 	}
 	m.canonical = b.canonical(m)
+	if len(m.canonical) > MaxFileBytes {
+		b.errs = append(b.errs, &Error{File: b.file, Err: ErrTooLarge, Msg: fmt.Sprintf(
+			"the canonical form, with every descriptor and schema embedded, would be %d bytes, over the %s a receiver accepts; use fewer or smaller protobuf files and schemas",
+			len(m.canonical), sizeText(MaxFileBytes))})
+		return nil
+	}
 	m.hash = hashOf(m.canonical)
 	return m
 }
@@ -321,8 +339,14 @@ func typePointer(t *MessageType) string {
 	return "/messages/" + string(t.Direction) + "/" + escapePointer(t.Name)
 }
 
+// pointerEscaper is immutable: sharing it is not shared mutable state.
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
+
 func escapePointer(s string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
+	if !strings.ContainsAny(s, "~/") {
+		return s
+	}
+	return pointerEscaper.Replace(s)
 }
 
 func (b *builder) messageTypes(m *Manifest, r *rawManifest) {

@@ -13,10 +13,11 @@ import (
 type node struct {
 	kind      nodeKind
 	line, col int
-	text      string  // string value, or the number in normalized form
-	truth     bool    // bool value
-	keys      []*node // object keys (kind string), in document order
-	vals      []*node // object values, or array items
+	text      string         // string value, or the number in normalized form
+	truth     bool           // bool value
+	keys      []*node        // object keys (kind string), in document order
+	vals      []*node        // object values, or array items
+	index     map[string]int // position of each key, for objects with many (see indexKeys)
 }
 
 type nodeKind uint8
@@ -30,28 +31,50 @@ const (
 	kindObject
 )
 
-// field returns the value under key k of an object node, or nil.
-func (n *node) field(k string) *node {
+// indexKeys lets an object with many keys find each at once: an error per
+// key, each looked up by a linear search, took time quadratic in the number
+// of keys (20 000 took 1.2 s). Parsers call it once an object is complete.
+func (n *node) indexKeys() {
+	if len(n.keys) <= 16 {
+		return
+	}
+	n.index = make(map[string]int, len(n.keys))
+	for i, k := range n.keys {
+		n.index[k.text] = i
+	}
+}
+
+// find returns the position of key k in an object node, or -1.
+func (n *node) find(k string) int {
 	if n == nil || n.kind != kindObject {
-		return nil
+		return -1
+	}
+	if n.index != nil {
+		if i, ok := n.index[k]; ok {
+			return i
+		}
+		return -1
 	}
 	for i, key := range n.keys {
 		if key.text == k {
-			return n.vals[i]
+			return i
 		}
+	}
+	return -1
+}
+
+// field returns the value under key k of an object node, or nil.
+func (n *node) field(k string) *node {
+	if i := n.find(k); i >= 0 {
+		return n.vals[i]
 	}
 	return nil
 }
 
 // keyNode returns the key node of k in an object node, or nil.
 func (n *node) keyNode(k string) *node {
-	if n == nil || n.kind != kindObject {
-		return nil
-	}
-	for _, key := range n.keys {
-		if key.text == k {
-			return key
-		}
+	if i := n.find(k); i >= 0 {
+		return n.keys[i]
 	}
 	return nil
 }

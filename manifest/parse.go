@@ -15,10 +15,6 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// maxNodes bounds the size of a parsed document, aliases expanded, so that a
-// small YAML file cannot expand into gigabytes ("billion laughs").
-const maxNodes = 1 << 18
-
 // parseDocument parses YAML or JSON into a node tree. JSON is recognised by
 // a .json file name, or by a first non-space byte of '{' or '['.
 func parseDocument(file string, data []byte) (*node, ErrorList) {
@@ -130,6 +126,7 @@ func (c *yamlConverter) convert(y *yaml.Node, depth int) *node {
 			n.keys = append(n.keys, &node{kind: kindString, text: k.Value, line: k.Line, col: k.Column})
 			n.vals = append(n.vals, c.convert(v, depth+1))
 		}
+		n.indexKeys()
 	case yaml.SequenceNode:
 		n.kind = kindArray
 		for _, item := range y.Content {
@@ -159,7 +156,7 @@ func (c *yamlConverter) convert(y *yaml.Node, depth int) *node {
 
 // parseJSON parses one JSON value, recording where each value starts.
 func parseJSON(file string, data []byte) (*node, *Error) {
-	p := jsonParser{file: file, data: data, dec: json.NewDecoder(bytes.NewReader(data))}
+	p := jsonParser{file: file, data: data, dec: json.NewDecoder(bytes.NewReader(data)), at: textPos{line: 1, col: 1}}
 	p.dec.UseNumber()
 	n, err := p.value(0)
 	if err != nil {
@@ -176,7 +173,11 @@ type jsonParser struct {
 	data  []byte
 	dec   *json.Decoder
 	nodes int
+	at    textPos // the last position computed
 }
+
+// textPos is an offset into a document with its 1-based line and column.
+type textPos struct{ off, line, col int }
 
 // start returns the offset where the next token begins: between tokens JSON
 // has only whitespace, commas and colons.
@@ -188,14 +189,28 @@ func (p *jsonParser) start() int {
 	return off
 }
 
+// position returns the line and column of offset off. Offsets mostly grow,
+// so it counts on from the last one it was asked for: counting each from the
+// start of its line took time quadratic in the length of a line, and a
+// canonical form is one line (a 4 MB one took three minutes).
 func (p *jsonParser) position(off int) (line, col int) {
-	if off > len(p.data) {
-		off = len(p.data)
+	off = min(off, len(p.data))
+	at := p.at
+	if off < at.off {
+		at = textPos{line: 1, col: 1}
 	}
-	before := p.data[:off]
-	line = bytes.Count(before, []byte{'\n'}) + 1
-	lineStart := bytes.LastIndexByte(before, '\n') + 1
-	return line, utf8.RuneCount(before[lineStart:]) + 1
+	seg := p.data[at.off:off]
+	if nl := bytes.Count(seg, []byte{'\n'}); nl > 0 {
+		at.line += nl
+		at.col = 1
+		seg = seg[bytes.LastIndexByte(seg, '\n')+1:]
+	}
+	at.col += utf8.RuneCount(seg)
+	at.off = off
+	if off == len(p.data) || utf8.RuneStart(p.data[off]) {
+		p.at = at // counting on from inside a character would count it twice
+	}
+	return at.line, at.col
 }
 
 func (p *jsonParser) errAt(off int, format string, args ...any) *Error {
@@ -281,6 +296,7 @@ func (p *jsonParser) valueFrom(tok json.Token, off, depth int) (*node, *Error) {
 				n.keys = append(n.keys, key)
 				n.vals = append(n.vals, v)
 			}
+			n.indexKeys()
 		}
 		if _, _, err := p.token(); err != nil { // the closing delimiter
 			return nil, err

@@ -1,11 +1,12 @@
 package manifest
 
 import (
-	"context"
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"sort"
 	"strings"
 
@@ -36,7 +37,7 @@ func (b *builder) descriptors(r *rawManifest) (*protoregistry.Files, *descriptor
 	}
 	for i, rel := range r.DescriptorSets {
 		p := fmt.Sprintf("/descriptor_sets/%d", i)
-		data, ok := b.readFile(p, rel)
+		data, ok := b.readFile(p, rel, false)
 		if !ok {
 			continue
 		}
@@ -140,19 +141,47 @@ func (b *builder) addSet(p string, data []byte, what string, add func(string, *d
 // compileProtos compiles .proto files with protocompile, reporting syntax and
 // link errors at their place in the .proto file.
 func (b *builder) compileProtos(names []string, add func(string, *descriptorpb.FileDescriptorProto)) {
-	if b.opts.fsys == nil {
+	if !b.opts.names() {
 		b.errorf("/protos", "cannot compile .proto files: this manifest was parsed without a folder to resolve files in (load it from a file, or use WithDir)")
+		return
+	}
+	// The listed files are read first, in order, so that the one that takes
+	// the load over a limit is always the same (the compiler reads files from
+	// several goroutines); their imports are read as the compiler asks.
+	listed := map[string][]byte{}
+	var compile []string
+	for i, name := range names {
+		data, err := b.files.read(name, true)
+		switch {
+		case err == nil:
+			listed[name] = data
+		case !errors.Is(err, fs.ErrNotExist):
+			b.errorCause(fmt.Sprintf("/protos/%d", i), err.err, "cannot read %s", err)
+			continue
+		}
+		// Not in the folder: the compiler may have it (the well-known
+		// types), or report it missing.
+		compile = append(compile, name)
+	}
+	if len(compile) < len(names) {
 		return
 	}
 	var protoErrs []error
 	c := protocompile.Compiler{
 		Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
 			Accessor: func(name string) (io.ReadCloser, error) {
-				data, err := readBounded(b.opts.fsys, name)
-				if err != nil {
-					return nil, err
+				data, ok := listed[name]
+				if !ok {
+					var err *fileError
+					if data, err = b.files.read(name, true); err != nil {
+						return nil, err
+					}
 				}
-				return io.NopCloser(strings.NewReader(string(data))), nil
+				if line := longLine(data); line > 0 {
+					return nil, &Error{File: b.displayName(name), Line: line, Col: 1, Err: ErrTooLarge,
+						Msg: fmt.Sprintf("the line is longer than the %s a line of a .proto file may have (the protobuf compiler takes time quadratic in a line's length); break it up", sizeText(MaxProtoLineBytes))}
+				}
+				return io.NopCloser(bytes.NewReader(data)), nil
 			},
 		}),
 		SourceInfoMode: protocompile.SourceInfoStandard,
@@ -161,25 +190,12 @@ func (b *builder) compileProtos(names []string, add func(string, *descriptorpb.F
 			return nil // keep going: report every error
 		}, nil),
 	}
-	result, err := c.Compile(context.Background(), names...)
+	result, err := c.Compile(b.ctx, compile...)
 	if err != nil && len(protoErrs) == 0 {
 		protoErrs = append(protoErrs, err)
 	}
 	for _, e := range protoErrs {
-		var pe reporter.ErrorWithPos
-		if errors.As(e, &pe) {
-			pos := pe.GetPosition()
-			b.errs = append(b.errs, &Error{File: b.displayName(pos.Filename), Line: pos.Line, Col: pos.Col, Msg: pe.Unwrap().Error()})
-			continue
-		}
-		at := "/protos"
-		for i, n := range names {
-			if strings.Contains(e.Error(), n) {
-				at = fmt.Sprintf("/protos/%d", i)
-				break
-			}
-		}
-		b.errorf(at, "%v", e)
+		b.protoError(names, e)
 	}
 	if len(protoErrs) > 0 {
 		return
@@ -200,6 +216,55 @@ func (b *builder) compileProtos(names []string, add func(string, *descriptorpb.F
 	for _, fd := range result {
 		walk(fd)
 	}
+}
+
+// protoError records an error of compiling the .proto files names: at its
+// place in a .proto file when it has one, else at the file's entry in protos.
+func (b *builder) protoError(names []string, e error) {
+	var own *Error
+	var pe reporter.ErrorWithPos
+	var fe *fileError
+	switch {
+	case errors.As(e, &own):
+		b.errs = append(b.errs, own)
+	case errors.As(e, &pe):
+		pos := pe.GetPosition()
+		b.errs = append(b.errs, &Error{File: b.displayName(pos.Filename), Line: pos.Line, Col: pos.Col, Msg: pe.Unwrap().Error(), Err: pe.Unwrap()})
+	case errors.As(e, &fe):
+		at := "/protos"
+		for i, n := range names {
+			if n == fe.name {
+				at = fmt.Sprintf("/protos/%d", i)
+				break
+			}
+		}
+		b.errorCause(at, fe.err, "cannot read %s", fe)
+	default:
+		at := "/protos"
+		for i, n := range names {
+			if strings.Contains(e.Error(), n) {
+				at = fmt.Sprintf("/protos/%d", i)
+				break
+			}
+		}
+		b.errorCause(at, e, "%v", e)
+	}
+}
+
+// longLine returns the number of the first line of data longer than
+// MaxProtoLineBytes, or 0.
+func longLine(data []byte) int {
+	for line := 1; len(data) > 0; line++ {
+		end := bytes.IndexByte(data, '\n')
+		if end < 0 {
+			end = len(data)
+		}
+		if end > MaxProtoLineBytes {
+			return line
+		}
+		data = data[min(end+1, len(data)):]
+	}
+	return 0
 }
 
 // resolveProto finds the message type t names under pointer p.

@@ -39,7 +39,7 @@ func (b *builder) resolveSchema(t *MessageType, p string, sn *node) {
 			b.errorf(p+"/$ref", "%q: schemas are not fetched from URLs; save it beside the manifest and name the file", ref.text)
 			return
 		}
-		data, ok := b.readFile(p+"/$ref", ref.text)
+		data, ok := b.readFile(p+"/$ref", ref.text, true)
 		if !ok {
 			return
 		}
@@ -49,7 +49,7 @@ func (b *builder) resolveSchema(t *MessageType, p string, sn *node) {
 		}
 		file, root, base, sn = b.displayName(ref.text), fileRoot, "", fileRoot
 	}
-	if b.externalRefs(file, root, base, sn) {
+	if !b.withinLimits(file, root, base, sn) || b.externalRefs(file, root, base, sn) || b.ctx.Err() != nil {
 		return
 	}
 	value := sn.value()
@@ -106,6 +106,77 @@ func (b *builder) externalRefs(file string, root *node, p string, n *node) bool 
 		}
 	}
 	return found
+}
+
+// withinLimits counts what compiling the schema n (at pointer p of root, in
+// file) would cost, and reports whether it is within MaxSchemaObjects,
+// MaxSchemaObjectsTotal and MaxPatternBytes, reporting the place where it is
+// not. Once the manifest's schemas together are over a limit, later schemas
+// are refused without another error. It counts every object and boolean (each
+// may be a subschema) and, as regular expressions, every string under a
+// "pattern" key and every key of a "patternProperties" object, wherever they
+// are (in a const too), so that none escapes the count.
+func (b *builder) withinLimits(file string, root *node, p string, n *node) bool {
+	if b.schemasOver {
+		return false
+	}
+	objects, patterns := 0, 0
+	fail := func(at, format string, args ...any) bool {
+		an := root.at(at)
+		b.errs = append(b.errs, &Error{File: file, Line: an.line, Col: an.col, Path: dotted(at), Msg: fmt.Sprintf(format, args...), Err: ErrTooLarge})
+		return false
+	}
+	pattern := func(at, re string) bool {
+		patterns += len(re)
+		if b.patternBytes+patterns <= MaxPatternBytes {
+			return true
+		}
+		b.schemasOver = true
+		return fail(at, "this regular expression is %d bytes; with it the schemas' patterns come to %d, over the %s a manifest's patterns may have together (compiling them takes time in proportion); shorten it",
+			len(re), b.patternBytes+patterns, sizeText(MaxPatternBytes))
+	}
+	var walk func(p string, n *node) bool
+	walk = func(p string, n *node) bool {
+		if n.kind == kindObject || n.kind == kindBool {
+			objects++
+			if objects > MaxSchemaObjects {
+				return fail(p, "the schema has more than %d objects and booleans (each may be a subschema, and the JSON Schema compiler takes time quadratic in their number); split the type, or write repeated parts once under $defs and $ref them",
+					MaxSchemaObjects)
+			}
+			if b.schemaObjects+objects > MaxSchemaObjectsTotal {
+				b.schemasOver = true
+				return fail(p, "with this schema the manifest's schemas have more than %d objects and booleans together (compiling them takes time in proportion); make them smaller, or write repeated parts once under $defs",
+					MaxSchemaObjectsTotal)
+			}
+		}
+		for i, v := range n.vals {
+			cp := fmt.Sprintf("%s/%d", p, i)
+			if n.kind == kindObject {
+				k := n.keys[i].text
+				cp = p + "/" + escapePointer(k)
+				if k == "pattern" && v.kind == kindString && !pattern(cp, v.text) {
+					return false
+				}
+				if k == "patternProperties" && v.kind == kindObject {
+					for _, re := range v.keys {
+						if !pattern(cp+"/"+escapePointer(re.text), re.text) {
+							return false
+						}
+					}
+				}
+			}
+			if !walk(cp, v) {
+				return false
+			}
+		}
+		return true
+	}
+	if !walk(p, n) {
+		return false
+	}
+	b.schemaObjects += objects
+	b.patternBytes += patterns
+	return true
 }
 
 var protojsonPosition = regexp.MustCompile(`^proto:[\s\p{Zs}]*(\(line \d+:\d+\):[\s\p{Zs}]*)?`)
