@@ -2,6 +2,7 @@
 package hash
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -18,7 +19,7 @@ type Options struct {
 }
 
 // NewCmd returns the command. run, when not nil, replaces Run (for tests).
-func NewCmd(io *cmdutil.IOStreams, run func(*Options) error) *cobra.Command {
+func NewCmd(io *cmdutil.IOStreams, run func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: io}
 	cmd := &cobra.Command{
 		Use:   "hash FILE",
@@ -31,9 +32,9 @@ sub-interface, so a client can tell whether it speaks exactly what it was built 
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]
 			if run != nil {
-				return run(opts)
+				return run(cmd.Context(), opts)
 			}
-			return Run(opts)
+			return Run(cmd.Context(), opts)
 		},
 	}
 	cmdutil.AddOutputFlag(cmd, &opts.Output, cmdutil.Text)
@@ -41,8 +42,8 @@ sub-interface, so a client can tell whether it speaks exactly what it was built 
 }
 
 // Run loads the manifest and prints its hash.
-func Run(opts *Options) error {
-	m, err := manifest.Load(opts.File)
+func Run(ctx context.Context, opts *Options) error {
+	m, err := manifest.LoadContext(ctx, opts.File)
 	if err != nil {
 		fmt.Fprintln(opts.IO.ErrOut, err)
 		return cmdutil.Failed()

@@ -2,6 +2,7 @@
 package validate
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -19,7 +20,7 @@ type Options struct {
 }
 
 // NewCmd returns the command. run, when not nil, replaces Run (for tests).
-func NewCmd(io *cmdutil.IOStreams, run func(*Options) error) *cobra.Command {
+func NewCmd(io *cmdutil.IOStreams, run func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: io}
 	cmd := &cobra.Command{
 		Use:   "validate FILE...",
@@ -35,9 +36,9 @@ Exits 0 when every file is valid, 1 when any is not.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Files = args
 			if run != nil {
-				return run(opts)
+				return run(cmd.Context(), opts)
 			}
-			return Run(opts)
+			return Run(cmd.Context(), opts)
 		},
 	}
 	cmdutil.AddOutputFlag(cmd, &opts.Output, cmdutil.Text)
@@ -63,11 +64,16 @@ type resultError struct {
 }
 
 // Run validates every file, prints the outcome and fails if any is invalid.
-func Run(opts *Options) error {
+func Run(ctx context.Context, opts *Options) error {
 	invalid := 0
 	for _, file := range opts.Files {
 		r := result{File: file}
-		m, err := manifest.Load(file)
+		m, err := manifest.LoadContext(ctx, file)
+		if ctx.Err() != nil {
+			// Interrupted (SIGINT, SIGTERM): this file and the rest are unchecked.
+			fmt.Fprintf(opts.IO.ErrOut, "%s: not validated: %v\n", file, context.Cause(ctx))
+			return cmdutil.Failed()
+		}
 		if err != nil {
 			invalid++
 			fmt.Fprintln(opts.IO.ErrOut, err)
