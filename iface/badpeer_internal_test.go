@@ -16,7 +16,9 @@ import (
 
 	"github.com/hashicorp/yamux"
 
+	"github.com/ifkit/ifkit/data"
 	"github.com/ifkit/ifkit/internal/pb/sessionpb"
+	"github.com/ifkit/ifkit/internal/pbio"
 	"github.com/ifkit/ifkit/manifest"
 )
 
@@ -102,8 +104,8 @@ func openRawTo(t *testing.T, addr, iface string, credits uint64) *rawPeer {
 	}
 	sess, st := rawStream(t, raw)
 	p := &rawPeer{t: t, sess: sess, st: st, br: bufio.NewReader(st)}
-	writeMsg(st, &sessionpb.OpenStream{Interface: iface, Kind: sessionpb.StreamKind_STREAM_KIND_DATA, Codecs: []string{"json"}, Credits: credits})
-	if err := readMsg(p.br, &p.res, maxOpenResultBytes); err != nil {
+	pbio.Write(st, &sessionpb.OpenStream{Interface: iface, Kind: sessionpb.StreamKind_STREAM_KIND_DATA, Codecs: []string{"json"}, Credits: credits})
+	if err := pbio.Read(p.br, &p.res, maxOpenResultBytes); err != nil {
 		t.Fatalf("handshake: %v", err)
 	}
 	return p
@@ -129,20 +131,19 @@ func rawStream(t *testing.T, raw net.Conn) (*yamux.Session, *yamux.Stream) {
 	return sess, st
 }
 
-func (p *rawPeer) send(f *frame) { p.st.Write(appendFrame(nil, f)) }
+func (p *rawPeer) send(f *data.Frame) { p.st.Write(data.AppendFrame(nil, f)) }
 
 // closeFrame reads frames until the server's CLOSE and returns it.
-func (p *rawPeer) closeFrame() *frame {
-	fr := newFrameReader(p.br, 1<<20)
+func (p *rawPeer) closeFrame() *data.Frame {
+	fr := data.NewFrameReader(p.br, 1<<20)
 	p.st.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for {
-		var f frame
-		if err := fr.read(&f); err != nil {
+		f, err := fr.Read()
+		if err != nil {
 			p.t.Fatalf("no CLOSE from the server: %v", err)
 		}
-		if f.kind == frameClose {
-			f.reason = append([]byte(nil), f.reason...)
-			return &f
+		if f.Kind == data.FrameClose {
+			return f
 		}
 	}
 }
@@ -164,26 +165,26 @@ func testBadPeers(t *testing.T, network string) {
 	byst := startBystander(t, s, l)
 	cases := []struct {
 		name   string
-		frames func(p *rawPeer) []*frame
+		frames func(p *rawPeer) []*data.Frame
 		code   Code
 		reason string
 	}{
-		{"credit violation", func(p *rawPeer) []*frame {
-			var fs []*frame
+		{"credit violation", func(p *rawPeer) []*data.Frame {
+			var fs []*data.Frame
 			for i := uint64(1); i <= p.res.GetCredits()+1; i++ {
-				fs = append(fs, &frame{kind: frameMessage, seq: i, typeID: recordID, body: []byte(validRecord)})
+				fs = append(fs, &data.Frame{Kind: data.FrameMessage, Seq: i, TypeID: recordID, Body: []byte(validRecord)})
 			}
 			return fs
 		}, CodeCreditViolation, "without credit"},
-		{"sequence gap", func(*rawPeer) []*frame {
-			return []*frame{{kind: frameMessage, seq: 2, typeID: recordID, body: []byte(validRecord)}}
+		{"sequence gap", func(*rawPeer) []*data.Frame {
+			return []*data.Frame{{Kind: data.FrameMessage, Seq: 2, TypeID: recordID, Body: []byte(validRecord)}}
 		}, CodeProtocolError, "sequence number 2 after 0"},
-		{"unknown type", func(*rawPeer) []*frame {
-			return []*frame{{kind: frameMessage, seq: 1, typeID: 99, body: []byte(validRecord)}}
+		{"unknown type", func(*rawPeer) []*data.Frame {
+			return []*data.Frame{{Kind: data.FrameMessage, Seq: 1, TypeID: 99, Body: []byte(validRecord)}}
 		}, CodeUnknownType, "type id 99"},
-		{"unknown frame type", func(*rawPeer) []*frame { return []*frame{{kind: 0x7f}} }, CodeProtocolError, "unknown frame type 0x7f"},
-		{"a tag where none is declared", func(*rawPeer) []*frame {
-			return []*frame{{kind: frameMessage, flags: flagAuth, seq: 1, typeID: recordID, tag: make([]byte, authTagLen), body: []byte(validRecord)}}
+		{"unknown frame type", func(*rawPeer) []*data.Frame { return []*data.Frame{{Kind: 0x7f}} }, CodeProtocolError, "unknown frame type 0x7f"},
+		{"a tag where none is declared", func(*rawPeer) []*data.Frame {
+			return []*data.Frame{{Kind: data.FrameMessage, Flags: data.FlagAuth, Seq: 1, TypeID: recordID, Tag: make([]byte, data.AuthTagLen), Body: []byte(validRecord)}}
 		}, CodeProtocolError, "does not declare message_auth"},
 	}
 	for _, tc := range cases {
@@ -193,8 +194,8 @@ func testBadPeers(t *testing.T, network string) {
 				p.send(f)
 			}
 			f := p.closeFrame()
-			if f.code != tc.code || !strings.Contains(string(f.reason), tc.reason) {
-				t.Fatalf("CLOSE %s %q, want %s with %q", f.code, f.reason, tc.code, tc.reason)
+			if f.Code != tc.code || !strings.Contains(string(f.Reason), tc.reason) {
+				t.Fatalf("CLOSE %s %q, want %s with %q", f.Code, f.Reason, tc.code, tc.reason)
 			}
 		})
 	}
@@ -202,9 +203,9 @@ func testBadPeers(t *testing.T, network string) {
 		// sensors.temperature sends; the raw client grants all its credits
 		// at the open, then one more.
 		p := openRawTo(t, l.Addr().String(), "sensors.temperature", 512)
-		p.send(&frame{kind: frameCredit, credits: 1})
-		if f := p.closeFrame(); f.code != CodeProtocolError || !strings.Contains(string(f.reason), "more than flow.credits (512)") {
-			t.Fatalf("CLOSE %s %q, want protocol_error naming flow.credits", f.code, f.reason)
+		p.send(&data.Frame{Kind: data.FrameCredit, Credits: 1})
+		if f := p.closeFrame(); f.Code != CodeProtocolError || !strings.Contains(string(f.Reason), "more than flow.credits (512)") {
+			t.Fatalf("CLOSE %s %q, want protocol_error naming flow.credits", f.Code, f.Reason)
 		}
 	})
 	t.Run("unknown interface", func(t *testing.T) {
@@ -217,26 +218,26 @@ func testBadPeers(t *testing.T, network string) {
 		// A client of sensors.temperature (the server sends) sends a Reading.
 		p := openRawTo(t, l.Addr().String(), "sensors.temperature", 16)
 		readingID := s.ifaces["sensors.temperature"].Manifest.Send[0].ID
-		p.send(&frame{kind: frameMessage, seq: 1, typeID: readingID, body: []byte(`{"probe":"p1","celsius":1}`)})
-		if f := p.closeFrame(); f.code != CodeWrongDirection || !strings.Contains(string(f.reason), "may not send") {
-			t.Fatalf("CLOSE %s %q, want wrong_direction", f.code, f.reason)
+		p.send(&data.Frame{Kind: data.FrameMessage, Seq: 1, TypeID: readingID, Body: []byte(`{"probe":"p1","celsius":1}`)})
+		if f := p.closeFrame(); f.Code != CodeWrongDirection || !strings.Contains(string(f.Reason), "may not send") {
+			t.Fatalf("CLOSE %s %q, want wrong_direction", f.Code, f.Reason)
 		}
 	})
 	t.Run("length claiming gigabytes", func(t *testing.T) {
 		p := openRaw(t, l.Addr().String(), 0)
-		p.st.Write([]byte{frameMessage, 0, 0, 0, 0xff, 0xff, 0xff, 0xf0})
-		if f := p.closeFrame(); f.code != CodeMessageTooLarge {
-			t.Fatalf("CLOSE %s %q, want message_too_large", f.code, f.reason)
+		p.st.Write([]byte{data.FrameMessage, 0, 0, 0, 0xff, 0xff, 0xff, 0xf0})
+		if f := p.closeFrame(); f.Code != CodeMessageTooLarge {
+			t.Fatalf("CLOSE %s %q, want message_too_large", f.Code, f.Reason)
 		}
 	})
 	t.Run("invalid message refused, connection goes on", func(t *testing.T) {
 		p := openRaw(t, l.Addr().String(), 0)
-		p.send(&frame{kind: frameMessage, seq: 1, typeID: recordID, body: []byte(`{"level":"loud"}`)})
-		p.send(&frame{kind: frameMessage, seq: 2, typeID: recordID, body: []byte(validRecord)})
-		fr := newFrameReader(p.br, 1<<20)
+		p.send(&data.Frame{Kind: data.FrameMessage, Seq: 1, TypeID: recordID, Body: []byte(`{"level":"loud"}`)})
+		p.send(&data.Frame{Kind: data.FrameMessage, Seq: 2, TypeID: recordID, Body: []byte(validRecord)})
+		fr := data.NewFrameReader(p.br, 1<<20)
 		p.st.SetReadDeadline(time.Now().Add(5 * time.Second))
-		var f frame
-		if err := fr.read(&f); err != nil || f.kind != frameError || f.code != CodeInvalidMessage || f.seq != 1 {
+		f, err := fr.Read()
+		if err != nil || f.Kind != data.FrameError || f.Code != CodeInvalidMessage || f.Seq != 1 {
 			t.Fatalf("got frame %+v (%v), want ERROR invalid_message for message 1", f, err)
 		}
 		// The valid message after it was delivered: the connection lives.
@@ -251,14 +252,14 @@ func testBadPeers(t *testing.T, network string) {
 	})
 	t.Run("message over max_message_bytes", func(t *testing.T) {
 		p := openRaw(t, l.Addr().String(), 0)
-		p.send(&frame{kind: frameMessage, seq: 1, typeID: recordID, body: make([]byte, m.Flow.MaxMessageBytes+1)})
-		if f := p.closeFrame(); f.code != CodeMessageTooLarge || !strings.Contains(string(f.reason), "max_message_bytes") {
-			t.Fatalf("CLOSE %s %q, want message_too_large naming max_message_bytes", f.code, f.reason)
+		p.send(&data.Frame{Kind: data.FrameMessage, Seq: 1, TypeID: recordID, Body: make([]byte, m.Flow.MaxMessageBytes+1)})
+		if f := p.closeFrame(); f.Code != CodeMessageTooLarge || !strings.Contains(string(f.Reason), "max_message_bytes") {
+			t.Fatalf("CLOSE %s %q, want message_too_large naming max_message_bytes", f.Code, f.Reason)
 		}
 	})
 	t.Run("socket closed mid-frame", func(t *testing.T) {
 		p := openRaw(t, l.Addr().String(), 0)
-		whole := appendFrame(nil, &frame{kind: frameMessage, seq: 1, typeID: recordID, body: []byte(validRecord)})
+		whole := data.AppendFrame(nil, &data.Frame{Kind: data.FrameMessage, Seq: 1, TypeID: recordID, Body: []byte(validRecord)})
 		p.st.Write(whole[:len(whole)/2])
 		var c *Conn
 		for deadline := time.Now().Add(5 * time.Second); c == nil && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
@@ -403,7 +404,7 @@ func TestSlowlorisHandshakeIsCutOff(t *testing.T) {
 			st.Write(nil) // the stream exists; its handshake never follows
 			var res sessionpb.OpenResult
 			st.SetReadDeadline(time.Now().Add(5 * time.Second))
-			if err := readMsg(bufio.NewReader(st), &res, maxOpenResultBytes); err != nil {
+			if err := pbio.Read(bufio.NewReader(st), &res, maxOpenResultBytes); err != nil {
 				t.Fatalf("no answer to a stream without a handshake: %v", err)
 			}
 			if Code(res.GetCode()) != CodeLimitExceeded || !strings.Contains(res.GetReason(), "handshake timeout (100ms)") {

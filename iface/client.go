@@ -16,30 +16,30 @@ import (
 
 	"github.com/hashicorp/yamux"
 
-	"github.com/ifkit/ifkit/codec"
+	"github.com/ifkit/ifkit/data"
 	"github.com/ifkit/ifkit/internal/pb/sessionpb"
+	"github.com/ifkit/ifkit/internal/pbio"
 	"github.com/ifkit/ifkit/manifest"
 )
 
 // ErrConnect marks errors of Dial and Connect that mean the server could not
 // be reached or refused the session (as opposed to a refused stream).
-var ErrConnect = errors.New("cannot connect")
+const ErrConnect errorString = "cannot connect"
 
 // Client is one session with a server: one socket, multiplexed. Open
 // connections to its interfaces with Connect and control streams with
 // Control. A Client is safe for concurrent use.
 type Client struct {
-	addr   Addr
-	cfg    Config
-	codecs *codec.Set
-	name   string
-	sess   *yamux.Session
+	common
+	addr      Addr
+	name      string
+	manifests *ManifestCache
+	sess      *yamux.Session
 	// sessKey is the key the shared-secret handshake agreed; nil without one.
 	sessKey []byte
 	// dialRaw opens the socket; tests replace it to break the transport.
 	dialRaw func(context.Context, Addr, *tls.Config) (net.Conn, error)
 	tls     *tls.Config
-	secret  []byte
 	random  bool          // try the addresses in random order
 	rounds  int           // passes over the address list
 	backoff time.Duration // the wait before the second pass, doubled after each
@@ -52,22 +52,16 @@ type dialOption func(*Client)
 
 func (f dialOption) applyDial(c *Client) { f(c) }
 
-// WithDialConfig sets the transport configuration (DefaultConfig otherwise).
-func WithDialConfig(cfg Config) DialOption { return dialOption(func(c *Client) { c.cfg = cfg }) }
-
-// WithClientCodecs sets the codecs the client can use (codec.Standard otherwise).
-func WithClientCodecs(set *codec.Set) DialOption {
-	return dialOption(func(c *Client) { c.codecs = set })
-}
-
 // WithTLS sets the TLS configuration for tls:// addresses (the system's
 // roots and the address's host name otherwise); see ClientTLS.
 func WithTLS(cfg *tls.Config) DialOption { return dialOption(func(c *Client) { c.tls = cfg }) }
 
-// WithClientSecret proves the shared secret to a server that requires one
-// (and checks that the server knows it too).
-func WithClientSecret(secret []byte) DialOption {
-	return dialOption(func(c *Client) { c.secret = secret })
+// WithManifestCache shares the manifests servers serve among every Client
+// dialed with the same cache (each Client has its own otherwise): a parsed
+// manifest is about 25 KiB, which each connection would otherwise hold a
+// copy of.
+func WithManifestCache(mc *ManifestCache) DialOption {
+	return dialOption(func(c *Client) { c.manifests = mc })
 }
 
 // WithFailover sets how Dial goes through an address list: rounds passes
@@ -89,9 +83,12 @@ func Dial(ctx context.Context, addr string, opts ...DialOption) (*Client, error)
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: DefaultConfig(), codecs: codec.Standard(), dialRaw: dialAddr}
+	c := &Client{common: defaultCommon(), dialRaw: dialAddr}
 	for _, o := range opts {
 		o.applyDial(c)
+	}
+	if c.manifests == nil {
+		c.manifests = NewManifestCache()
 	}
 	if err := c.cfg.Validate(); err != nil {
 		return nil, err
@@ -152,8 +149,8 @@ func (c *Client) dial(ctx context.Context, a Addr) error {
 	case prefaceAuthRequired:
 		if c.sessKey, err = clientAuth(raw, c.secret); err != nil {
 			raw.Close()
-			if errors.Is(err, ErrAuthFailed) {
-				return &CloseError{Code: CodeAuthFailed, Reason: err.Error(), Remote: true, Cause: ErrAuthFailed}
+			if errors.Is(err, errSecret) {
+				return &CloseError{Code: CodeAuthFailed, Reason: err.Error(), Remote: true}
 			}
 			return fmt.Errorf("%w to %s: during authentication: %v", ErrConnect, a, err)
 		}
@@ -205,13 +202,13 @@ func (c *Client) open(ctx context.Context, req *sessionpb.OpenStream) (*yamux.St
 	stop := context.AfterFunc(ctx, func() { st.SetDeadline(time.Now()) })
 	defer stop()
 	req.Client = c.name
-	if err := writeMsg(st, req); err != nil {
+	if err := pbio.Write(st, req); err != nil {
 		st.Close()
 		return nil, nil, nil, fmt.Errorf("ifkit: stream handshake with %s: %w", c.addr, err)
 	}
 	br := bufio.NewReaderSize(st, streamReadBuffer)
 	var res sessionpb.OpenResult
-	if err := readMsg(br, &res, maxOpenResultBytes); err != nil {
+	if err := pbio.Read(br, &res, maxOpenResultBytes); err != nil {
 		st.Close()
 		if ctx.Err() != nil {
 			err = ctx.Err()
@@ -230,7 +227,7 @@ func (c *Client) open(ctx context.Context, req *sessionpb.OpenStream) (*yamux.St
 // use, telling the server why with a CLOSE frame (spec/PROTOCOL.md §11).
 func (c *Client) decline(st *yamux.Stream, code Code, reason string) {
 	st.SetWriteDeadline(time.Now().Add(c.cfg.HandshakeTimeout))
-	st.Write(appendFrame(nil, &frame{kind: frameClose, code: code, reason: []byte(reason)}))
+	st.Write(data.AppendFrame(nil, &data.Frame{Kind: data.FrameClose, Code: code, Reason: []byte(reason)}))
 	st.Close()
 }
 
@@ -244,14 +241,7 @@ type connectOptions struct {
 	catchAll  Handler
 	pull      bool
 	credits   int
-	onRefused func(*RemoteError)
-}
-
-func (o *connectOptions) refused() func(*Conn, *RemoteError) {
-	if o.onRefused == nil {
-		return nil
-	}
-	return func(_ *Conn, e *RemoteError) { o.onRefused(e) }
+	onRefused func(*Conn, *RemoteError)
 }
 
 type connectOption func(*connectOptions)
@@ -296,8 +286,9 @@ func WithCredits(n int) ConnectOption {
 // schema, its size limit or its authentication, or its handler failed),
 // with the code, reason and sequence number the server gave. A refused Call
 // fails with the same *RemoteError instead. f runs on the connection's
-// reader and must return quickly.
-func WithOnRefused(f func(*RemoteError)) ConnectOption {
+// reader and must return quickly. It is the client's twin of
+// Interface.OnRefused.
+func WithOnRefused(f func(*Conn, *RemoteError)) ConnectOption {
 	return connectOption(func(o *connectOptions) { o.onRefused = f })
 }
 
@@ -343,7 +334,7 @@ func (c *Client) Connect(ctx context.Context, iface string, opts ...ConnectOptio
 				"%s at %s serves manifest %s, but this client was built against %s (version %s); rebuild against the served manifest (ifctl describe) or connect to a matching server",
 				iface, c.addr, res.GetManifestHash(), o.manifest.Hash(), o.manifest.Version)}
 		}
-		if m, err = servedManifests.load(iface, res.GetManifestHash(), res.GetManifest()); err != nil {
+		if m, err = c.manifests.load(iface, res.GetManifestHash(), res.GetManifest()); err != nil {
 			c.decline(st, CodeProtocolError, "the served manifest does not load: "+err.Error())
 			return nil, fmt.Errorf("ifkit: the manifest %s served for %s does not load: %w", c.addr, iface, err)
 		}
@@ -360,39 +351,39 @@ func (c *Client) Connect(ctx context.Context, iface string, opts ...ConnectOptio
 	if m.MessageAuth == manifest.MessageAuthHMAC {
 		if c.sessKey == nil {
 			c.decline(st, CodeAuthFailed, "the client has no shared secret for per-message authentication")
-			return nil, &CloseError{Code: CodeAuthFailed, Reason: fmt.Sprintf("%s requires per-message authentication (message_auth: hmac-sha256); dial with a shared secret (WithClientSecret, or ifctl's --secret-file)", iface)}
+			return nil, &CloseError{Code: CodeAuthFailed, Reason: fmt.Sprintf("%s requires per-message authentication (message_auth: hmac-sha256); dial with a shared secret (WithSecret, or ifctl's --secret-file)", iface)}
 		}
 		msgKey = messageKey(c.sessKey, res.GetConnectionId())
 	}
-	conn := newConn(st, br, connConfig{
-		id:           res.GetConnectionId(),
-		manifest:     m,
-		codec:        cd,
-		sendCredit:   int64(res.GetCredits()),
-		window:       window,
-		autoGrant:    !o.pull,
-		handlers:     o.handlers,
-		catchAll:     o.catchAll,
-		onRefused:    o.refused(),
-		sessionErr:   sessionCause(c.sess),
-		msgKey:       msgKey,
-		closeTimeout: c.cfg.CloseTimeout,
-	}).start()
+	conn := data.New(st, br, data.Config{
+		ID:           res.GetConnectionId(),
+		Manifest:     m,
+		Codec:        cd,
+		SendCredit:   int64(res.GetCredits()),
+		Window:       window,
+		AutoGrant:    !o.pull,
+		Handlers:     o.handlers,
+		CatchAll:     o.catchAll,
+		OnRefused:    o.onRefused,
+		TransportErr: sessionCause(c.sess),
+		MessageKey:   msgKey,
+		CloseTimeout: c.cfg.CloseTimeout,
+	}).Start()
 	return conn, nil
 }
 
-// servedManifests shares the manifests servers serve among every
-// connection of every Client in the process: a parsed manifest is about
-// 25 KiB, which each connection would otherwise hold a copy of. Entries are
-// weak: a manifest no connection uses any more is collected, and its entry
-// removed.
-var servedManifests = manifestCache{m: map[string]weakManifest{}}
-
-type weakManifest = weak.Pointer[manifest.Manifest]
-
-type manifestCache struct {
+// ManifestCache holds the manifests servers served, so that connections
+// to the same interface share one parsed manifest. Entries are weak: a
+// manifest no connection uses any more is collected, and its entry removed.
+// It is safe for concurrent use; see WithManifestCache.
+type ManifestCache struct {
 	mu sync.Mutex
-	m  map[string]weakManifest // by hash
+	m  map[string]weak.Pointer[manifest.Manifest] // by hash
+}
+
+// NewManifestCache returns an empty cache.
+func NewManifestCache() *ManifestCache {
+	return &ManifestCache{m: map[string]weak.Pointer[manifest.Manifest]{}}
 }
 
 // load returns the manifest a server served for iface with its hash: a
@@ -401,7 +392,7 @@ type manifestCache struct {
 // form is exactly the served bytes and hashes to the served hash, so a
 // server that serves something else under a known hash never gets (or
 // replaces) the manifest another server served.
-func (mc *manifestCache) load(iface, hash string, served []byte) (*manifest.Manifest, error) {
+func (mc *ManifestCache) load(iface, hash string, served []byte) (*manifest.Manifest, error) {
 	mc.mu.Lock()
 	if m := mc.m[hash].Value(); m != nil && bytes.Equal(m.Canonical(), served) {
 		mc.mu.Unlock()
@@ -427,7 +418,7 @@ func (mc *manifestCache) load(iface, hash string, served []byte) (*manifest.Mani
 
 // forget removes hash's entry once its manifest is collected (unless it has
 // been replaced by a live one since).
-func (mc *manifestCache) forget(hash string) {
+func (mc *ManifestCache) forget(hash string) {
 	mc.mu.Lock()
 	defer mc.mu.Unlock()
 	if p, ok := mc.m[hash]; ok && p.Value() == nil {

@@ -63,21 +63,21 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	switch {
 	case c.HandshakeTimeout <= 0:
-		return errors.New("iface: Config.HandshakeTimeout must be > 0")
+		return errors.New("ifkit: Config.HandshakeTimeout must be > 0")
 	case c.KeepAliveInterval <= 0:
-		return errors.New("iface: Config.KeepAliveInterval must be > 0")
+		return errors.New("ifkit: Config.KeepAliveInterval must be > 0")
 	case c.ConnectionWriteTimeout <= 0:
-		return errors.New("iface: Config.ConnectionWriteTimeout must be > 0")
+		return errors.New("ifkit: Config.ConnectionWriteTimeout must be > 0")
 	case c.StreamWindow < 256<<10:
-		return fmt.Errorf("iface: Config.StreamWindow is %d; yamux needs at least 262144", c.StreamWindow)
+		return fmt.Errorf("ifkit: Config.StreamWindow is %d; yamux needs at least 262144", c.StreamWindow)
 	case c.CloseTimeout <= 0:
-		return errors.New("iface: Config.CloseTimeout must be > 0")
+		return errors.New("ifkit: Config.CloseTimeout must be > 0")
 	case c.MaxStreams <= 0:
-		return errors.New("iface: Config.MaxStreams must be > 0")
+		return errors.New("ifkit: Config.MaxStreams must be > 0")
 	case c.IdleTimeout < 0:
-		return errors.New("iface: Config.IdleTimeout must be >= 0 (0 turns it off)")
+		return errors.New("ifkit: Config.IdleTimeout must be >= 0 (0 turns it off)")
 	case c.MaxConnections < 0:
-		return errors.New("iface: Config.MaxConnections must be >= 0")
+		return errors.New("ifkit: Config.MaxConnections must be >= 0")
 	}
 	return nil
 }
@@ -109,18 +109,20 @@ func (c Config) clientYamux() *yamux.Config {
 	return y
 }
 
-// errKeepalive is how yamux reports a peer that stopped answering pings.
-var errKeepalive = yamux.ErrKeepAliveTimeout
-
-// sessionCause returns why a yamux session ended, or nil while it is open.
-// yamux keeps the first fatal error and hands it to Accept once closed
-// (hashicorp/yamux#92 is about it being lost otherwise).
+// sessionCause returns why a yamux session ended, or nil while it is open:
+// a keepalive_timeout *CloseError when the peer stopped answering pings,
+// else the session's error. yamux keeps the first fatal error and hands it
+// to Accept once closed (hashicorp/yamux#92 is about it being lost
+// otherwise).
 func sessionCause(s *yamux.Session) func() error {
 	return func() error {
 		if !s.IsClosed() {
 			return nil
 		}
 		_, err := s.AcceptStream()
+		if errors.Is(err, yamux.ErrKeepAliveTimeout) {
+			return &CloseError{Code: CodeKeepaliveTimeout, Reason: "the peer stopped answering keepalives", Cause: err}
+		}
 		return err
 	}
 }

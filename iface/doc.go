@@ -3,6 +3,14 @@
 // between the two, each with a data sub-interface (typed messages under
 // credit-based flood control) and an optional control sub-interface.
 //
+// It composes three packages and re-exports their types under the names
+// used here: data (the data plane: Conn, Message, Handler), control (the
+// control sub-interface: Control, ConnStats, Notification and its variants)
+// and codes (the wire codes, CloseError, RemoteError). iface itself holds
+// what needs a socket: addresses, the session preface, shared-secret
+// authentication, TLS, peer credentials, yamux sessions and stream
+// admission.
+//
 // Addresses are written unix:///abs/path.sock, unix:rel/path.sock,
 // tcp://host:port or host:port; see ParseAddr.
 package iface

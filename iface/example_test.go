@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/ifkit/ifkit/control"
 	"github.com/ifkit/ifkit/iface"
 	"github.com/ifkit/ifkit/manifest"
 )
@@ -136,4 +137,49 @@ func ExampleWithOnRefusal() {
 	// Output:
 	// client: ifkit: connection closed by peer: unknown_interface: no interface "demo.nope" here; this server has demo.greeter
 	// server: demo.nope unknown_interface no interface "demo.nope" here; this server has demo.greeter
+}
+
+// ExampleControl_Notifications shows what a program in another module
+// does with the control plane's plain types: it stores a connection's
+// stats, type-switches on the server's notifications, and reads the code a
+// connection ended with, without matching any error text.
+func ExampleControl_Notifications() {
+	ctx := context.Background()
+	m, _ := manifest.Parse("greeter.yaml", []byte(greeter))
+	srv := iface.NewServer()
+	srv.Register(iface.Interface{Manifest: m})
+	l, _ := iface.Listen(ctx, "tcp://127.0.0.1:0")
+	go srv.Serve(l)
+	defer srv.Close()
+
+	watcher, _ := iface.Dial(ctx, l.Addr().String())
+	defer watcher.Close()
+	watch, _ := watcher.Control(ctx, "")
+	defer watch.Close()
+
+	client, _ := iface.Dial(ctx, l.Addr().String(), iface.WithClientName("example"))
+	defer client.Close()
+	conn, _ := client.Connect(ctx, "demo.greeter")
+	ctl, _ := client.Control(ctx, "demo.greeter", iface.AttachTo(conn))
+	var stats iface.ConnStats // a plain struct: store it, print it, compare it
+	stats, _ = ctl.Stats(ctx)
+	fmt.Println("stats of connection", stats.ConnectionID, "sent", stats.SentMessages)
+	ctl.CloseConn(ctx, "an operator closed it")
+	<-conn.Done()
+	fmt.Println("the connection ended with", iface.CodeOf(conn.Err()))
+
+	for n := range watch.Notifications() {
+		switch n := n.(type) {
+		case *control.ConnectionOpened:
+			fmt.Println("opened", n.ConnectionID, "by", n.Client)
+		case *control.ConnectionClosed:
+			fmt.Println("closed", n.ConnectionID, n.Code, n.Reason)
+			return
+		}
+	}
+	// Output:
+	// stats of connection 1 sent 0
+	// the connection ended with normal_close
+	// opened 1 by example
+	// closed 1 normal_close an operator closed it
 }

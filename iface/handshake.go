@@ -1,17 +1,17 @@
 package iface
 
 import (
-	"bufio"
-	"encoding/binary"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strconv"
 	"strings"
 	"unicode"
 
 	"google.golang.org/protobuf/proto"
+
+	"github.com/ifkit/ifkit/internal/pbio"
 )
 
 // The session preface (spec/PROTOCOL.md §3): 8 bytes each way before yamux.
@@ -30,7 +30,7 @@ const (
 var magic = [4]byte{'I', 'F', 'K', 'T'}
 
 // ErrNotIfkit is returned when the peer does not speak ifkit at all.
-var ErrNotIfkit = errors.New("not an ifkit peer")
+const ErrNotIfkit errorString = "ifkit: not an ifkit peer"
 
 // errBadVersion is a preface of another protocol version.
 var errBadVersion = errors.New("another ifkit protocol version")
@@ -73,45 +73,14 @@ func printable(b []byte) string {
 	return fmt.Sprintf("% x", b)
 }
 
-// writeMsg writes m preceded by its length as a uvarint.
-func writeMsg(w io.Writer, m proto.Message) error {
-	body, err := proto.Marshal(m)
-	if err != nil {
-		return err
-	}
-	buf := binary.AppendUvarint(make([]byte, 0, len(body)+binary.MaxVarintLen64), uint64(len(body)))
-	_, err = w.Write(append(buf, body...))
-	return err
-}
+// streamReadBuffer is each stream's handshake read buffer; the data or
+// control stream's reader reads what it holds after the handshake, then lets
+// it go.
+const streamReadBuffer = 4 << 10
 
-// isTimeoutErr says whether err is a deadline passing.
-func isTimeoutErr(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// readMsg reads one length-delimited message into m, refusing a length over
-// max before allocating.
-func readMsg(r *bufio.Reader, m proto.Message, max int) error {
-	n, err := binary.ReadUvarint(r)
-	if err != nil {
-		if errors.Is(err, io.EOF) || isTimeoutErr(err) {
-			return err
-		}
-		return fmt.Errorf("%w: bad message length: %v", errMalformed, err)
-	}
-	if n > uint64(max) {
-		return fmt.Errorf("%w: %d bytes, at most %d allowed", errFrameTooLarge, n, max)
-	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		return err
-	}
-	if err := proto.Unmarshal(body, m); err != nil {
-		return fmt.Errorf("%w: %v", errMalformed, err)
-	}
-	return nil
+// encodeMsg returns m length-delimited, as pbio.Write writes it.
+func encodeMsg(m proto.Message) []byte {
+	var b bytes.Buffer
+	pbio.Write(&b, m)
+	return b.Bytes()
 }

@@ -91,7 +91,7 @@ func TestFrozenPeerEndsWithKeepaliveTimeout(t *testing.T) {
 	defer s.Close()
 
 	var sock *freezable
-	cl, err := Dial(ctxT(t), l.Addr().String(), WithDialConfig(cfg), dialOption(func(c *Client) {
+	cl, err := Dial(ctxT(t), l.Addr().String(), WithConfig(cfg), dialOption(func(c *Client) {
 		c.dialRaw = func(ctx context.Context, a Addr, tc *tls.Config) (net.Conn, error) {
 			raw, err := dialAddr(ctx, a, tc)
 			if err == nil {

@@ -38,7 +38,7 @@ messages:
 	if err != nil {
 		t.Fatal(err)
 	}
-	mc := manifestCache{m: map[string]weakManifest{}}
+	mc := NewManifestCache()
 	a, err := mc.load("cache.test", src.Hash(), src.Canonical())
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/ifkit/ifkit/control"
 	"github.com/ifkit/ifkit/iface"
 )
 
@@ -209,7 +210,7 @@ func TestControlOperations(t *testing.T) {
 		}
 		conn.Call(ctx(t), "Get", json.RawMessage(`{"key":"a"}`))
 		st, err := ctl.Stats(ctx(t))
-		if err != nil || st.GetReceivedMessages() != 1 || st.GetSentMessages() != 1 {
+		if err != nil || st.ReceivedMessages != 1 || st.SentMessages != 1 {
 			t.Fatalf("Stats = %v, %v; want one message each way", st, err)
 		}
 		if err := ctl.Reset(ctx(t), "k"); err != nil || resets.Load() != 1 {
@@ -297,7 +298,7 @@ func TestCreditStallBoundsMemory(t *testing.T) {
 		defer ctl.Close()
 		// The client reads nothing: the server must stop at the 16 credits
 		// granted, with nothing more queued than its credit allows.
-		var st interface{ GetSentMessages() uint64 }
+		var st iface.ConnStats
 		deadline := time.Now().Add(5 * time.Second)
 		for time.Now().Before(deadline) {
 			s, err := ctl.Stats(ctx(t))
@@ -305,18 +306,18 @@ func TestCreditStallBoundsMemory(t *testing.T) {
 				t.Fatal(err)
 			}
 			st = s
-			if s.GetSentMessages() == 16 && s.GetCreditsHeld() == 0 {
+			if s.SentMessages == 16 && s.CreditsHeld == 0 {
 				break
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		if st.GetSentMessages() != 16 {
-			t.Fatalf("server sent %d messages to a client that granted 16", st.GetSentMessages())
+		if st.SentMessages != 16 {
+			t.Fatalf("server sent %d messages to a client that granted 16", st.SentMessages)
 		}
 		time.Sleep(50 * time.Millisecond)
 		s, _ := ctl.Stats(ctx(t))
-		if s.GetSentMessages() != 16 || s.GetQueued() > 0 {
-			t.Fatalf("after the stall: sent %d, queued %d; want 16 and nothing queued", s.GetSentMessages(), s.GetQueued())
+		if s.SentMessages != 16 || s.Queued > 0 {
+			t.Fatalf("after the stall: sent %d, queued %d; want 16 and nothing queued", s.SentMessages, s.Queued)
 		}
 		// Reading resumes the flow.
 		for k := 0; k < 100; k++ {
@@ -444,11 +445,12 @@ func shutdownDraining(t *testing.T, s *iface.Server, ctl *iface.Control) <-chan 
 		done <- s.Shutdown(c)
 	}()
 	for n := range ctl.Notifications() {
-		if n.GetDraining() != nil {
+		switch n.(type) {
+		case *control.Draining:
 			return done
-		}
-		if n.GetConnectionOpened() == nil && n.GetConnectionClosed() == nil {
-			t.Fatalf("notification %v, want draining", n)
+		case *control.ConnectionOpened, *control.ConnectionClosed:
+		default:
+			t.Fatalf("notification %#v, want draining", n)
 		}
 	}
 	t.Fatal("the control stream ended without a Draining notice")
@@ -557,7 +559,7 @@ func TestOnRefusedHearsTheServer(t *testing.T) {
 			}},
 		})
 		refused := make(chan *iface.RemoteError, 4)
-		conn, err := dial(t, addr).Connect(ctx(t), "logs.sink", iface.WithOnRefused(func(e *iface.RemoteError) { refused <- e }))
+		conn, err := dial(t, addr).Connect(ctx(t), "logs.sink", iface.WithOnRefused(func(_ *iface.Conn, e *iface.RemoteError) { refused <- e }))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -581,5 +583,47 @@ func TestOnRefusedHearsTheServer(t *testing.T) {
 		default:
 		}
 		conn.Close("done")
+	})
+}
+
+// TestUnregister: forgetting an interface ends its connections with a
+// reason, refuses new ones, leaves the others alone and tells watchers.
+func TestUnregister(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, transport string) {
+		reset := func(context.Context, *iface.Conn, string) error { return nil }
+		s, addr := serve(t, transport, iface.Interface{Manifest: load(t, "logs.sink.yaml")}, iface.Interface{Manifest: load(t, "db.kv.yaml"), OnReset: reset})
+		cl := dial(t, addr)
+		watch, err := cl.Control(ctx(t), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer watch.Close()
+		logs, err := cl.Connect(ctx(t), "logs.sink")
+		if err != nil {
+			t.Fatal(err)
+		}
+		kv, err := cl.Connect(ctx(t), "db.kv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !s.Unregister("logs.sink") || s.Unregister("logs.sink") {
+			t.Fatal("Unregister reported wrongly whether the interface was hosted")
+		}
+		<-logs.Done()
+		if iface.CodeOf(logs.Err()) != iface.CodeUnknownInterface || !strings.Contains(logs.Err().Error(), "unregistered logs.sink") {
+			t.Fatalf("the unregistered interface's connection ended with %v", logs.Err())
+		}
+		if kv.Err() != nil {
+			t.Fatalf("another interface's connection ended: %v", kv.Err())
+		}
+		if _, err := cl.Connect(ctx(t), "logs.sink"); iface.CodeOf(err) != iface.CodeUnknownInterface {
+			t.Fatalf("Connect after Unregister: %v", err)
+		}
+		for n := range watch.Notifications() {
+			if ic, ok := n.(*control.InterfacesChanged); ok && len(ic.Removed) == 1 && ic.Removed[0] == "logs.sink" {
+				return
+			}
+		}
+		t.Fatal("no InterfacesChanged with logs.sink removed")
 	})
 }

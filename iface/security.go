@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -82,9 +81,9 @@ const (
 	minSecretLen        = 16
 )
 
-// ErrAuthFailed is returned by Dial when the server refused the client's
+// errSecret is returned by Dial when the server refused the client's
 // proof of the shared secret, or the server failed to prove it knows it.
-var ErrAuthFailed = errors.New("auth_failed")
+const errSecret errorString = "auth_failed"
 
 // SecretFromFile reads a shared secret from a file (surrounding white space
 // is dropped). It must be at least 16 bytes.
@@ -149,7 +148,7 @@ func serverAuth(rw io.ReadWriter, secret []byte) ([]byte, error) {
 	clientNonce, clientMAC := proof[:nonceLen], proof[nonceLen:]
 	if !hmac.Equal(clientMAC, authMAC(secret, "client", serverNonce, clientNonce)) {
 		rw.Write([]byte{authFailed})
-		return nil, ErrAuthFailed
+		return nil, errSecret
 	}
 	if _, err := rw.Write(append([]byte{authOK}, authMAC(secret, "server", clientNonce, serverNonce)...)); err != nil {
 		return nil, err
@@ -161,7 +160,7 @@ func serverAuth(rw io.ReadWriter, secret []byte) ([]byte, error) {
 // returns the session key.
 func clientAuth(rw io.ReadWriter, secret []byte) ([]byte, error) {
 	if secret == nil {
-		return nil, fmt.Errorf("%w: the server requires a shared secret (WithSecret, or ifctl's --secret-file)", ErrAuthFailed)
+		return nil, fmt.Errorf("%w: the server requires a shared secret (WithSecret, or ifctl's --secret-file)", errSecret)
 	}
 	serverNonce := make([]byte, nonceLen)
 	if _, err := io.ReadFull(rw, serverNonce); err != nil {
@@ -179,14 +178,14 @@ func clientAuth(rw io.ReadWriter, secret []byte) ([]byte, error) {
 		return nil, err
 	}
 	if status[0] != authOK {
-		return nil, fmt.Errorf("%w: the server refused the shared secret", ErrAuthFailed)
+		return nil, fmt.Errorf("%w: the server refused the shared secret", errSecret)
 	}
 	serverMAC := make([]byte, macLen)
 	if _, err := io.ReadFull(rw, serverMAC); err != nil {
 		return nil, err
 	}
 	if !hmac.Equal(serverMAC, authMAC(secret, "server", clientNonce, serverNonce)) {
-		return nil, fmt.Errorf("%w: the server does not know the shared secret (an impostor?)", ErrAuthFailed)
+		return nil, fmt.Errorf("%w: the server does not know the shared secret (an impostor?)", errSecret)
 	}
 	return sessionKey(secret, serverNonce, clientNonce), nil
 }

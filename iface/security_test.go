@@ -119,15 +119,15 @@ func TestSharedSecret(t *testing.T) {
 			}
 			refusals := make(chan iface.Refusal, 4)
 			addr = serveWith(t, addr, nil, iface.WithSecret(secret), iface.WithOnRefusal(func(r iface.Refusal) { refusals <- r }))
-			if err := works(t, addr, iface.WithClientSecret(secret)); err != nil {
+			if err := works(t, addr, iface.WithSecret(secret)); err != nil {
 				t.Fatalf("right secret: %v", err)
 			}
 			for name, opts := range map[string][]iface.DialOption{
-				"wrong secret": {iface.WithClientSecret([]byte("a different secret, long enough"))},
+				"wrong secret": {iface.WithSecret([]byte("a different secret, long enough"))},
 				"no secret":    nil,
 			} {
 				err := works(t, addr, opts...)
-				if !errors.Is(err, iface.ErrAuth) || !errors.Is(err, iface.ErrAuthFailed) {
+				if !errors.Is(err, iface.ErrAuth) || iface.CodeOf(err) != iface.CodeAuthFailed {
 					t.Errorf("%s: %v, want auth_failed", name, err)
 				}
 				if err != nil && strings.Contains(err.Error(), "horse") {

@@ -16,7 +16,10 @@ import (
 	"github.com/hashicorp/yamux"
 
 	"github.com/ifkit/ifkit/codec"
+	"github.com/ifkit/ifkit/control"
+	"github.com/ifkit/ifkit/data"
 	"github.com/ifkit/ifkit/internal/pb/sessionpb"
+	"github.com/ifkit/ifkit/internal/pbio"
 	"github.com/ifkit/ifkit/manifest"
 )
 
@@ -48,19 +51,6 @@ type ServerOption interface{ applyServer(*Server) }
 type serverOption func(*Server)
 
 func (f serverOption) applyServer(s *Server) { f(s) }
-
-// WithConfig sets the transport configuration (DefaultConfig otherwise).
-func WithConfig(c Config) ServerOption { return serverOption(func(s *Server) { s.cfg = c }) }
-
-// WithCodecs sets the codecs the server can use (codec.Standard otherwise).
-func WithCodecs(set *codec.Set) ServerOption { return serverOption(func(s *Server) { s.codecs = set }) }
-
-// WithSecret requires every client to prove it knows the shared secret
-// (HMAC-SHA256 challenge-response, both ways) before anything else; see
-// SecretFromFile and SecretFromEnv.
-func WithSecret(secret []byte) ServerOption {
-	return serverOption(func(s *Server) { s.secret = secret })
-}
 
 // WithAllowedPeers admits on Unix sockets only peers whose user id is in
 // uids or whose group id is in gids, as the kernel reports them (SO_PEERCRED).
@@ -102,20 +92,19 @@ func (r Refusal) String() string {
 // Server hosts interfaces on listeners. Create one with NewServer, add
 // interfaces with Register, then Serve.
 type Server struct {
-	cfg       Config
-	codecs    *codec.Set
-	secret    []byte
+	common
 	allowUIDs []int
 	allowGIDs []int
 	onRefusal func(Refusal)
+
+	hub *control.Hub // the control streams
 
 	mu        sync.Mutex
 	ifaces    map[string]*Interface
 	listeners map[net.Listener]struct{}
 	sessions  map[*yamux.Session]struct{}
-	conns     map[uint64]*Conn
+	conns     map[uint64]*servedConn
 	ending    map[*Conn]struct{} // ended, but still writing their CLOSE or lingering
-	controls  map[*controlServer]struct{}
 	draining  bool
 	closed    bool
 	changed   chan struct{} // closed and replaced when a connection has finished ending
@@ -129,19 +118,22 @@ type Server struct {
 // NewServer returns a server with no interfaces.
 func NewServer(opts ...ServerOption) *Server {
 	s := &Server{
-		cfg:       DefaultConfig(),
-		codecs:    codec.Standard(),
+		common:    defaultCommon(),
 		ifaces:    map[string]*Interface{},
 		listeners: map[net.Listener]struct{}{},
 		sessions:  map[*yamux.Session]struct{}{},
-		conns:     map[uint64]*Conn{},
+		conns:     map[uint64]*servedConn{},
 		ending:    map[*Conn]struct{}{},
-		controls:  map[*controlServer]struct{}{},
 		changed:   make(chan struct{}),
 	}
 	for _, o := range opts {
 		o.applyServer(s)
 	}
+	s.hub = control.NewHub(control.HubConfig{
+		WriteTimeout: s.cfg.ConnectionWriteTimeout,
+		CloseTimeout: s.cfg.CloseTimeout,
+		ResetTimeout: s.cfg.HandshakeTimeout,
+	})
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
 }
@@ -167,11 +159,44 @@ func (s *Server) Register(i Interface) error {
 	s.mu.Unlock()
 	switch {
 	case !existed:
-		s.notify(notifyInterfaces([]string{i.Manifest.Name}, nil))
+		s.hub.Notify(&control.InterfacesChanged{Added: []string{i.Manifest.Name}})
 	case old.Manifest.Hash() != i.Manifest.Hash():
-		s.notify(notifyManifestChanged(i.Manifest))
+		s.hub.Notify(&control.ManifestChanged{Interface: i.Manifest.Name, Hash: i.Manifest.Hash()})
 	}
 	return nil
+}
+
+// Unregister removes the named interface (seeds/001's "forget"): new
+// streams for it are refused with unknown_interface, its open connections
+// end with unknown_interface and a reason saying it was unregistered, and
+// control streams are told (InterfacesChanged.Removed). It reports whether
+// the interface was hosted.
+func (s *Server) Unregister(name string) bool {
+	s.mu.Lock()
+	_, ok := s.ifaces[name]
+	delete(s.ifaces, name)
+	var ending []*Conn
+	for _, sc := range s.conns {
+		if sc.iface.Manifest.Name == name {
+			ending = append(ending, sc.conn)
+		}
+	}
+	s.mu.Unlock()
+	if !ok {
+		return false
+	}
+	for _, c := range ending {
+		c.End(localClose(CodeUnknownInterface, fmt.Sprintf("the server unregistered %s", name), nil))
+	}
+	s.hub.Notify(&control.InterfacesChanged{Removed: []string{name}})
+	return true
+}
+
+// iface returns the hosted interface of that name, or nil.
+func (s *Server) iface(name string) *Interface {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ifaces[name]
 }
 
 // Interfaces returns the hosted manifests, sorted by name.
@@ -187,7 +212,7 @@ func (s *Server) Interfaces() []*manifest.Manifest {
 }
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
-var ErrServerClosed = errors.New("iface: server closed")
+const ErrServerClosed errorString = "ifkit: server closed"
 
 // Serve accepts connections on l until Shutdown or Close, and then returns
 // ErrServerClosed. It closes l.
@@ -239,7 +264,7 @@ func (s *Server) serveSession(raw net.Conn) {
 	if _, err := readPreface(raw); err != nil {
 		code := CodeTransportError // the socket failed: a reset, or TLS refused
 		switch {
-		case isTimeoutErr(err):
+		case pbio.IsTimeout(err):
 			code, err = CodeLimitExceeded, fmt.Errorf("the preface did not arrive within the server's handshake timeout (%v)", s.cfg.HandshakeTimeout)
 		case errors.Is(err, ErrNotIfkit):
 			code = CodeProtocolError
@@ -282,7 +307,7 @@ func (s *Server) serveSession(raw net.Conn) {
 		if key, err = serverAuth(raw, s.secret); err != nil {
 			raw.Close()
 			reason := "the shared-secret exchange did not finish: " + err.Error()
-			if errors.Is(err, ErrAuthFailed) {
+			if errors.Is(err, errSecret) {
 				reason = "the client's proof of the shared secret was wrong: it has another secret"
 			}
 			s.refused(raw.RemoteAddr(), "", CodeAuthFailed, reason)
@@ -376,12 +401,12 @@ func (s *Server) serveStream(sess *yamux.Session, key []byte, st *yamux.Stream) 
 	st.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	br := bufio.NewReaderSize(st, streamReadBuffer)
 	var open sessionpb.OpenStream
-	if err := readMsg(br, &open, maxHandshakeBytes); err != nil {
+	if err := pbio.Read(br, &open, maxHandshakeBytes); err != nil {
 		code, reason := CodeProtocolError, "bad stream handshake: "+err.Error()
 		switch {
-		case errors.Is(err, errFrameTooLarge):
+		case errors.Is(err, pbio.ErrTooLarge):
 			code = CodeLimitExceeded
-		case isTimeoutErr(err):
+		case pbio.IsTimeout(err):
 			code, reason = CodeLimitExceeded, fmt.Sprintf("the stream's handshake did not arrive within the server's handshake timeout (%v)", s.cfg.HandshakeTimeout)
 		}
 		st.SetWriteDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
@@ -425,7 +450,7 @@ func (s *Server) interfaceNames() string {
 // stream and reports the refusal. open is the stream's request, or nil if
 // it could not be read.
 func (s *Server) refuse(st net.Conn, open *sessionpb.OpenStream, code Code, reason string) {
-	writeMsg(st, &sessionpb.OpenResult{Code: uint32(code), Reason: reason})
+	pbio.Write(st, &sessionpb.OpenResult{Code: uint32(code), Reason: reason})
 	st.Close()
 	s.refused(st.RemoteAddr(), open.GetInterface(), code, reason)
 }
@@ -501,45 +526,43 @@ func (s *Server) openData(sess *yamux.Session, key []byte, st *yamux.Stream, br 
 	if open.GetManifestHash() != m.Hash() {
 		result.Manifest = m.Canonical()
 	}
-	conn := newConn(st, br, connConfig{
-		id:              id,
-		manifest:        m,
-		codec:           c,
-		server:          true,
-		sendCredit:      int64(min(open.GetCredits(), uint64(m.Flow.Credits))),
-		window:          max(window, 1),
-		receivesNothing: !m.Direction.Receives(),
-		autoGrant:       true,
-		handlers:        i.Handlers,
-		catchAll:        i.CatchAll,
-		onRefused:       i.OnRefused,
-		sessionErr:      sessionCause(sess),
-		session:         sess,
-		msgKey:          msgKey,
-		onEnd:           s.forgetConn,
-		owner:           &s.wg,
-		closeTimeout:    s.cfg.CloseTimeout,
+	conn := data.New(st, br, data.Config{
+		ID:              id,
+		Manifest:        m,
+		Codec:           c,
+		Server:          true,
+		SendCredit:      int64(min(open.GetCredits(), uint64(m.Flow.Credits))),
+		Window:          window,
+		ReceivesNothing: !m.Direction.Receives(),
+		AutoGrant:       true,
+		Handlers:        i.Handlers,
+		CatchAll:        i.CatchAll,
+		OnRefused:       i.OnRefused,
+		TransportErr:    sessionCause(sess),
+		MessageKey:      msgKey,
+		OnEnd:           s.forgetConn,
+		Owner:           &s.wg,
+		CloseTimeout:    s.cfg.CloseTimeout,
 	})
 	// Announced before it is registered, so nothing can end it (and
 	// announce that) first; registered before the answer, so a control
 	// stream the client opens as soon as it has the id finds it.
-	s.notifyConn(conn, notifyConnOpened(conn, open.GetClient()))
+	s.notifyConn(conn, &control.ConnectionOpened{ConnectionID: id, Interface: m.Name, Codec: c.Name(), Client: open.GetClient()})
 	s.mu.Lock()
-	s.conns[id] = conn
+	s.conns[id] = &servedConn{conn: conn, sess: sess, iface: i}
 	s.mu.Unlock()
-	if err := writeMsg(st, result); err != nil {
-		conn.end(localClose(CodeTransportError, "writing the handshake answer", err), false)
-		conn.abandon()
+	if err := pbio.Write(st, result); err != nil {
+		conn.Abandon(localClose(CodeTransportError, "writing the handshake answer", err))
 		st.Close()
 		return
 	}
 	st.SetDeadline(time.Time{})
-	conn.start()
+	conn.Start()
 	s.mu.Lock()
 	closed := s.closed
 	s.mu.Unlock()
 	if closed {
-		conn.end(localClose(CodeDraining, "the server closed", nil), true)
+		conn.End(localClose(CodeDraining, "the server closed", nil))
 	}
 	if i.OnConnect != nil {
 		s.wg.Add(1)
@@ -547,11 +570,18 @@ func (s *Server) openData(sess *yamux.Session, key []byte, st *yamux.Stream, br 
 			defer s.wg.Done()
 			ctx, cancel := context.WithCancel(s.ctx)
 			defer cancel()
-			stop := context.AfterFunc(conn.ctx, cancel) // conn.ctx ends with the connection
+			stop := context.AfterFunc(conn.Context(), cancel)
 			defer stop()
 			i.OnConnect(ctx, conn)
 		}()
 	}
+}
+
+// servedConn is a connection the server holds, with the session it is on.
+type servedConn struct {
+	conn  *Conn
+	sess  *yamux.Session
+	iface *Interface
 }
 
 // forgetConn is called when c ends. It stays in s.ending until its
@@ -559,16 +589,21 @@ func (s *Server) openData(sess *yamux.Session, key []byte, st *yamux.Stream, br 
 // for that, so it never closes a session under a CLOSE still being written.
 func (s *Server) forgetConn(c *Conn) {
 	s.mu.Lock()
-	delete(s.conns, c.id)
+	delete(s.conns, c.ID())
 	s.ending[c] = struct{}{}
 	s.mu.Unlock()
-	s.notifyConn(c, notifyConnClosed(c))
+	cc := &control.ConnectionClosed{ConnectionID: c.ID(), Interface: c.Manifest().Name}
+	var ce *CloseError
+	if errors.As(c.Err(), &ce) {
+		cc.Code, cc.Reason = ce.Code, ce.Reason
+	}
+	s.notifyConn(c, cc)
 	// Not from zero: c's own goroutines, counted in s.wg, cannot exit
 	// before its end, which is running now.
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		c.wg.Wait()
+		c.Wait()
 		s.mu.Lock()
 		delete(s.ending, c)
 		close(s.changed)
@@ -581,19 +616,10 @@ func (s *Server) forgetConn(c *Conn) {
 func (s *Server) conn(id uint64) *Conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.conns[id]
-}
-
-// sessionConn returns the live connection with id on interface iface in
-// session sess, or nil. Control operations reach only their own session's
-// connections: ids are sequential, and one client must not be able to
-// pause, reset, close or read the stats of another's.
-func (s *Server) sessionConn(sess *yamux.Session, id uint64, iface string) *Conn {
-	c := s.conn(id)
-	if c == nil || c.session != sess || c.man.Name != iface {
-		return nil
+	if sc := s.conns[id]; sc != nil {
+		return sc.conn
 	}
-	return c
+	return nil
 }
 
 // Shutdown stops the server gracefully: it stops accepting, tells control
@@ -608,7 +634,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	deadline, _ := ctx.Deadline()
-	s.notify(notifyDraining(deadline))
+	s.hub.Notify(&control.Draining{Deadline: deadline})
 	var err error
 	for err == nil {
 		s.mu.Lock()
@@ -637,32 +663,23 @@ func (s *Server) Close() error {
 		l.Close()
 	}
 	conns := make([]*Conn, 0, len(s.conns)+len(s.ending))
-	for _, c := range s.conns {
-		conns = append(conns, c)
+	for _, sc := range s.conns {
+		conns = append(conns, sc.conn)
 	}
 	for c := range s.ending {
 		conns = append(conns, c)
 	}
-	controls := make([]*controlServer, 0, len(s.controls))
-	for cs := range s.controls {
-		controls = append(controls, cs)
-	}
 	s.mu.Unlock()
 	s.cancel()
 	for _, c := range conns {
-		c.end(localClose(CodeDraining, "the server closed", nil), true)
+		c.End(localClose(CodeDraining, "the server closed", nil))
 	}
 	for _, c := range conns {
-		c.wg.Wait() // the CLOSE frames are written before the sessions go
+		c.Wait() // the CLOSE frames are written before the sessions go
 	}
 	// Control streams write what they have queued (a Draining notice)
 	// before the sessions under them close.
-	for _, cs := range controls {
-		cs.finish()
-	}
-	for _, cs := range controls {
-		<-cs.done
-	}
+	s.hub.Close()
 	s.mu.Lock()
 	for sess := range s.sessions {
 		sess.Close()

@@ -82,7 +82,7 @@ func (f *ConnFlags) dialOptions() ([]iface.DialOption, error) {
 		return nil, UsageError(err)
 	}
 	if secret != nil {
-		opts = append(opts, iface.WithClientSecret(secret))
+		opts = append(opts, iface.WithSecret(secret))
 	}
 	return opts, nil
 }

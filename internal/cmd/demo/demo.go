@@ -261,9 +261,9 @@ func creditStall(ctx context.Context, out io.Writer, cl *iface.Client, _ map[str
 		if err != nil {
 			return err
 		}
-		if st.GetSentMessages() == 2 && st.GetQueued() == 3 {
+		if st.SentMessages == 2 && st.Queued == 3 {
 			fmt.Fprintf(out, "   stalled: server sent %d, holds %d queued, has %d credits (stats over the control stream)\n",
-				st.GetSentMessages(), st.GetQueued(), st.GetCreditsHeld())
+				st.SentMessages, st.Queued, st.CreditsHeld)
 			break
 		}
 		select {

@@ -113,7 +113,7 @@ func Run(ctx context.Context, opts *Options) error {
 		mu      sync.Mutex
 		refused []*iface.RemoteError
 	)
-	onRefused := iface.WithOnRefused(func(e *iface.RemoteError) {
+	onRefused := iface.WithOnRefused(func(_ *iface.Conn, e *iface.RemoteError) {
 		mu.Lock()
 		refused = append(refused, e)
 		mu.Unlock()

@@ -10,11 +10,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/ifkit/ifkit/iface"
 	"github.com/ifkit/ifkit/internal/cmdutil"
-	"github.com/ifkit/ifkit/internal/pb/controlpb"
 )
 
 // Options are the inputs of `ifctl stats`.
@@ -115,45 +113,63 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 }
 
-func write(opts *Options, st *controlpb.ConnStats, n int) error {
+// statsJSON is the connection's stats as -o json and yaml print them: the
+// field names of spec/PROTOCOL.md's ConnStats, numbers as numbers.
+type statsJSON struct {
+	ConnectionID     uint64 `json:"connection_id"`
+	Interface        string `json:"interface"`
+	SentMessages     uint64 `json:"sent_messages"`
+	ReceivedMessages uint64 `json:"received_messages"`
+	SentBytes        uint64 `json:"sent_bytes"`
+	ReceivedBytes    uint64 `json:"received_bytes"`
+	Refused          uint64 `json:"refused"`
+	Dropped          uint64 `json:"dropped"`
+	CreditsHeld      int64  `json:"credits_held"`
+	CreditsGranted   int64  `json:"credits_granted"`
+	Queued           uint64 `json:"queued"`
+	Paused           bool   `json:"paused"`
+	UptimeMs         int64  `json:"uptime_ms"`
+	AuthFailures     uint64 `json:"auth_failures"`
+}
+
+func write(opts *Options, st iface.ConnStats, n int) error {
 	switch opts.Output {
-	case cmdutil.JSON, cmdutil.YAML:
-		b, err := protojson.MarshalOptions{EmitDefaultValues: true, UseProtoNames: true}.Marshal(st)
-		if err != nil {
-			return err
-		}
-		if opts.Output == cmdutil.YAML {
-			if _, err := fmt.Fprintln(opts.IO.Out, "---"); err != nil {
-				return err
-			}
-			return cmdutil.JSONToYAML(opts.IO.Out, b)
-		}
-		return cmdutil.WriteJSONLine(opts.IO.Out, jsonRaw(b))
+	case cmdutil.JSON:
+		return cmdutil.WriteJSONLine(opts.IO.Out, toJSON(st))
+	case cmdutil.YAML:
+		return cmdutil.WriteYAMLDoc(opts.IO.Out, toJSON(st))
 	}
 	w := opts.IO.Out
 	if n > 1 {
 		fmt.Fprintln(w)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "connection\t%d on %s, open %s\n", st.GetConnectionId(), cmdutil.Untrusted(st.GetInterface()), (time.Duration(st.GetUptimeMs()) * time.Millisecond).String())
-	fmt.Fprintf(tw, "server sent\t%d messages, %d bytes\n", st.GetSentMessages(), st.GetSentBytes())
-	fmt.Fprintf(tw, "server received\t%d messages, %d bytes\n", st.GetReceivedMessages(), st.GetReceivedBytes())
-	fmt.Fprintf(tw, "refused\t%d received messages (invalid)\n", st.GetRefused())
-	if st.GetAuthFailures() > 0 {
-		fmt.Fprintf(tw, "auth failures\t%d received messages\n", st.GetAuthFailures())
+	fmt.Fprintf(tw, "connection\t%d on %s, open %s\n", st.ConnectionID, cmdutil.Untrusted(st.Interface), st.Uptime.Round(time.Millisecond))
+	fmt.Fprintf(tw, "server sent\t%d messages, %d bytes\n", st.SentMessages, st.SentBytes)
+	fmt.Fprintf(tw, "server received\t%d messages, %d bytes\n", st.ReceivedMessages, st.ReceivedBytes)
+	fmt.Fprintf(tw, "refused\t%d received messages (invalid)\n", st.Refused)
+	if st.AuthFailures > 0 {
+		fmt.Fprintf(tw, "auth failures\t%d received messages\n", st.AuthFailures)
 	}
-	fmt.Fprintf(tw, "dropped\t%d messages (flow policy)\n", st.GetDropped())
-	fmt.Fprintf(tw, "credits\tthe server may send %d more; ifctl may send %d more\n", st.GetCreditsHeld(), st.GetCreditsGranted())
-	fmt.Fprintf(tw, "queued\t%d messages waiting for credit\n", st.GetQueued())
+	fmt.Fprintf(tw, "dropped\t%d messages (flow policy)\n", st.Dropped)
+	fmt.Fprintf(tw, "credits\tthe server may send %d more; ifctl may send %d more\n", st.CreditsHeld, st.CreditsGranted)
+	fmt.Fprintf(tw, "queued\t%d messages waiting for credit\n", st.Queued)
 	paused := "no"
-	if st.GetPaused() {
+	if st.Paused {
 		paused = "yes"
 	}
 	fmt.Fprintf(tw, "paused\t%s\n", paused)
 	return tw.Flush()
 }
 
-// jsonRaw lets WriteJSONLine re-encode protojson's output compactly.
-type jsonRaw []byte
-
-func (j jsonRaw) MarshalJSON() ([]byte, error) { return j, nil }
+func toJSON(st iface.ConnStats) statsJSON {
+	return statsJSON{
+		ConnectionID: st.ConnectionID, Interface: st.Interface,
+		SentMessages: st.SentMessages, ReceivedMessages: st.ReceivedMessages,
+		SentBytes: st.SentBytes, ReceivedBytes: st.ReceivedBytes,
+		Refused: st.Refused, Dropped: st.Dropped,
+		CreditsHeld: st.CreditsHeld, CreditsGranted: st.CreditsGranted,
+		Queued: st.Queued, Paused: st.Paused,
+		UptimeMs: st.Uptime.Milliseconds(), AuthFailures: st.AuthFailures,
+	}
+}

@@ -10,9 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ifkit/ifkit/control"
 	"github.com/ifkit/ifkit/iface"
 	"github.com/ifkit/ifkit/internal/cmdutil"
-	"github.com/ifkit/ifkit/internal/pb/controlpb"
 )
 
 // Options are the inputs of `ifctl watch`.
@@ -79,6 +79,7 @@ type Event struct {
 	Code         string    `json:"code,omitempty"`
 	Reason       string    `json:"reason,omitempty"`
 	Deadline     time.Time `json:"deadline,omitzero"`
+	Lost         uint64    `json:"lost,omitempty"` // notifications_lost: how many were dropped
 }
 
 // Run watches until interrupted, the timeout, or the server going away.
@@ -141,24 +142,24 @@ func Run(ctx context.Context, opts *Options) error {
 }
 
 // event turns a notification into an Event.
-func event(n *controlpb.Notification) Event {
-	switch x := n.GetEvent().(type) {
-	case *controlpb.Notification_ConnectionOpened:
-		co := x.ConnectionOpened
-		return Event{Event: "connection_opened", ConnectionID: co.GetConnectionId(), Interface: co.GetInterface(), Codec: co.GetCodec(), Client: co.GetClient()}
-	case *controlpb.Notification_ConnectionClosed:
-		cc := x.ConnectionClosed
-		return Event{Event: "connection_closed", ConnectionID: cc.GetConnectionId(), Interface: cc.GetInterface(), Code: iface.Code(cc.GetCode()).String(), Reason: cc.GetReason()}
-	case *controlpb.Notification_Draining:
+func event(n iface.Notification) Event {
+	switch x := n.(type) {
+	case *control.ConnectionOpened:
+		return Event{Event: "connection_opened", ConnectionID: x.ConnectionID, Interface: x.Interface, Codec: x.Codec, Client: x.Client}
+	case *control.ConnectionClosed:
+		return Event{Event: "connection_closed", ConnectionID: x.ConnectionID, Interface: x.Interface, Code: x.Code.String(), Reason: x.Reason}
+	case *control.Draining:
 		e := Event{Event: "draining"}
-		if ms := x.Draining.GetDeadlineUnixMs(); ms > 0 {
-			e.Deadline = time.UnixMilli(ms).UTC()
+		if !x.Deadline.IsZero() {
+			e.Deadline = x.Deadline.UTC()
 		}
 		return e
-	case *controlpb.Notification_InterfacesChanged:
-		return Event{Event: "interfaces_changed", Interfaces: x.InterfacesChanged.GetAdded(), Removed: x.InterfacesChanged.GetRemoved()}
-	case *controlpb.Notification_ManifestChanged:
-		return Event{Event: "manifest_changed", Interface: x.ManifestChanged.GetInterface(), Hash: x.ManifestChanged.GetHash()}
+	case *control.InterfacesChanged:
+		return Event{Event: "interfaces_changed", Interfaces: x.Added, Removed: x.Removed}
+	case *control.ManifestChanged:
+		return Event{Event: "manifest_changed", Interface: x.Interface, Hash: x.Hash}
+	case *control.NotificationsLost:
+		return Event{Event: "notifications_lost", Lost: x.Count}
 	}
 	return Event{Event: "unknown"}
 }
@@ -195,6 +196,8 @@ func (opts *Options) write(e Event) error {
 		}
 	case "manifest_changed":
 		fmt.Fprintf(&b, " %s now %s", cmdutil.Untrusted(e.Interface), cmdutil.Untrusted(e.Hash))
+	case "notifications_lost":
+		fmt.Fprintf(&b, ": %d events were dropped because this watcher fell behind", e.Lost)
 	case "draining":
 		if !e.Deadline.IsZero() {
 			fmt.Fprintf(&b, ": connections close by %s", e.Deadline.Local().Format("15:04:05"))

@@ -1156,6 +1156,7 @@ type Notification struct {
 	//	*Notification_ManifestChanged
 	//	*Notification_ConnectionClosed
 	//	*Notification_ConnectionOpened
+	//	*Notification_NotificationsLost
 	Event         isNotification_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1243,6 +1244,15 @@ func (x *Notification) GetConnectionOpened() *ConnectionOpened {
 	return nil
 }
 
+func (x *Notification) GetNotificationsLost() *NotificationsLost {
+	if x != nil {
+		if x, ok := x.Event.(*Notification_NotificationsLost); ok {
+			return x.NotificationsLost
+		}
+	}
+	return nil
+}
+
 type isNotification_Event interface {
 	isNotification_Event()
 }
@@ -1267,6 +1277,10 @@ type Notification_ConnectionOpened struct {
 	ConnectionOpened *ConnectionOpened `protobuf:"bytes,5,opt,name=connection_opened,json=connectionOpened,proto3,oneof"`
 }
 
+type Notification_NotificationsLost struct {
+	NotificationsLost *NotificationsLost `protobuf:"bytes,6,opt,name=notifications_lost,json=notificationsLost,proto3,oneof"`
+}
+
 func (*Notification_Draining) isNotification_Event() {}
 
 func (*Notification_InterfacesChanged) isNotification_Event() {}
@@ -1276,6 +1290,8 @@ func (*Notification_ManifestChanged) isNotification_Event() {}
 func (*Notification_ConnectionClosed) isNotification_Event() {}
 
 func (*Notification_ConnectionOpened) isNotification_Event() {}
+
+func (*Notification_NotificationsLost) isNotification_Event() {}
 
 type Draining struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -1563,6 +1579,55 @@ func (x *ConnectionOpened) GetClient() string {
 	return ""
 }
 
+// NotificationsLost stands where notifications were dropped because the
+// control stream's reader fell behind the server's bounded queue: count of
+// them were not sent. The server sends no other notification between the
+// first one it drops and this one, so every notification before it came
+// before the lost ones and every one after it came after them.
+type NotificationsLost struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Count         uint64                 `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NotificationsLost) Reset() {
+	*x = NotificationsLost{}
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotificationsLost) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotificationsLost) ProtoMessage() {}
+
+func (x *NotificationsLost) ProtoReflect() protoreflect.Message {
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotificationsLost.ProtoReflect.Descriptor instead.
+func (*NotificationsLost) Descriptor() ([]byte, []int) {
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *NotificationsLost) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 var File_ifkit_control_v1_control_proto protoreflect.FileDescriptor
 
 const file_ifkit_control_v1_control_proto_rawDesc = "" +
@@ -1644,13 +1709,14 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\x06queued\x18\v \x01(\x04R\x06queued\x12\x16\n" +
 	"\x06paused\x18\f \x01(\bR\x06paused\x12\x1b\n" +
 	"\tuptime_ms\x18\r \x01(\x04R\buptimeMs\x12#\n" +
-	"\rauth_failures\x18\x0e \x01(\x04R\fauthFailures\"\x9d\x03\n" +
+	"\rauth_failures\x18\x0e \x01(\x04R\fauthFailures\"\xf3\x03\n" +
 	"\fNotification\x128\n" +
 	"\bdraining\x18\x01 \x01(\v2\x1a.ifkit.control.v1.DrainingH\x00R\bdraining\x12T\n" +
 	"\x12interfaces_changed\x18\x02 \x01(\v2#.ifkit.control.v1.InterfacesChangedH\x00R\x11interfacesChanged\x12N\n" +
 	"\x10manifest_changed\x18\x03 \x01(\v2!.ifkit.control.v1.ManifestChangedH\x00R\x0fmanifestChanged\x12Q\n" +
 	"\x11connection_closed\x18\x04 \x01(\v2\".ifkit.control.v1.ConnectionClosedH\x00R\x10connectionClosed\x12Q\n" +
-	"\x11connection_opened\x18\x05 \x01(\v2\".ifkit.control.v1.ConnectionOpenedH\x00R\x10connectionOpenedB\a\n" +
+	"\x11connection_opened\x18\x05 \x01(\v2\".ifkit.control.v1.ConnectionOpenedH\x00R\x10connectionOpened\x12T\n" +
+	"\x12notifications_lost\x18\x06 \x01(\v2#.ifkit.control.v1.NotificationsLostH\x00R\x11notificationsLostB\a\n" +
 	"\x05event\"4\n" +
 	"\bDraining\x12(\n" +
 	"\x10deadline_unix_ms\x18\x01 \x01(\x03R\x0edeadlineUnixMs\"C\n" +
@@ -1669,7 +1735,9 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\rconnection_id\x18\x01 \x01(\x04R\fconnectionId\x12\x1c\n" +
 	"\tinterface\x18\x02 \x01(\tR\tinterface\x12\x14\n" +
 	"\x05codec\x18\x03 \x01(\tR\x05codec\x12\x16\n" +
-	"\x06client\x18\x04 \x01(\tR\x06clientB.Z,github.com/ifkit/ifkit/internal/pb/controlpbb\x06proto3"
+	"\x06client\x18\x04 \x01(\tR\x06client\")\n" +
+	"\x11NotificationsLost\x12\x14\n" +
+	"\x05count\x18\x01 \x01(\x04R\x05countB.Z,github.com/ifkit/ifkit/internal/pb/controlpbb\x06proto3"
 
 var (
 	file_ifkit_control_v1_control_proto_rawDescOnce sync.Once
@@ -1683,7 +1751,7 @@ func file_ifkit_control_v1_control_proto_rawDescGZIP() []byte {
 	return file_ifkit_control_v1_control_proto_rawDescData
 }
 
-var file_ifkit_control_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_ifkit_control_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_ifkit_control_v1_control_proto_goTypes = []any{
 	(*ControlFrame)(nil),      // 0: ifkit.control.v1.ControlFrame
 	(*Request)(nil),           // 1: ifkit.control.v1.Request
@@ -1706,6 +1774,7 @@ var file_ifkit_control_v1_control_proto_goTypes = []any{
 	(*ManifestChanged)(nil),   // 18: ifkit.control.v1.ManifestChanged
 	(*ConnectionClosed)(nil),  // 19: ifkit.control.v1.ConnectionClosed
 	(*ConnectionOpened)(nil),  // 20: ifkit.control.v1.ConnectionOpened
+	(*NotificationsLost)(nil), // 21: ifkit.control.v1.NotificationsLost
 }
 var file_ifkit_control_v1_control_proto_depIdxs = []int32{
 	1,  // 0: ifkit.control.v1.ControlFrame.request:type_name -> ifkit.control.v1.Request
@@ -1728,11 +1797,12 @@ var file_ifkit_control_v1_control_proto_depIdxs = []int32{
 	18, // 17: ifkit.control.v1.Notification.manifest_changed:type_name -> ifkit.control.v1.ManifestChanged
 	19, // 18: ifkit.control.v1.Notification.connection_closed:type_name -> ifkit.control.v1.ConnectionClosed
 	20, // 19: ifkit.control.v1.Notification.connection_opened:type_name -> ifkit.control.v1.ConnectionOpened
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	21, // 20: ifkit.control.v1.Notification.notifications_lost:type_name -> ifkit.control.v1.NotificationsLost
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_ifkit_control_v1_control_proto_init() }
@@ -1767,6 +1837,7 @@ func file_ifkit_control_v1_control_proto_init() {
 		(*Notification_ManifestChanged)(nil),
 		(*Notification_ConnectionClosed)(nil),
 		(*Notification_ConnectionOpened)(nil),
+		(*Notification_NotificationsLost)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1774,7 +1845,7 @@ func file_ifkit_control_v1_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ifkit_control_v1_control_proto_rawDesc), len(file_ifkit_control_v1_control_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,4 +1,4 @@
-package iface
+package data
 
 import (
 	"context"
@@ -36,7 +36,7 @@ func (m *Message) Reply(ctx context.Context, v any) error {
 	if !m.IsRequest() {
 		return fmt.Errorf("ifkit: %s message %d is not a request; only requests sent with Call get replies", m.Type.Name, m.Seq)
 	}
-	return m.conn.send(ctx, m.Type.Reply.Type, v, m.corr, flagReply)
+	return m.conn.send(ctx, m.Type.Reply.Type, v, m.corr, FlagReply)
 }
 
 // End ends the reply stream of this request.

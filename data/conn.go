@@ -1,6 +1,8 @@
-package iface
+package data
 
 import (
+	"github.com/ifkit/ifkit/codes"
+
 	"bufio"
 	"context"
 	"encoding/json"
@@ -13,11 +15,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/yamux"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/ifkit/ifkit/codec"
-	"github.com/ifkit/ifkit/internal/pb/controlpb"
 	"github.com/ifkit/ifkit/manifest"
 )
 
@@ -25,7 +25,7 @@ import (
 // with msg.Reply. Handlers of one connection run one at a time, in order.
 // An error a handler returns is sent to the peer as an ERROR with code
 // internal and the error's text: it fails the peer's Call, or reaches its
-// WithOnRefused (Interface.OnRefused on a server).
+// refusal hook (Config.OnRefused).
 type Handler func(ctx context.Context, msg *Message) error
 
 // Conn is one connection between a client and a server on one interface:
@@ -49,7 +49,7 @@ type Conn struct {
 	handled   chan *Message // for the handlers
 	handlers  map[string]Handler
 	catchAll  Handler
-	onRefused func(*Conn, *RemoteError)
+	onRefused func(*Conn, *codes.RemoteError)
 
 	callsMu  sync.Mutex
 	calls    map[uint64]*call
@@ -63,19 +63,16 @@ type Conn struct {
 	withheld                                                        int64 // credit not granted while paused
 	started                                                         time.Time
 
-	// sessionErr reports why the session under the stream died, if it did.
-	sessionErr func() error
-	// receivesNothing: the peer may send no MESSAGE (see connConfig).
+	// transportErr reports why the transport under the stream died, if it did.
+	transportErr func() error
+	// receivesNothing: the peer may send no MESSAGE (see Config).
 	receivesNothing bool
-	// session is the session the stream is on: control streams may act
-	// only on connections of their own session.
-	session *yamux.Session
 
 	ctx       context.Context // cancelled when the connection ends
 	cancel    context.CancelFunc
 	closeOnce sync.Once
 	done      chan struct{}
-	err       *CloseError
+	err       *codes.CloseError
 	wg        sync.WaitGroup
 	onEnd     func(*Conn)
 	br        *bufio.Reader
@@ -84,87 +81,114 @@ type Conn struct {
 	closeTimeout time.Duration
 }
 
-// connConfig is what both ends know after the stream handshake.
-type connConfig struct {
-	id         uint64
-	manifest   *manifest.Manifest
-	codec      codec.Codec
-	server     bool
-	sendCredit int64 // credit the peer granted us
-	window     int64 // credit we grant the peer at most
-	autoGrant  bool
-	// receivesNothing: the peer may send no MESSAGE at all (a server on a
+// Config is what both ends know once a stream's handshake is done: it turns
+// a stream into a connection (New). Package iface fills it from the
+// handshake; a program that runs the data plane over a stream of its own
+// (a pipe, a socket pair) fills it itself, the same on both ends except for
+// Server, the credits and the hooks.
+type Config struct {
+	// ID is the connection id the server assigned.
+	ID uint64
+	// Manifest is the interface's manifest; Codec the codec negotiated.
+	Manifest *manifest.Manifest
+	Codec    codec.Codec
+	// Server says this end is the server: it sends the manifest's send
+	// types and receives its recv types (a client the reverse).
+	Server bool
+	// SendCredit is the credit the peer granted this end at the start.
+	SendCredit int64
+	// Window is the most credit this end grants the peer (at least 1); with
+	// AutoGrant it is granted at the start and renewed as messages are
+	// consumed, otherwise only Request grants.
+	Window    int64
+	AutoGrant bool
+	// ReceivesNothing: the peer may send no MESSAGE at all (a server on a
 	// send interface): no credit is granted, and a MESSAGE is wrong_direction.
-	receivesNothing bool
-	handlers        map[string]Handler
-	catchAll        Handler
-	// onRefused hears the peer's ERROR frames about messages that were not
-	// requests in flight.
-	onRefused  func(*Conn, *RemoteError)
-	sessionErr func() error
-	session    *yamux.Session
-	onEnd      func(*Conn)
-	// msgKey, when set, turns on per-message authentication with this key.
-	msgKey []byte
-	// closeTimeout bounds the wait for the peer's side to close after CLOSE.
-	closeTimeout time.Duration
-	// owner, when set, also counts the connection's goroutines, so that a
+	ReceivesNothing bool
+	// Handlers handle received messages by type name, CatchAll those of any
+	// other type; without either, messages wait for Recv.
+	Handlers map[string]Handler
+	CatchAll Handler
+	// OnRefused hears the peer's ERROR frames about messages that were not
+	// requests in flight. It runs on the connection's reader and must
+	// return quickly.
+	OnRefused func(*Conn, *codes.RemoteError)
+	// TransportErr, if set, says why the transport under the stream failed
+	// (nil while it works); a *codes.CloseError it returns (a keepalive
+	// timeout) is the connection's end as it is, another error becomes the
+	// cause of a transport_error.
+	TransportErr func() error
+	// OnEnd, if set, runs once when the connection ends, before Done closes
+	// its goroutines' wait.
+	OnEnd func(*Conn)
+	// MessageKey, when set, turns on per-message authentication with this
+	// key (spec/PROTOCOL.md §12).
+	MessageKey []byte
+	// CloseTimeout bounds the wait for the peer's side to close after CLOSE.
+	CloseTimeout time.Duration
+	// Owner, when set, also counts the connection's goroutines, so that a
 	// server's Close waits for them without a goroutine per connection.
-	owner *sync.WaitGroup
+	Owner *sync.WaitGroup
 }
 
-func newConn(stream net.Conn, br *bufio.Reader, cfg connConfig) *Conn {
+// New makes a connection of stream, which the handshake has used through
+// br (nil if it did not): bytes br holds are read first. The connection
+// does nothing until Start; one that is never started must be abandoned.
+func New(stream net.Conn, br *bufio.Reader, cfg Config) *Conn {
 	c := &Conn{
-		id:         cfg.id,
-		man:        cfg.manifest,
-		codec:      cfg.codec,
-		stream:     stream,
-		sends:      manifest.Recv,
-		recvs:      manifest.Send,
-		maxBody:    cfg.manifest.Flow.MaxMessageBytes,
-		handlers:   cfg.handlers,
-		catchAll:   cfg.catchAll,
-		onRefused:  cfg.onRefused,
-		calls:      map[uint64]*call{},
-		seqCalls:   map[uint64]uint64{},
-		started:    time.Now(),
-		sessionErr: cfg.sessionErr,
-		session:    cfg.session,
-		done:       make(chan struct{}),
-		onEnd:      cfg.onEnd,
+		id:           cfg.ID,
+		man:          cfg.Manifest,
+		codec:        cfg.Codec,
+		stream:       stream,
+		sends:        manifest.Recv,
+		recvs:        manifest.Send,
+		maxBody:      cfg.Manifest.Flow.MaxMessageBytes,
+		handlers:     cfg.Handlers,
+		catchAll:     cfg.CatchAll,
+		onRefused:    cfg.OnRefused,
+		calls:        map[uint64]*call{},
+		seqCalls:     map[uint64]uint64{},
+		started:      time.Now(),
+		transportErr: cfg.TransportErr,
+		done:         make(chan struct{}),
+		onEnd:        cfg.OnEnd,
 	}
-	if cfg.server {
+	if cfg.Server {
 		c.sends, c.recvs = manifest.Send, manifest.Recv
 	}
-	flow := cfg.manifest.Flow
-	c.out = newOutbox(flow.OnExhausted, flow.Credits, cfg.sendCredit)
-	initial := cfg.window
-	if !cfg.autoGrant || cfg.receivesNothing {
+	if br == nil {
+		br = bufio.NewReaderSize(stream, 16) // holds nothing: the frame reader reads stream
+	}
+	flow := cfg.Manifest.Flow
+	c.out = newOutbox(flow.OnExhausted, flow.Credits, cfg.SendCredit)
+	window := max(cfg.Window, 1)
+	initial := window
+	if !cfg.AutoGrant || cfg.ReceivesNothing {
 		initial = 0
 	}
-	c.receivesNothing = cfg.receivesNothing
-	c.in = newLedger(cfg.window, initial, cfg.autoGrant)
-	c.inbox = make(chan *Message, cfg.window)
-	if len(cfg.handlers) > 0 || cfg.catchAll != nil {
-		c.handled = make(chan *Message, cfg.window)
+	c.receivesNothing = cfg.ReceivesNothing
+	c.in = newLedger(window, initial, cfg.AutoGrant)
+	c.inbox = make(chan *Message, window)
+	if len(cfg.Handlers) > 0 || cfg.CatchAll != nil {
+		c.handled = make(chan *Message, window)
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.br = br
-	c.owner = cfg.owner
-	c.closeTimeout = cfg.closeTimeout
-	if cfg.msgKey != nil {
-		c.auth = newMessageAuth(cfg.msgKey, cfg.server)
+	c.owner = cfg.Owner
+	c.closeTimeout = cfg.CloseTimeout
+	if cfg.MessageKey != nil {
+		c.auth = newMessageAuth(cfg.MessageKey, cfg.Server)
 	}
 	// A start token: the server registers the connection (where Close may
-	// wait on c.wg) before start runs, and a WaitGroup must not go up from
-	// zero while someone waits on it. start or abandon releases the token.
+	// wait on c.wg) before Start runs, and a WaitGroup must not go up from
+	// zero while someone waits on it. Start or Abandon releases the token.
 	c.wg.Add(1)
 	return c
 }
 
-// start starts the connection's goroutines; the server calls it after the
-// handshake's answer is written.
-func (c *Conn) start() *Conn {
+// Start starts the connection's goroutines (a server calls it once the
+// handshake's answer is written) and returns c.
+func (c *Conn) Start() *Conn {
 	br := c.br
 	c.br = nil // the frame reader lets go of it once it has read its bytes
 	c.goLoop(func() { c.readLoop(br) })
@@ -176,9 +200,19 @@ func (c *Conn) start() *Conn {
 	return c
 }
 
-// abandon releases the start token of a connection that is never started
-// (its handshake answer could not be written).
-func (c *Conn) abandon() { c.wg.Done() }
+// Abandon releases a connection that is never started (its handshake
+// answer could not be written), recording why, without a word to the peer.
+func (c *Conn) Abandon(why *codes.CloseError) {
+	c.end(why, false)
+	c.wg.Done()
+}
+
+// Wait returns when the connection's goroutines have exited: after it has
+// ended and written its CLOSE (or given up writing it).
+func (c *Conn) Wait() { c.wg.Wait() }
+
+// Context returns a context that is cancelled when the connection ends.
+func (c *Conn) Context() context.Context { return c.ctx }
 
 // goLoop runs one of the connection's goroutines, counted by c.wg (and the
 // owner's group, if any).
@@ -220,7 +254,7 @@ func (c *Conn) Codec() codec.Codec { return c.codec }
 // Done is closed when the connection has ended; Err then says why.
 func (c *Conn) Done() <-chan struct{} { return c.done }
 
-// Err returns nil while the connection is open, then a *CloseError saying
+// Err returns nil while the connection is open, then a *codes.CloseError saying
 // why it ended.
 func (c *Conn) Err() error {
 	select {
@@ -311,7 +345,7 @@ func (c *Conn) sendable(typeName string) (*manifest.MessageType, error) {
 
 // Recv returns the next received message that no handler took, waiting
 // until one arrives, ctx is done or the connection ends (then the error is
-// the connection's *CloseError).
+// the connection's *codes.CloseError).
 func (c *Conn) Recv(ctx context.Context) (*Message, error) {
 	select {
 	case m := <-c.inbox:
@@ -362,7 +396,7 @@ func (c *Conn) grant(n int64) {
 		return
 	}
 	c.pauseMu.Unlock()
-	c.out.putUrgent(appendFrame(nil, &frame{kind: frameCredit, credits: uint64(n), seq: c.recvSeqConsumed()}))
+	c.out.putUrgent(appendFrame(nil, &frame{kind: FrameCredit, credits: uint64(n), seq: c.recvSeqConsumed()}))
 }
 
 // recvSeqConsumed is how many messages the application has consumed (or
@@ -376,19 +410,24 @@ func (c *Conn) recvSeqConsumed() uint64 {
 // then a CLOSE with reason. It returns when the connection's goroutines have
 // exited. Closing again does nothing.
 func (c *Conn) Close(reason string) error {
-	c.end(&CloseError{Code: CodeNormalClose, Reason: reason}, true)
+	c.End(&codes.CloseError{Code: codes.NormalClose, Reason: reason})
 	c.wg.Wait()
 	return nil
 }
 
+// End ends the connection with e, telling the peer with a CLOSE frame
+// (after the messages already credited), unless it has already ended. It
+// does not wait: Wait does.
+func (c *Conn) End(e *codes.CloseError) { c.end(e, true) }
+
 // end records why the connection ended (the first call wins) and stops it.
 // tell sends a CLOSE frame with the code to the peer.
-func (c *Conn) end(e *CloseError, tell bool) {
+func (c *Conn) end(e *codes.CloseError, tell bool) {
 	c.closeOnce.Do(func() {
 		c.err = e
 		var final []byte
 		if tell {
-			final = appendFrame(nil, &frame{kind: frameClose, code: e.Code, reason: []byte(e.Reason)})
+			final = appendFrame(nil, &frame{kind: FrameClose, code: e.Code, reason: []byte(e.Reason)})
 		}
 		c.out.close(e, final)
 		close(c.done)
@@ -405,8 +444,8 @@ func (c *Conn) end(e *CloseError, tell bool) {
 }
 
 // abort ends the connection because the peer broke the protocol, telling it why.
-func (c *Conn) abort(code Code, format string, args ...any) {
-	c.end(&CloseError{Code: code, Reason: fmt.Sprintf(format, args...)}, true)
+func (c *Conn) abort(code codes.Code, format string, args ...any) {
+	c.end(&codes.CloseError{Code: code, Reason: fmt.Sprintf(format, args...)}, true)
 }
 
 func (c *Conn) writeLoop() {
@@ -451,18 +490,18 @@ func (c *Conn) writeLoop() {
 		}
 		for _, m := range items {
 			if m.end {
-				buf = appendFrame(buf, &frame{kind: frameEnd, corr: m.corr})
+				buf = appendFrame(buf, &frame{kind: FrameEnd, corr: m.corr})
 				continue
 			}
 			seq++
-			if m.corr != 0 && m.flags&flagReply == 0 {
+			if m.corr != 0 && m.flags&FlagReply == 0 {
 				c.callsMu.Lock()
 				c.seqCalls[seq] = m.corr
 				c.callsMu.Unlock()
 			}
-			f := frame{kind: frameMessage, flags: m.flags, seq: seq, typeID: m.typeID, corr: m.corr, body: m.body}
+			f := frame{kind: FrameMessage, flags: m.flags, seq: seq, typeID: m.typeID, corr: m.corr, body: m.body}
 			if c.auth != nil {
-				f.flags |= flagAuth
+				f.flags |= FlagAuth
 				f.tag = c.auth.sign(&f)
 			}
 			c.sentMsgs.Add(1)
@@ -520,41 +559,41 @@ func (c *Conn) readLoop(br *bufio.Reader) {
 	for {
 		if err := fr.read(&f); err != nil {
 			switch {
-			case errors.Is(err, errFrameTooLarge):
-				c.abort(CodeMessageTooLarge, "%v (flow.max_message_bytes is %d)", err, c.maxBody)
-			case errors.Is(err, errMalformed):
-				c.abort(CodeProtocolError, "%v", err)
+			case errors.Is(err, ErrFrameTooLarge):
+				c.abort(codes.MessageTooLarge, "%v (flow.max_message_bytes is %d)", err, c.maxBody)
+			case errors.Is(err, ErrMalformed):
+				c.abort(codes.ProtocolError, "%v", err)
 			default:
 				c.end(c.transportError(err), false)
 			}
 			return
 		}
 		switch f.kind {
-		case frameMessage:
+		case FrameMessage:
 			if f.seq != lastSeq+1 {
-				c.abort(CodeProtocolError, "message sequence number %d after %d: a message is missing or repeated", f.seq, lastSeq)
+				c.abort(codes.ProtocolError, "message sequence number %d after %d: a message is missing or repeated", f.seq, lastSeq)
 				return
 			}
 			lastSeq = f.seq
 			if !c.onMessage(&f) {
 				return
 			}
-		case frameCredit:
+		case FrameCredit:
 			if !c.out.grant(int64(min(f.credits, 1<<40)), int64(c.man.Flow.Credits)) {
-				c.abort(CodeProtocolError, "a grant of %d credits would hold more than flow.credits (%d)", f.credits, c.man.Flow.Credits)
+				c.abort(codes.ProtocolError, "a grant of %d credits would hold more than flow.credits (%d)", f.credits, c.man.Flow.Credits)
 				return
 			}
 			c.peerConsumed.Store(f.seq)
-		case frameError:
+		case FrameError:
 			c.onError(&f)
-		case frameEnd:
+		case FrameEnd:
 			c.callsMu.Lock()
 			if cl := c.calls[f.corr]; cl != nil {
 				cl.finish()
 			}
 			c.callsMu.Unlock()
-		case frameClose:
-			c.end(&CloseError{Code: f.code, Reason: string(f.reason), Remote: true}, false)
+		case FrameClose:
+			c.end(&codes.CloseError{Code: f.code, Reason: string(f.reason), Remote: true}, false)
 			return
 		}
 	}
@@ -563,28 +602,28 @@ func (c *Conn) readLoop(br *bufio.Reader) {
 // onMessage checks and delivers one MESSAGE frame; false ends the read loop.
 func (c *Conn) onMessage(f *frame) bool {
 	if c.receivesNothing {
-		c.abort(CodeWrongDirection, "message %d: %s may not send on %s, which only sends to it", f.seq, c.peerName(), c.man.Name)
+		c.abort(codes.WrongDirection, "message %d: %s may not send on %s, which only sends to it", f.seq, c.peerName(), c.man.Name)
 		return false
 	}
 	if !c.in.arrive() {
-		c.abort(CodeCreditViolation, "message %d arrived without credit", f.seq)
+		c.abort(codes.CreditViolation, "message %d arrived without credit", f.seq)
 		return false
 	}
 	if len(f.body) > c.maxBody {
-		c.abort(CodeMessageTooLarge, "message %d is %d bytes; flow.max_message_bytes is %d", f.seq, len(f.body), c.maxBody)
+		c.abort(codes.MessageTooLarge, "message %d is %d bytes; flow.max_message_bytes is %d", f.seq, len(f.body), c.maxBody)
 		return false
 	}
 	t, ok := c.man.TypeByID(c.recvs, f.typeID)
 	if !ok {
 		if _, other := c.man.TypeByID(c.sends, f.typeID); other {
-			c.abort(CodeWrongDirection, "message %d has type id %d, which %s may not send on %s", f.seq, f.typeID, c.peerName(), c.man.Name)
+			c.abort(codes.WrongDirection, "message %d has type id %d, which %s may not send on %s", f.seq, f.typeID, c.peerName(), c.man.Name)
 		} else {
-			c.abort(CodeUnknownType, "message %d has type id %d; %s has no such %s type", f.seq, f.typeID, c.man.Name, c.recvs)
+			c.abort(codes.UnknownType, "message %d has type id %d; %s has no such %s type", f.seq, f.typeID, c.man.Name, c.recvs)
 		}
 		return false
 	}
-	if c.auth == nil && f.flags&flagAuth != 0 {
-		c.abort(CodeProtocolError, "message %d carries an authentication tag, but %s does not declare message_auth", f.seq, c.man.Name)
+	if c.auth == nil && f.flags&FlagAuth != 0 {
+		c.abort(codes.ProtocolError, "message %d carries an authentication tag, but %s does not declare message_auth", f.seq, c.man.Name)
 		return false
 	}
 	c.recvMsgs.Add(1)
@@ -592,7 +631,7 @@ func (c *Conn) onMessage(f *frame) bool {
 	if c.auth != nil && !c.auth.verify(f) {
 		// Dropped, counted, reported; its credit is returned.
 		c.authFailures.Add(1)
-		c.out.putUrgent(appendFrame(nil, &frame{kind: frameError, code: CodeAuthFailed, seq: f.seq, reason: []byte("the message's authentication tag is missing or wrong (message_auth: hmac-sha256); it was dropped")}))
+		c.out.putUrgent(appendFrame(nil, &frame{kind: FrameError, code: codes.AuthFailed, seq: f.seq, reason: []byte("the message's authentication tag is missing or wrong (message_auth: hmac-sha256); it was dropped")}))
 		c.consumed()
 		return true
 	}
@@ -607,17 +646,17 @@ func (c *Conn) onMessage(f *frame) bool {
 	}
 	if err := c.check(t, data); err != nil {
 		c.refused.Add(1)
-		c.out.putUrgent(appendFrame(nil, &frame{kind: frameError, code: CodeInvalidMessage, seq: f.seq, reason: []byte(err.Error())}))
+		c.out.putUrgent(appendFrame(nil, &frame{kind: FrameError, code: codes.InvalidMessage, seq: f.seq, reason: []byte(err.Error())}))
 		c.consumed()
 		return true
 	}
-	*m = Message{Type: t, Seq: f.seq, Data: data, conn: c, corr: f.corr, reply: f.flags&flagReply != 0}
+	*m = Message{Type: t, Seq: f.seq, Data: data, conn: c, corr: f.corr, reply: f.flags&FlagReply != 0}
 	if m.reply {
 		c.callsMu.Lock()
 		cl := c.calls[m.corr]
 		c.callsMu.Unlock()
 		if cl != nil && t.Name != cl.reply {
-			c.abort(CodeProtocolError, "reply %d to a %s request is a %s; %s declares %s as its reply", f.seq, cl.request, t.Name, cl.request, cl.reply)
+			c.abort(codes.ProtocolError, "reply %d to a %s request is a %s; %s declares %s as its reply", f.seq, cl.request, t.Name, cl.request, cl.reply)
 			return false
 		}
 		if cl == nil || !cl.deliver(m) {
@@ -654,7 +693,7 @@ func (c *Conn) onError(f *frame) {
 	delete(c.seqCalls, f.seq)
 	cl := c.calls[corr]
 	c.callsMu.Unlock()
-	e := &RemoteError{Code: f.code, Reason: string(f.reason), Seq: f.seq}
+	e := &codes.RemoteError{Code: f.code, Reason: string(f.reason), Seq: f.seq}
 	switch {
 	case ok && cl != nil:
 		cl.fail(e)
@@ -671,26 +710,27 @@ func (c *Conn) peerName() string {
 }
 
 // transportError classifies a read or write failure of the stream.
-func (c *Conn) transportError(err error) *CloseError {
+func (c *Conn) transportError(err error) *codes.CloseError {
 	midFrame := errors.Is(err, io.ErrUnexpectedEOF)
-	if c.sessionErr != nil {
-		if serr := c.sessionErr(); serr != nil {
-			err = serr
+	if c.transportErr != nil {
+		if terr := c.transportErr(); terr != nil {
+			var ce *codes.CloseError
+			if errors.As(terr, &ce) {
+				return ce
+			}
+			err = terr
 		}
 	}
-	if errors.Is(err, errKeepalive) {
-		return &CloseError{Code: CodeKeepaliveTimeout, Reason: "the peer stopped answering keepalives", Cause: err}
-	}
 	if midFrame {
-		return &CloseError{Code: CodeTransportError, Reason: "the stream ended in the middle of a frame", Cause: err, Remote: true}
+		return &codes.CloseError{Code: codes.TransportError, Reason: "the stream ended in the middle of a frame", Cause: err, Remote: true}
 	}
 	if errors.Is(err, io.EOF) {
-		return &CloseError{Code: CodeTransportError, Reason: "the stream ended without a CLOSE frame", Cause: err, Remote: true}
+		return &codes.CloseError{Code: codes.TransportError, Reason: "the stream ended without a CLOSE frame", Cause: err, Remote: true}
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		err = net.ErrClosed
 	}
-	return &CloseError{Code: CodeTransportError, Cause: err}
+	return &codes.CloseError{Code: codes.TransportError, Cause: err}
 }
 
 func (c *Conn) dispatchLoop() {
@@ -719,14 +759,15 @@ func (c *Conn) handle(m *Message) {
 		h = c.catchAll
 	}
 	if err := h(c.ctx, m); err != nil {
-		c.out.putUrgent(appendFrame(nil, &frame{kind: frameError, code: CodeInternal, seq: m.Seq, reason: []byte(err.Error())}))
+		c.out.putUrgent(appendFrame(nil, &frame{kind: FrameError, code: codes.Internal, seq: m.Seq, reason: []byte(err.Error())}))
 	}
 	c.consumed()
 }
 
-// pause holds (true) or releases (false) this end's sending, and its grants
-// of new credit, so that data stops both ways (control: pause, resume).
-func (c *Conn) pause(p bool) {
+// Pause holds (true) or releases (false) this end's sending, and its grants
+// of new credit, so that data stops both ways (the control operations pause
+// and resume).
+func (c *Conn) Pause(p bool) {
 	c.pauseMu.Lock()
 	c.paused.Store(p)
 	n := c.withheld
@@ -740,12 +781,30 @@ func (c *Conn) pause(p bool) {
 	}
 }
 
-// stats reports the connection's counters.
-func (c *Conn) stats() *controlpb.ConnStats {
+// Stats are a connection's counters, as one end sees them.
+type Stats struct {
+	ConnectionID     uint64
+	Interface        string
+	SentMessages     uint64
+	ReceivedMessages uint64
+	SentBytes        uint64 // message bodies only
+	ReceivedBytes    uint64
+	Refused          uint64 // received messages refused (failed their type's checks)
+	Dropped          uint64 // messages dropped by the flow policy before sending
+	CreditsHeld      int64  // credit the peer granted and this end has not used
+	CreditsGranted   int64  // credit this end granted and the peer has not used
+	Queued           uint64 // messages waiting for credit
+	Paused           bool
+	Uptime           time.Duration
+	AuthFailures     uint64 // received messages whose authentication tag was wrong
+}
+
+// Stats returns the connection's counters.
+func (c *Conn) Stats() Stats {
 	queued, held, dropped := c.out.snapshot()
 	granted, _ := c.in.outstanding()
-	return &controlpb.ConnStats{
-		ConnectionId:     c.id,
+	return Stats{
+		ConnectionID:     c.id,
 		Interface:        c.man.Name,
 		SentMessages:     c.sentMsgs.Load(),
 		ReceivedMessages: c.recvMsgs.Load(),
@@ -757,7 +816,7 @@ func (c *Conn) stats() *controlpb.ConnStats {
 		CreditsGranted:   granted,
 		Queued:           uint64(queued),
 		Paused:           c.paused.Load(),
-		UptimeMs:         uint64(time.Since(c.started).Milliseconds()),
+		Uptime:           time.Since(c.started),
 		AuthFailures:     c.authFailures.Load(),
 	}
 }

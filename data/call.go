@@ -1,4 +1,4 @@
-package iface
+package data
 
 import (
 	"context"
@@ -6,23 +6,6 @@ import (
 	"io"
 	"sync"
 )
-
-// RemoteError is the peer's refusal of one message or control request,
-// sent without ending the connection: a message that failed its type's
-// checks, a request whose handler failed, or a control operation the server
-// would not do.
-type RemoteError struct {
-	Code   Code
-	Reason string
-	Seq    uint64 // the refused message's sequence number; 0 for a control request
-}
-
-func (e *RemoteError) Error() string {
-	if e.Seq == 0 {
-		return fmt.Sprintf("ifkit: the server refused the control request: %s: %s", e.Code, e.Reason)
-	}
-	return fmt.Sprintf("ifkit: peer refused message %d: %s: %s", e.Seq, e.Code, e.Reason)
-}
 
 // call is one request in flight, waiting for its reply or replies.
 type call struct {
@@ -138,8 +121,8 @@ func (c *Conn) forget(corr uint64) {
 }
 
 // Call sends a request of the named type and waits for its single reply.
-// A refusal by the peer is a *RemoteError; the end of the connection its
-// *CloseError.
+// A refusal by the peer is a *codes.RemoteError; the end of the connection its
+// *codes.CloseError.
 func (c *Conn) Call(ctx context.Context, typeName string, req any) (*Message, error) {
 	cl, corr, err := c.startCall(ctx, typeName, req, false)
 	if err != nil {

@@ -1,4 +1,4 @@
-package iface
+package data
 
 import (
 	"bufio"
@@ -16,7 +16,7 @@ import (
 func TestFrameCutShort(t *testing.T) {
 	frameOf := func(n int) []byte {
 		b := make([]byte, frameHeaderLen+n)
-		b[0] = frameMessage
+		b[0] = FrameMessage
 		binary.BigEndian.PutUint32(b[4:], uint32(n))
 		return b
 	}

@@ -1,6 +1,8 @@
-package iface
+package data
 
 import (
+	"github.com/ifkit/ifkit/codes"
+
 	"bufio"
 	"encoding/binary"
 	"errors"
@@ -13,27 +15,10 @@ import (
 // encoding; spec/PROTOCOL.md defines the layout.
 
 const (
-	frameMessage = 0x01
-	frameCredit  = 0x02
-	frameError   = 0x03
-	frameEnd     = 0x04
-	frameClose   = 0x05
-
-	flagReply = 0x01
-	// flagAuth marks a MESSAGE that carries an authentication tag (the
-	// interface declares message_auth).
-	flagAuth = 0x02
-	// authTagLen is the length of a message's tag: HMAC-SHA256, truncated.
-	authTagLen = 16
-
 	frameHeaderLen = 8
 	// frameOverhead bounds what a MESSAGE frame adds to its body: the header,
 	// three varints and an authentication tag.
-	frameOverhead = frameHeaderLen + 3*binary.MaxVarintLen64 + authTagLen
-	// streamReadBuffer is each stream's handshake read buffer; the frame
-	// reader reads what it holds after the handshake, then lets it go (see
-	// idleReadBuffer).
-	streamReadBuffer = 4 << 10
+	frameOverhead = frameHeaderLen + 3*binary.MaxVarintLen64 + AuthTagLen
 	// writeChunk is the most the writer coalesces into one write.
 	writeChunk = 64 << 10
 	// writeAlone: a body this large or larger is not copied into the
@@ -56,9 +41,9 @@ type frame struct {
 	typeID  uint32
 	corr    uint64
 	credits uint64
-	code    Code
+	code    codes.Code
 	reason  []byte
-	tag     []byte // MESSAGE with flagAuth: its authentication tag
+	tag     []byte // MESSAGE with FlagAuth: its authentication tag
 	body    []byte
 	// ownBody: body is in memory of its own that no later read reuses (a
 	// large MESSAGE read straight from the stream), so the receiver may
@@ -70,11 +55,11 @@ type frame struct {
 // which the caller writes right after: large bodies are not copied.
 func appendMessageHead(dst []byte, f *frame) []byte {
 	start := len(dst)
-	dst = append(dst, frameMessage, f.flags, 0, 0, 0, 0, 0, 0)
+	dst = append(dst, FrameMessage, f.flags, 0, 0, 0, 0, 0, 0)
 	dst = binary.AppendUvarint(dst, f.seq)
 	dst = binary.AppendUvarint(dst, uint64(f.typeID))
 	dst = binary.AppendUvarint(dst, f.corr)
-	if f.flags&flagAuth != 0 {
+	if f.flags&FlagAuth != 0 {
 		dst = append(dst, f.tag...)
 	}
 	binary.BigEndian.PutUint32(dst[start+4:], uint32(len(dst)-start-frameHeaderLen+len(f.body)))
@@ -83,22 +68,22 @@ func appendMessageHead(dst []byte, f *frame) []byte {
 
 // appendFrame appends f's encoding to dst.
 func appendFrame(dst []byte, f *frame) []byte {
-	if f.kind == frameMessage {
+	if f.kind == FrameMessage {
 		return append(appendMessageHead(dst, f), f.body...)
 	}
 	start := len(dst)
 	dst = append(dst, f.kind, f.flags, 0, 0, 0, 0, 0, 0)
 	switch f.kind {
-	case frameCredit:
+	case FrameCredit:
 		dst = binary.AppendUvarint(dst, f.credits)
 		dst = binary.AppendUvarint(dst, f.seq)
-	case frameError:
+	case FrameError:
 		dst = binary.AppendUvarint(dst, uint64(f.code))
 		dst = binary.AppendUvarint(dst, f.seq)
 		dst = append(dst, truncate(f.reason, maxReasonBytes)...)
-	case frameEnd:
+	case FrameEnd:
 		dst = binary.AppendUvarint(dst, f.corr)
-	case frameClose:
+	case FrameClose:
 		dst = binary.AppendUvarint(dst, uint64(f.code))
 		dst = append(dst, truncate(f.reason, maxReasonBytes)...)
 	}
@@ -113,8 +98,13 @@ func truncate(b []byte, n int) []byte {
 	return b
 }
 
-// errFrameTooLarge marks a frame whose declared length exceeds the limit.
-var errFrameTooLarge = errors.New("frame too large")
+// Errors of the frame reader that are the peer's protocol violations.
+const (
+	// ErrFrameTooLarge marks a frame whose declared length exceeds the limit.
+	ErrFrameTooLarge errorString = "frame too large"
+	// ErrMalformed marks a frame that breaks the layout of spec/PROTOCOL.md §6.
+	ErrMalformed errorString = "malformed frame"
+)
 
 const (
 	// idleReadBuffer is what a frame reader reads into after it has used
@@ -225,8 +215,8 @@ func (fr *frameReader) fill(n int) error {
 	return nil
 }
 
-// read reads the next frame into f. Errors wrapping errFrameTooLarge or
-// errMalformed are the peer's protocol violations; others are transport
+// read reads the next frame into f. Errors wrapping ErrFrameTooLarge or
+// ErrMalformed are the peer's protocol violations; others are transport
 // errors (io.EOF included).
 func (fr *frameReader) read(f *frame) error {
 	if err := fr.fill(frameHeaderLen); err != nil {
@@ -236,7 +226,7 @@ func (fr *frameReader) read(f *frame) error {
 	kind, flags := hdr[0], hdr[1]
 	n := binary.BigEndian.Uint32(hdr[4:])
 	if int64(n) > int64(fr.maxPayload) {
-		return fmt.Errorf("%w: %d bytes, at most %d allowed", errFrameTooLarge, n, fr.maxPayload)
+		return fmt.Errorf("%w: %d bytes, at most %d allowed", ErrFrameTooLarge, n, fr.maxPayload)
 	}
 	fr.r += frameHeaderLen
 	var p []byte
@@ -257,7 +247,7 @@ func (fr *frameReader) read(f *frame) error {
 		p = fr.buf[fr.r : fr.r+int(n)]
 		fr.r += int(n)
 	} else {
-		if kind == frameMessage && int(n) > rxSlabMaxBody {
+		if kind == FrameMessage && int(n) > rxSlabMaxBody {
 			// A large message is read into memory of its own, which its
 			// Message then keeps: one copy fewer than reading it into a
 			// reused buffer and copying it out (n is within maxPayload).
@@ -280,7 +270,7 @@ func (fr *frameReader) read(f *frame) error {
 	*f = frame{kind: kind, flags: flags}
 	var ok bool
 	switch f.kind {
-	case frameMessage:
+	case FrameMessage:
 		var id uint64
 		if f.seq, p, ok = uvarint(p); ok {
 			if id, p, ok = uvarint(p); ok && id <= 1<<31 {
@@ -288,39 +278,37 @@ func (fr *frameReader) read(f *frame) error {
 				f.corr, p, ok = uvarint(p)
 			}
 		}
-		if ok && f.flags&flagAuth != 0 {
-			if ok = len(p) >= authTagLen; ok {
-				f.tag, p = p[:authTagLen], p[authTagLen:]
+		if ok && f.flags&FlagAuth != 0 {
+			if ok = len(p) >= AuthTagLen; ok {
+				f.tag, p = p[:AuthTagLen], p[AuthTagLen:]
 			}
 		}
 		f.body, f.ownBody = p, own
-	case frameCredit:
+	case FrameCredit:
 		if f.credits, p, ok = uvarint(p); ok {
 			f.seq, p, ok = uvarint(p)
 		}
-	case frameError:
+	case FrameError:
 		var c uint64
 		if c, p, ok = uvarint(p); ok {
-			f.code = Code(c)
+			f.code = codes.Code(c)
 			f.seq, p, ok = uvarint(p)
 		}
 		f.reason = p
-	case frameEnd:
+	case FrameEnd:
 		f.corr, _, ok = uvarint(p)
-	case frameClose:
+	case FrameClose:
 		var c uint64
 		c, p, ok = uvarint(p)
-		f.code, f.reason = Code(c), p
+		f.code, f.reason = codes.Code(c), p
 	default:
-		return fmt.Errorf("%w: unknown frame type 0x%02x", errMalformed, f.kind)
+		return fmt.Errorf("%w: unknown frame type 0x%02x", ErrMalformed, f.kind)
 	}
 	if !ok {
-		return fmt.Errorf("%w: truncated frame of type 0x%02x", errMalformed, f.kind)
+		return fmt.Errorf("%w: truncated frame of type 0x%02x", ErrMalformed, f.kind)
 	}
 	return nil
 }
-
-var errMalformed = errors.New("malformed frame")
 
 func uvarint(p []byte) (uint64, []byte, bool) {
 	v, n := binary.Uvarint(p)

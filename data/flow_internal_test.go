@@ -1,4 +1,4 @@
-package iface
+package data
 
 import (
 	"context"
@@ -97,7 +97,7 @@ func TestOutboxDropOldestNeverDropsReplies(t *testing.T) {
 	o := newOutbox(manifest.DropOldest, 2, 0)
 	for _, r := range []string{"r1", "r2"} {
 		m := msg(r)
-		m.flags = flagReply
+		m.flags = FlagReply
 		if err := o.put(ctx, m); err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +112,7 @@ func TestOutboxDropOldestNeverDropsReplies(t *testing.T) {
 	}
 	// A reply waits for room.
 	r3 := msg("r3")
-	r3.flags = flagReply
+	r3.flags = FlagReply
 	done := make(chan error, 1)
 	go func() { done <- o.put(ctx, r3) }()
 	if !blocked(done) {
@@ -168,7 +168,7 @@ func TestOutboxClose(t *testing.T) {
 func TestOutboxEndKeepsItsPlaceWithoutCredit(t *testing.T) {
 	ctx := context.Background()
 	o := newOutbox(manifest.Block, 0, 1)
-	o.put(ctx, &outMsg{body: []byte("r1"), flags: flagReply, corr: 7})
+	o.put(ctx, &outMsg{body: []byte("r1"), flags: FlagReply, corr: 7})
 	o.putEnd(&outMsg{corr: 7})
 	o.putUrgent([]byte("CREDIT"))
 	batch, urgent, _, err := o.take(ctx, nil, 10)

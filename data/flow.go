@@ -1,21 +1,10 @@
-package iface
+package data
 
 import (
 	"context"
-	"errors"
 	"sync"
 
 	"github.com/ifkit/ifkit/manifest"
-)
-
-// Errors a Send reports under the interface's flow policy.
-var (
-	// ErrNoCredit is returned by Send on an interface whose flow policy is
-	// "error" when the peer has granted no credit for another message.
-	ErrNoCredit = errors.New("ifkit: no credit: the receiver has not granted room for another message (flow policy: error)")
-	// ErrDropped is returned by Send on an interface whose flow policy is
-	// "drop_newest" when the message was dropped for lack of credit.
-	ErrDropped = errors.New("ifkit: message dropped: no credit (flow policy: drop_newest)")
 )
 
 // outMsg is one queued outgoing item: a MESSAGE (which needs a credit) or
@@ -134,7 +123,7 @@ func (o *outbox) put(ctx context.Context, m *outMsg) error {
 				o.mu.Unlock()
 				return nil
 			}
-			if m.flags&flagReply == 0 {
+			if m.flags&FlagReply == 0 {
 				// Every queued message is a reply, which a caller waits
 				// for: the oldest message that may go is this one.
 				o.dropped++
@@ -166,7 +155,7 @@ func (o *outbox) push(m *outMsg) {
 // are owed to a caller); o.mu must be held.
 func (o *outbox) dropOldest() bool {
 	for i, m := range o.queue {
-		if !m.end && m.flags&flagReply == 0 {
+		if !m.end && m.flags&FlagReply == 0 {
 			last := len(o.queue) - 1
 			o.queue = append(o.queue[:i], o.queue[i+1:]...)
 			o.queue[:last+1][last] = nil // no stale reference past the end

@@ -1,4 +1,4 @@
-package iface
+package data
 
 import (
 	"bufio"
@@ -16,7 +16,7 @@ import (
 func BenchmarkFrameEncode(b *testing.B) {
 	body := make([]byte, 64)
 	buf := make([]byte, 0, 256)
-	f := frame{kind: frameMessage, typeID: 1, body: body}
+	f := frame{kind: FrameMessage, typeID: 1, body: body}
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
 	for i := 0; i < b.N; i++ {
@@ -30,7 +30,7 @@ func BenchmarkFrameDecode(b *testing.B) {
 	const batch = 1024
 	var stream []byte
 	for i := 0; i < batch; i++ {
-		stream = appendFrame(stream, &frame{kind: frameMessage, seq: uint64(i + 1), typeID: 1, body: make([]byte, 64)})
+		stream = appendFrame(stream, &frame{kind: FrameMessage, seq: uint64(i + 1), typeID: 1, body: make([]byte, 64)})
 	}
 	src := bytes.NewReader(stream)
 	fr := newFrameReader(bufio.NewReader(src), 1<<20)

@@ -1,0 +1,412 @@
+package control
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ifkit/ifkit/codes"
+	"github.com/ifkit/ifkit/internal/pb/controlpb"
+	"github.com/ifkit/ifkit/internal/pbio"
+	"github.com/ifkit/ifkit/manifest"
+)
+
+// Host is what a Hub serves a control stream from: a server's interfaces
+// and the connections that stream may act on.
+type Host interface {
+	// Interfaces returns the hosted manifests, sorted by name.
+	Interfaces() []*manifest.Manifest
+	// Manifest returns the hosted manifest of that name, or nil.
+	Manifest(name string) *manifest.Manifest
+	// Conn returns the live connection with that id on that interface, if
+	// this stream may act on it (package iface allows only the stream's
+	// own session's), or nil.
+	Conn(id uint64, iface string) Target
+}
+
+// Target is a connection the control operations act on.
+type Target interface {
+	Stats() ConnStats
+	Pause(paused bool)
+	// Reset runs the interface's reset hook; ctx ends with the connection
+	// or after HubConfig.ResetTimeout. An error that carries a code
+	// (codes.Of) refuses the request with it, another with internal.
+	Reset(ctx context.Context, position string) error
+	// Close ends the connection with normal_close and reason.
+	Close(reason string)
+}
+
+// HubConfig bounds a Hub's streams.
+type HubConfig struct {
+	// WriteTimeout bounds one write to a stream: a reader that stops for
+	// longer has its stream closed.
+	WriteTimeout time.Duration
+	// CloseTimeout bounds the flush of queued notifications at Close.
+	CloseTimeout time.Duration
+	// ResetTimeout bounds a reset hook.
+	ResetTimeout time.Duration
+	// Queue bounds the notifications waiting for one stream (64 if 0);
+	// beyond it they are dropped and counted, and the stream is sent one
+	// NotificationsLost with the count once its reader catches up.
+	Queue int
+}
+
+// Hub serves control streams and fans notifications out to all of them.
+// Notify never waits for a stream.
+type Hub struct {
+	cfg HubConfig
+
+	mu      sync.Mutex
+	streams map[*stream]struct{}
+	closed  bool
+	wg      sync.WaitGroup // the streams' notification writers
+}
+
+// NewHub returns a hub with no streams.
+func NewHub(cfg HubConfig) *Hub {
+	if cfg.Queue <= 0 {
+		cfg.Queue = 64
+	}
+	return &Hub{cfg: cfg, streams: map[*stream]struct{}{}}
+}
+
+// Scope is what one control stream was opened for.
+type Scope struct {
+	Host      Host
+	Interface string // "" for the server as a whole
+	Attach    uint64 // the connection the stream is attached to, or 0
+}
+
+// stream is the server end of one control stream.
+type stream struct {
+	h       *Hub
+	st      net.Conn
+	scope   Scope
+	wmu     sync.Mutex
+	notes   chan Notification // for pushNotes to write
+	lost    atomic.Uint64     // dropped since the last NotificationsLost queued
+	done    chan struct{}     // closed by close
+	last    chan struct{}     // closed by finish: write what is queued, then close
+	once    sync.Once
+	lastly  sync.Once
+	pushing atomic.Bool
+}
+
+// Serve serves one control stream until it ends: it writes answer (the
+// encoded handshake answer, which goes first), then answers requests in
+// order and writes notifications between them. The stream is registered
+// for notifications before answer is written, so a client that acts as soon
+// as it has the answer misses none. br holds what the handshake read ahead.
+func (h *Hub) Serve(st net.Conn, br *bufio.Reader, answer []byte, scope Scope) {
+	s := &stream{
+		h: h, st: st, scope: scope,
+		notes: make(chan Notification, h.cfg.Queue),
+		done:  make(chan struct{}),
+		last:  make(chan struct{}),
+	}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		st.Close()
+		return
+	}
+	h.streams[s] = struct{}{}
+	h.wg.Add(1) // for pushNotes, or released below
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		delete(h.streams, s)
+		h.mu.Unlock()
+		s.close()
+	}()
+	if err := s.writeBytes(answer, time.Now().Add(h.cfg.WriteTimeout)); err != nil {
+		h.wg.Done()
+		return
+	}
+	st.SetDeadline(time.Time{})
+	s.pushing.Store(true)
+	go s.pushNotes()
+	if br == nil {
+		br = bufio.NewReader(st)
+	}
+	for {
+		var f controlpb.ControlFrame
+		if err := pbio.Read(br, &f, MaxMessageBytes); err != nil {
+			return
+		}
+		req := f.GetRequest()
+		if req == nil {
+			return // only requests travel client → server
+		}
+		if err := s.write(&controlpb.ControlFrame{Frame: &controlpb.ControlFrame_Response{Response: s.handle(req)}}); err != nil {
+			return
+		}
+	}
+}
+
+// Notify queues n for every stream. It never waits: a stream whose queue
+// is full loses n (counted, and told later with a NotificationsLost).
+func (h *Hub) Notify(n Notification) {
+	h.mu.Lock()
+	streams := make([]*stream, 0, len(h.streams))
+	for s := range h.streams {
+		streams = append(streams, s)
+	}
+	h.mu.Unlock()
+	for _, s := range streams {
+		s.queue(n)
+	}
+}
+
+// Close stops accepting streams and closes every stream once the
+// notifications queued for it (a Draining notice, typically) are written,
+// within CloseTimeout. It returns when the streams' writers have exited;
+// their Serve calls return as their streams close.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	h.closed = true
+	streams := make([]*stream, 0, len(h.streams))
+	for s := range h.streams {
+		streams = append(streams, s)
+	}
+	h.mu.Unlock()
+	for _, s := range streams {
+		s.finish()
+	}
+	for _, s := range streams {
+		<-s.done
+	}
+	h.wg.Wait()
+}
+
+// queue adds n to the stream's queue. Once one notification is dropped,
+// every later one is too until pushNotes has written the queue out and a
+// NotificationsLost after it: the order the reader sees stays exact.
+func (s *stream) queue(n Notification) {
+	if s.lost.Load() == 0 {
+		select {
+		case s.notes <- n:
+			return
+		default:
+		}
+	}
+	s.lost.Add(1)
+}
+
+func (s *stream) write(m *controlpb.ControlFrame) error {
+	return s.writeBy(m, time.Now().Add(s.h.cfg.WriteTimeout))
+}
+
+func (s *stream) writeBy(m *controlpb.ControlFrame, deadline time.Time) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.st.SetWriteDeadline(deadline)
+	return pbio.Write(s.st, m)
+}
+
+func (s *stream) writeBytes(b []byte, deadline time.Time) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.st.SetWriteDeadline(deadline)
+	_, err := s.st.Write(b)
+	return err
+}
+
+func (s *stream) close() {
+	s.once.Do(func() {
+		close(s.done)
+		s.st.Close()
+	})
+}
+
+func frameOf(n Notification) *controlpb.ControlFrame {
+	return &controlpb.ControlFrame{Frame: &controlpb.ControlFrame_Notification{Notification: toPB(n)}}
+}
+
+// pushNotes writes queued notifications until the stream closes, or until
+// finish: then it writes what is queued and closes the stream. A write
+// that does not finish within WriteTimeout closes the stream.
+func (s *stream) pushNotes() {
+	defer s.h.wg.Done()
+	for {
+		select {
+		case n := <-s.notes:
+			if s.write(frameOf(n)) != nil {
+				s.close()
+				return
+			}
+			// Drops happen only while the queue is full or after an
+			// earlier drop, so the queue always holds one to wake this
+			// loop; once it is written out, the count follows. A queue
+			// that sees the count swapped to 0 queues again, after it.
+			if len(s.notes) == 0 {
+				if lost := s.lost.Swap(0); lost > 0 && s.write(frameOf(&NotificationsLost{Count: lost})) != nil {
+					s.close()
+					return
+				}
+			}
+		case <-s.last:
+			deadline := time.Now().Add(s.h.cfg.CloseTimeout)
+			for {
+				select {
+				case n := <-s.notes:
+					if s.writeBy(frameOf(n), deadline) == nil {
+						continue
+					}
+				default:
+					if lost := s.lost.Swap(0); lost > 0 {
+						s.writeBy(frameOf(&NotificationsLost{Count: lost}), deadline)
+					}
+				}
+				s.close()
+				return
+			}
+		case <-s.done:
+			return
+		}
+	}
+}
+
+// finish closes the stream once the notifications queued so far are
+// written (within CloseTimeout), or at once if it is not pushing them.
+func (s *stream) finish() {
+	if !s.pushing.Load() {
+		s.close()
+		return
+	}
+	s.lastly.Do(func() {
+		close(s.last)
+		// A write under way waits no longer than the flush may.
+		s.st.SetWriteDeadline(time.Now().Add(s.h.cfg.CloseTimeout))
+	})
+}
+
+func failure(id uint64, code codes.Code, format string, args ...any) *controlpb.Response {
+	return &controlpb.Response{Id: id, Code: uint32(code), Reason: fmt.Sprintf(format, args...)}
+}
+
+// handle serves one request.
+func (s *stream) handle(req *controlpb.Request) *controlpb.Response {
+	id := req.GetId()
+	host := s.scope.Host
+	switch op := req.GetOp().(type) {
+	case *controlpb.Request_List:
+		list := &controlpb.InterfaceList{}
+		for _, m := range host.Interfaces() {
+			list.Interfaces = append(list.Interfaces, &controlpb.InterfaceInfo{
+				Name: m.Name, Version: m.Version, Title: m.Title, Direction: string(m.Direction), ManifestHash: m.Hash(),
+			})
+		}
+		return &controlpb.Response{Id: id, Result: &controlpb.Response_Interfaces{Interfaces: list}}
+	case *controlpb.Request_Manifest:
+		name := op.Manifest.GetInterface()
+		if name == "" {
+			name = s.scope.Interface
+		}
+		m := host.Manifest(name)
+		if m == nil {
+			return failure(id, codes.UnknownInterface, "no interface %q here", name)
+		}
+		res := &controlpb.ManifestResult{Hash: m.Hash()}
+		if op.Manifest.GetKnownHash() == res.Hash {
+			res.NotModified = true
+		} else {
+			res.Canonical = m.Canonical()
+		}
+		return &controlpb.Response{Id: id, Result: &controlpb.Response_Manifest{Manifest: res}}
+	case *controlpb.Request_Ping:
+		if !s.offers(manifest.OpPing) {
+			return failure(id, codes.Unimplemented, "%s does not offer ping", s.scope.Interface)
+		}
+		return &controlpb.Response{Id: id, Result: &controlpb.Response_Pong{Pong: op.Ping.GetPayload()}}
+	}
+	return s.connOp(req)
+}
+
+// offers reports whether the stream's interface offers op; a stream opened
+// without an interface (to list) offers ping only.
+func (s *stream) offers(op string) bool {
+	if s.scope.Interface == "" {
+		return op == manifest.OpPing
+	}
+	m := s.scope.Host.Manifest(s.scope.Interface)
+	return m != nil && m.Offers(op)
+}
+
+// connOp serves the operations on one connection: stats, pause, resume,
+// reset and close.
+func (s *stream) connOp(req *controlpb.Request) *controlpb.Response {
+	id := req.GetId()
+	var op string
+	var target uint64
+	switch o := req.GetOp().(type) {
+	case *controlpb.Request_Stats:
+		op, target = manifest.OpStats, o.Stats.GetConnectionId()
+	case *controlpb.Request_Pause:
+		op, target = manifest.OpPause, o.Pause.GetConnectionId()
+	case *controlpb.Request_Resume:
+		op, target = manifest.OpResume, o.Resume.GetConnectionId()
+	case *controlpb.Request_Reset_:
+		op, target = manifest.OpReset, o.Reset_.GetConnectionId()
+	case *controlpb.Request_Close:
+		op, target = manifest.OpClose, o.Close.GetConnectionId()
+	default:
+		return failure(id, codes.Unimplemented, "unknown control operation")
+	}
+	iface := s.scope.Interface
+	if !s.offers(op) {
+		return failure(id, codes.Unimplemented, "%s does not offer %s (see its manifest's control list)", iface, op)
+	}
+	if target == 0 {
+		target = s.scope.Attach
+	}
+	c := s.scope.Host.Conn(target, iface)
+	if c == nil {
+		return failure(id, codes.NotFound, "no open connection %d on %s in this session; attach the control stream to a connection or name one of this session's", target, iface)
+	}
+	switch o := req.GetOp().(type) {
+	case *controlpb.Request_Stats:
+		return &controlpb.Response{Id: id, Result: &controlpb.Response_Stats{Stats: statsToPB(c.Stats())}}
+	case *controlpb.Request_Pause:
+		c.Pause(true)
+	case *controlpb.Request_Resume:
+		c.Pause(false)
+	case *controlpb.Request_Reset_:
+		ctx, cancel := context.WithTimeout(context.Background(), s.h.cfg.ResetTimeout)
+		defer cancel()
+		if err := c.Reset(ctx, o.Reset_.GetPosition()); err != nil {
+			code := codes.Of(err)
+			if errors.Is(err, context.DeadlineExceeded) {
+				code = codes.Canceled
+			}
+			return failure(id, code, "reset: %v", err)
+		}
+	case *controlpb.Request_Close:
+		c.Close(o.Close.GetReason())
+	}
+	return &controlpb.Response{Id: id}
+}
+
+// Bounds on the peer-given texts a notification repeats to every watcher.
+const (
+	maxNotifiedClient = 256
+	maxNotifiedReason = 1024
+)
+
+// clip shortens s to at most n bytes, on a character boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s + "…"
+}

@@ -1,0 +1,15 @@
+// Package data is ifkit's data plane (spec/PROTOCOL.md §6–§8, §12): one
+// connection's typed messages over any ordered, reliable byte stream —
+// a yamux stream, a net.Pipe, a socket — with the frame layout and reader,
+// the outbox and the manifest's flow policies, the credit ledger, sequence
+// numbers, per-message authentication, requests with their replies and
+// reply streams, dispatch to handlers, pause, and stats.
+//
+// Package iface runs the handshake that precedes a connection and then
+// hands the stream to New with a Config; a program that has a stream of
+// its own can do the same on both ends, with no session under them. Frame,
+// AppendFrame, FrameReader and Tag expose the wire layout for peers and
+// tests written by hand.
+//
+// The package imports neither yamux nor iface nor control.
+package data

@@ -1,0 +1,117 @@
+package iface
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/yamux"
+
+	"github.com/ifkit/ifkit/codes"
+	"github.com/ifkit/ifkit/control"
+	"github.com/ifkit/ifkit/internal/pb/sessionpb"
+	"github.com/ifkit/ifkit/manifest"
+)
+
+// ControlOption configures Client.Control.
+type ControlOption interface{ applyControl(*sessionpb.OpenStream) }
+
+type controlOption func(*sessionpb.OpenStream)
+
+func (f controlOption) applyControl(o *sessionpb.OpenStream) { f(o) }
+
+// AttachTo attaches the control stream to a data connection, which stats,
+// pause, resume, reset and close then act on.
+func AttachTo(c *Conn) ControlOption {
+	return controlOption(func(o *sessionpb.OpenStream) { o.ConnectionId = c.ID() })
+}
+
+// Control opens a control stream for the named interface, or for the
+// server as a whole when iface is "" (then only List, Manifest with a name,
+// and Ping work). Close it when done.
+func (c *Client) Control(ctx context.Context, iface string, opts ...ControlOption) (*Control, error) {
+	req := &sessionpb.OpenStream{Interface: iface, Kind: sessionpb.StreamKind_STREAM_KIND_CONTROL}
+	for _, o := range opts {
+		o.applyControl(req)
+	}
+	st, br, _, err := c.open(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return control.NewClient(st, br, iface, req.ConnectionId), nil
+}
+
+// serveControl checks a control stream's handshake and serves it with the
+// server's hub, scoped to the stream's session.
+func (s *Server) serveControl(sess *yamux.Session, st *yamux.Stream, br *bufio.Reader, open *sessionpb.OpenStream, i *Interface) {
+	host := sessionHost{s: s, sess: sess}
+	switch id := open.GetConnectionId(); {
+	case open.GetInterface() != "" && i == nil:
+		s.refuse(st, open, CodeUnknownInterface, fmt.Sprintf("no interface %q here; this server has %s", open.GetInterface(), s.interfaceNames()))
+		return
+	case i != nil && len(i.Manifest.Control) == 0:
+		s.refuse(st, open, CodeUnimplemented, i.Manifest.Name+" offers no control sub-interface (its manifest has control: [])")
+		return
+	case id != 0 && host.Conn(id, open.GetInterface()) == nil:
+		s.refuse(st, open, CodeNotFound, fmt.Sprintf("no open connection %d on %s in this session (a control stream attaches only to its own session's connections)", id, open.GetInterface()))
+		return
+	}
+	result := &sessionpb.OpenResult{Code: uint32(CodeOK), ConnectionId: open.GetConnectionId()}
+	if i != nil {
+		result.ManifestHash = i.Manifest.Hash()
+	}
+	s.hub.Serve(st, br, encodeMsg(result), control.Scope{Host: host, Interface: open.GetInterface(), Attach: open.GetConnectionId()})
+}
+
+// sessionHost is the server as one session's control streams see it: they
+// act only on their own session's connections (ids are sequential, and one
+// client must not pause, reset, close or read the stats of another's).
+type sessionHost struct {
+	s    *Server
+	sess *yamux.Session
+}
+
+func (h sessionHost) Interfaces() []*manifest.Manifest { return h.s.Interfaces() }
+
+func (h sessionHost) Manifest(name string) *manifest.Manifest {
+	if i := h.s.iface(name); i != nil {
+		return i.Manifest
+	}
+	return nil
+}
+
+func (h sessionHost) Conn(id uint64, iface string) control.Target {
+	h.s.mu.Lock()
+	sc := h.s.conns[id]
+	h.s.mu.Unlock()
+	if sc == nil || sc.sess != h.sess || sc.conn.Manifest().Name != iface {
+		return nil
+	}
+	return target{sc}
+}
+
+// target is a server's connection as the control operations act on it.
+type target struct{ *servedConn }
+
+func (t target) Stats() control.ConnStats { return control.ConnStats(t.conn.Stats()) }
+func (t target) Pause(p bool)             { t.conn.Pause(p) }
+func (t target) Close(reason string) {
+	t.conn.End(&codes.CloseError{Code: codes.NormalClose, Reason: reason})
+}
+
+func (t target) Reset(ctx context.Context, position string) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(t.conn.Context(), cancel)
+	defer stop()
+	return t.iface.OnReset(ctx, t.conn, position)
+}
+
+// notifyConn announces a connection's opening or end to every control
+// stream, unless its interface offers no control sub-interface
+// (control: []): then its connections are not announced either.
+func (s *Server) notifyConn(c *Conn, n control.Notification) {
+	if len(c.Manifest().Control) > 0 {
+		s.hub.Notify(n)
+	}
+}
