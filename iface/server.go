@@ -18,6 +18,7 @@ import (
 	"github.com/ifkit/ifkit/codec"
 	"github.com/ifkit/ifkit/control"
 	"github.com/ifkit/ifkit/data"
+	"github.com/ifkit/ifkit/internal/muxguard"
 	"github.com/ifkit/ifkit/internal/pb/sessionpb"
 	"github.com/ifkit/ifkit/internal/pbio"
 	"github.com/ifkit/ifkit/manifest"
@@ -315,7 +316,14 @@ func (s *Server) serveSession(raw net.Conn) {
 		}
 	}
 	raw.SetDeadline(time.Time{})
-	sess, err := yamux.Server(raw, s.cfg.yamux())
+	// yamux answers each Ping from a goroutine of its own: the guard ends a
+	// session that floods them (spec/PROTOCOL.md §3.6).
+	guard, err := muxguard.New(raw, muxguard.DefaultConfig())
+	if err != nil {
+		raw.Close()
+		return
+	}
+	sess, err := yamux.Server(guard, s.cfg.yamux())
 	if err != nil {
 		raw.Close()
 		return
@@ -341,6 +349,9 @@ func (s *Server) serveSession(raw net.Conn) {
 	for {
 		st, err := sess.AcceptStream()
 		if err != nil {
+			if gerr := guard.Err(); gerr != nil {
+				s.refused(raw.RemoteAddr(), "", CodeTransportError, gerr.Error())
+			}
 			return
 		}
 		lastOpen.Store(time.Now().UnixNano())
