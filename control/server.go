@@ -51,6 +51,10 @@ type HubConfig struct {
 	CloseTimeout time.Duration
 	// ResetTimeout bounds a reset hook.
 	ResetTimeout time.Duration
+	// FrameTimeout bounds how long a request may take to arrive once its
+	// first byte has (a quiet stream between requests is not timed): a
+	// client that sends part of one and stops has its stream closed.
+	FrameTimeout time.Duration
 	// Queue bounds the notifications waiting for one stream (64 if 0);
 	// beyond it they are dropped and counted, and the stream is sent one
 	// NotificationsLost with the count once its reader catches up.
@@ -136,10 +140,17 @@ func (h *Hub) Serve(st net.Conn, br *bufio.Reader, answer []byte, scope Scope) {
 		br = bufio.NewReader(st)
 	}
 	for {
+		if _, err := br.Peek(1); err != nil {
+			return
+		}
+		if h.cfg.FrameTimeout > 0 {
+			st.SetReadDeadline(time.Now().Add(h.cfg.FrameTimeout))
+		}
 		var f controlpb.ControlFrame
 		if err := pbio.Read(br, &f, MaxMessageBytes); err != nil {
 			return
 		}
+		st.SetReadDeadline(time.Time{})
 		req := f.GetRequest()
 		if req == nil {
 			return // only requests travel client → server

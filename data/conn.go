@@ -59,8 +59,6 @@ type Conn struct {
 	sentMsgs, recvMsgs, sentBytes, recvBytes, refused, authFailures atomic.Uint64
 	peerConsumed                                                    atomic.Uint64
 	paused                                                          atomic.Bool
-	pauseMu                                                         sync.Mutex
-	withheld                                                        int64 // credit not granted while paused
 	started                                                         time.Time
 
 	// transportErr reports why the transport under the stream died, if it did.
@@ -79,6 +77,12 @@ type Conn struct {
 	owner     *sync.WaitGroup
 
 	closeTimeout time.Duration
+	writeTimeout time.Duration
+	frameTimeout time.Duration
+	// deadlineMu orders the reader's frame deadlines with the writer's
+	// final one: once lingering, only the writer sets the read deadline.
+	deadlineMu sync.Mutex
+	lingering  bool
 }
 
 // Config is what both ends know once a stream's handshake is done: it turns
@@ -126,6 +130,15 @@ type Config struct {
 	MessageKey []byte
 	// CloseTimeout bounds the wait for the peer's side to close after CLOSE.
 	CloseTimeout time.Duration
+	// WriteTimeout, if set, bounds each write to the stream: a peer that
+	// reads nothing for that long ends the connection with transport_error,
+	// so a writer is never stuck behind it for good.
+	WriteTimeout time.Duration
+	// FrameTimeout, if set, bounds how long a frame may take to arrive once
+	// its first bytes have: a peer that sends part of a frame and stops ends
+	// the connection with transport_error. A quiet stream between frames is
+	// not timed.
+	FrameTimeout time.Duration
 	// Owner, when set, also counts the connection's goroutines, so that a
 	// server's Close waits for them without a goroutine per connection.
 	Owner *sync.WaitGroup
@@ -176,6 +189,8 @@ func New(stream net.Conn, br *bufio.Reader, cfg Config) *Conn {
 	c.br = br
 	c.owner = cfg.Owner
 	c.closeTimeout = cfg.CloseTimeout
+	c.writeTimeout = cfg.WriteTimeout
+	c.frameTimeout = cfg.FrameTimeout
 	if cfg.MessageKey != nil {
 		c.auth = newMessageAuth(cfg.MessageKey, cfg.Server)
 	}
@@ -388,15 +403,17 @@ func (c *Conn) consumed() {
 	}
 }
 
-func (c *Conn) grant(n int64) {
-	c.pauseMu.Lock()
-	if c.paused.Load() {
-		c.withheld += n
-		c.pauseMu.Unlock()
-		return
+func (c *Conn) grant(n int64) { c.out.putCredit(n, c.recvSeqConsumed()) }
+
+// refuse tells the peer with an ERROR frame that message seq was refused,
+// unless too many refusals already wait to be written: then the peer is not
+// reading its stream, and the connection ends.
+func (c *Conn) refuse(code codes.Code, seq uint64, reason string) bool {
+	if c.out.putUrgent(appendFrame(nil, &frame{kind: FrameError, code: code, seq: seq, reason: []byte(reason)})) {
+		return true
 	}
-	c.pauseMu.Unlock()
-	c.out.putUrgent(appendFrame(nil, &frame{kind: FrameCredit, credits: uint64(n), seq: c.recvSeqConsumed()}))
+	c.abort(codes.LimitExceeded, "%d refusals wait to be written: the peer sends messages that are refused and does not read its stream", maxUrgent)
+	return false
 }
 
 // recvSeqConsumed is how many messages the application has consumed (or
@@ -459,7 +476,10 @@ func (c *Conn) writeLoop() {
 		if sentClose {
 			linger = c.closeTimeout
 		}
+		c.deadlineMu.Lock()
+		c.lingering = true
 		c.stream.SetReadDeadline(time.Now().Add(linger))
+		c.deadlineMu.Unlock()
 	}()
 	var (
 		batch []*outMsg
@@ -475,7 +495,14 @@ func (c *Conn) writeLoop() {
 			if len(p) == 0 {
 				continue
 			}
+			if c.writeTimeout > 0 {
+				c.stream.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+			}
 			if _, werr := c.stream.Write(p); werr != nil {
+				if isTimeout(werr) {
+					c.end(&codes.CloseError{Code: codes.TransportError, Reason: fmt.Sprintf("a write did not finish within %v: the peer does not read its stream", c.writeTimeout), Cause: werr}, false)
+					return false
+				}
 				c.end(c.transportError(werr), false)
 				return false
 			}
@@ -550,6 +577,9 @@ func (c *Conn) writeLoop() {
 func (c *Conn) readLoop(br *bufio.Reader) {
 	fr := newFrameReader(br, c.maxBody+frameOverhead)
 	fr.readFrom(c.stream)
+	if c.frameTimeout > 0 {
+		fr.onMidFrame = c.frameDeadline
+	}
 	fr.shrink()        // the handshake's receive buffer
 	defer fr.release() // nothing read is used after the loop
 	var (
@@ -563,6 +593,8 @@ func (c *Conn) readLoop(br *bufio.Reader) {
 				c.abort(codes.MessageTooLarge, "%v (flow.max_message_bytes is %d)", err, c.maxBody)
 			case errors.Is(err, ErrMalformed):
 				c.abort(codes.ProtocolError, "%v", err)
+			case isTimeout(err) && fr.waiting:
+				c.end(&codes.CloseError{Code: codes.TransportError, Reason: fmt.Sprintf("the peer sent part of a frame and not the rest within %v", c.frameTimeout), Cause: err}, true)
 			default:
 				c.end(c.transportError(err), false)
 			}
@@ -599,6 +631,28 @@ func (c *Conn) readLoop(br *bufio.Reader) {
 	}
 }
 
+// isTimeout says whether err is a deadline passing (os.ErrDeadlineExceeded,
+// or a stream's own timeout error, as yamux's).
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// frameDeadline bounds the wait for the rest of a frame (on) or lifts the
+// bound (off), unless the writer has set the final deadline of the end.
+func (c *Conn) frameDeadline(on bool) {
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
+	if c.lingering {
+		return
+	}
+	var d time.Time
+	if on {
+		d = time.Now().Add(c.frameTimeout)
+	}
+	c.stream.SetReadDeadline(d)
+}
+
 // onMessage checks and delivers one MESSAGE frame; false ends the read loop.
 func (c *Conn) onMessage(f *frame) bool {
 	if c.receivesNothing {
@@ -631,9 +685,9 @@ func (c *Conn) onMessage(f *frame) bool {
 	if c.auth != nil && !c.auth.verify(f) {
 		// Dropped, counted, reported; its credit is returned.
 		c.authFailures.Add(1)
-		c.out.putUrgent(appendFrame(nil, &frame{kind: FrameError, code: codes.AuthFailed, seq: f.seq, reason: []byte("the message's authentication tag is missing or wrong (message_auth: hmac-sha256); it was dropped")}))
+		ok := c.refuse(codes.AuthFailed, f.seq, "the message's authentication tag is missing or wrong (message_auth: hmac-sha256); it was dropped")
 		c.consumed()
-		return true
+		return ok
 	}
 	var (
 		m    *Message
@@ -646,9 +700,9 @@ func (c *Conn) onMessage(f *frame) bool {
 	}
 	if err := c.check(t, data); err != nil {
 		c.refused.Add(1)
-		c.out.putUrgent(appendFrame(nil, &frame{kind: FrameError, code: codes.InvalidMessage, seq: f.seq, reason: []byte(err.Error())}))
+		ok := c.refuse(codes.InvalidMessage, f.seq, err.Error())
 		c.consumed()
-		return true
+		return ok
 	}
 	*m = Message{Type: t, Seq: f.seq, Data: data, conn: c, corr: f.corr, reply: f.flags&FlagReply != 0}
 	if m.reply {
@@ -759,25 +813,20 @@ func (c *Conn) handle(m *Message) {
 		h = c.catchAll
 	}
 	if err := h(c.ctx, m); err != nil {
-		c.out.putUrgent(appendFrame(nil, &frame{kind: FrameError, code: codes.Internal, seq: m.Seq, reason: []byte(err.Error())}))
+		c.refuse(codes.Internal, m.Seq, err.Error())
 	}
 	c.consumed()
 }
 
 // Pause holds (true) or releases (false) this end's sending, and its grants
 // of new credit, so that data stops both ways (the control operations pause
-// and resume).
+// and resume). Credit is enforced while paused: a peer that sends without
+// credit is cut off with credit_violation.
 func (c *Conn) Pause(p bool) {
-	c.pauseMu.Lock()
 	c.paused.Store(p)
-	n := c.withheld
-	if !p {
-		c.withheld = 0
-	}
-	c.pauseMu.Unlock()
 	c.out.pause(p)
-	if !p && n > 0 {
-		c.grant(n)
+	if g := c.in.pause(p); g > 0 {
+		c.grant(g)
 	}
 }
 

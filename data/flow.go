@@ -59,7 +59,9 @@ type outbox struct {
 	credits  int64     // granted by the peer and not yet used by the writer
 	queue    []*outMsg // oldest first
 	messages int       // MESSAGE items in queue (END items need no credit)
-	urgent   [][]byte  // encoded control frames, sent before queued items
+	urgent   [][]byte  // encoded ERROR frames, sent before queued items; at most maxUrgent
+	credit   int64     // credit granted and not yet written: one CREDIT frame, however many grants
+	consumed uint64    // the consumed count the next CREDIT frame carries
 	final    []byte    // the CLOSE frame, sent last
 	paused   bool      // the writer holds messages (control: pause)
 	dropped  uint64
@@ -179,12 +181,38 @@ func (o *outbox) putEnd(m *outMsg) error {
 	return nil
 }
 
-// putUrgent queues an encoded control frame to go before queued items.
-func (o *outbox) putUrgent(frame []byte) {
+// maxUrgent bounds the ERROR frames waiting to be written. A peer that
+// keeps sending messages that are refused and never reads its stream would
+// otherwise make the queue grow without end (each refusal returns its
+// credit, so the peer may go on sending).
+const maxUrgent = 64
+
+// putUrgent queues an encoded ERROR frame to go before queued items; false
+// if maxUrgent are already waiting: the peer does not read what it is sent.
+func (o *outbox) putUrgent(frame []byte) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.err != nil {
+		return true // ending: nothing more is written
+	}
+	if len(o.urgent) >= maxUrgent {
+		return false
+	}
+	o.urgent = append(o.urgent, frame)
+	o.notify()
+	return true
+}
+
+// putCredit adds a grant of n credits, with the count of messages consumed
+// so far, to the CREDIT frame the writer sends next: grants that the writer
+// has not written yet are merged into one frame, so they take no memory
+// whatever the peer does.
+func (o *outbox) putCredit(n int64, consumed uint64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.err == nil {
-		o.urgent = append(o.urgent, frame)
+		o.credit += n
+		o.consumed = max(o.consumed, consumed)
 		o.notify()
 	}
 }
@@ -197,6 +225,10 @@ func (o *outbox) take(ctx context.Context, batch []*outMsg, max int) (items []*o
 	o.mu.Lock()
 	for {
 		urgent, o.urgent = o.urgent, nil
+		if o.credit > 0 {
+			urgent = append(urgent, appendFrame(nil, &frame{kind: FrameCredit, credits: uint64(o.credit), seq: o.consumed}))
+			o.credit = 0
+		}
 		n := 0
 		for n < len(o.queue) && n < max && !o.paused {
 			m := o.queue[n]
@@ -293,6 +325,8 @@ type ledger struct {
 	granted int64 // granted and not yet used by an arriving message
 	held    int64 // arrived and not yet consumed by the application
 	auto    bool  // grant back automatically as the application consumes
+	paused  bool  // no credit is granted (control: pause)
+	asked   int64 // pull mode: credit requested while paused
 }
 
 // newLedger starts an account that has granted initial credits.
@@ -321,7 +355,7 @@ func (l *ledger) consume() int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.held--
-	if !l.auto {
+	if !l.auto || l.paused {
 		return 0
 	}
 	room := l.window - l.granted - l.held
@@ -337,10 +371,36 @@ func (l *ledger) consume() int64 {
 func (l *ledger) request(n int64) int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.paused {
+		l.asked += n
+		return 0
+	}
 	g := min(n, l.window-l.granted-l.held)
 	if g < 0 {
 		g = 0
 	}
+	l.granted += g
+	return g
+}
+
+// pause stops (true) or restarts (false) granting credit. Credit counts as
+// granted only once it is granted, so a paused receiver enforces credit as
+// ever: a sender that goes on without it is in violation. Restarting
+// returns the credit to grant now: the free window (automatic grants) or
+// what was requested meanwhile, as far as the window allows.
+func (l *ledger) pause(p bool) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	was := l.paused
+	l.paused = p
+	if p || !was {
+		return 0
+	}
+	g := l.window - l.granted - l.held
+	if !l.auto {
+		g, l.asked = min(g, l.asked), 0
+	}
+	g = max(g, 0)
 	l.granted += g
 	return g
 }

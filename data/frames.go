@@ -132,7 +132,44 @@ type frameReader struct {
 	r, w       int                     //
 	small      []byte                  // the idle buffer
 	large      *[activeReadBuffer]byte // the pooled buffer, when buf is it
-	frameBuf   []byte                  // for frames not wholly buffered
+	// onMidFrame, if set, is told when the reader waits with part of a
+	// frame read (true) and when that frame is complete (false).
+	onMidFrame func(bool)
+	waiting    bool // onMidFrame(true) was the last call
+}
+
+// midFrame tells onMidFrame that the reader waits mid-frame, or no longer.
+func (fr *frameReader) midFrame(on bool) {
+	if fr.onMidFrame != nil && on != fr.waiting {
+		fr.waiting = on
+		fr.onMidFrame(on)
+	}
+}
+
+// firstChunk is the most a frame reader allocates for a large frame before
+// its bytes arrive; it doubles the buffer as they do (up to the frame's
+// declared length, which is within the limit).
+const firstChunk = 64 << 10
+
+// readGrowing returns n bytes: those of have, then the rest from src,
+// read into a buffer that starts at firstChunk and doubles as they come.
+func readGrowing(src io.Reader, have []byte, n int) ([]byte, error) {
+	p := make([]byte, 0, max(len(have), min(n, firstChunk)))
+	p = append(p, have...)
+	for len(p) < n {
+		if len(p) == cap(p) {
+			p = append(p, make([]byte, min(n-len(p), cap(p)))...)[:len(p)]
+		}
+		k, err := io.ReadFull(src, p[len(p):min(n, cap(p))])
+		p = p[:len(p)+k]
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	return p, nil
 }
 
 // newFrameReader reads from br, the reader the handshake used, so that no
@@ -197,6 +234,9 @@ func (fr *frameReader) fill(n int) error {
 			fr.w = copy(fr.buf, fr.buf[fr.r:fr.w])
 			fr.r = 0
 		}
+		if fr.w > fr.r {
+			fr.midFrame(true) // part of a frame is here, the rest is not
+		}
 		k, err := fr.source().Read(fr.buf[fr.w:])
 		fr.w += k
 		if fr.large == nil && fr.w == len(fr.buf) {
@@ -234,6 +274,7 @@ func (fr *frameReader) read(f *frame) error {
 	if int(n) > fr.w-fr.r && int(n) <= activeReadBuffer/2 {
 		// Read the rest of a frame that fits in the buffer into it, with
 		// whatever follows it.
+		fr.midFrame(true)
 		if err := fr.fill(int(n)); err != nil {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF // the header came, the body did not
@@ -247,33 +288,29 @@ func (fr *frameReader) read(f *frame) error {
 		p = fr.buf[fr.r : fr.r+int(n)]
 		fr.r += int(n)
 	} else {
-		if kind == FrameMessage && int(n) > rxSlabMaxBody {
-			// A large message is read into memory of its own, which its
-			// Message then keeps: one copy fewer than reading it into a
-			// reused buffer and copying it out (n is within maxPayload).
-			p, own = make([]byte, n), true
-		} else {
-			if cap(fr.frameBuf) < int(n) {
-				fr.frameBuf = make([]byte, n)
-			}
-			p = fr.frameBuf[:n]
-		}
-		k := copy(p, fr.buf[fr.r:fr.w])
-		fr.r = fr.w
-		if _, err := io.ReadFull(fr.source(), p[k:]); err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
+		// A frame larger than the buffer is read into memory of its own,
+		// which a MESSAGE's Message then keeps (one copy fewer than reading
+		// it into a reused buffer and copying it out). The memory grows as
+		// the bytes arrive: a length alone reserves at most firstChunk.
+		fr.midFrame(true)
+		var err error
+		if p, err = readGrowing(fr.source(), fr.buf[fr.r:fr.w], int(n)); err != nil {
 			return err
 		}
+		fr.r = fr.w
+		own = kind == FrameMessage
 	}
+	fr.midFrame(false)
 	*f = frame{kind: kind, flags: flags}
 	var ok bool
 	switch f.kind {
 	case FrameMessage:
 		var id uint64
 		if f.seq, p, ok = uvarint(p); ok {
-			if id, p, ok = uvarint(p); ok && id <= 1<<31 {
+			if id, p, ok = uvarint(p); ok {
+				if id > 1<<31 {
+					return fmt.Errorf("%w: MESSAGE with type id %d, over 2^31", ErrMalformed, id)
+				}
 				f.typeID = uint32(id)
 				f.corr, p, ok = uvarint(p)
 			}
@@ -305,6 +342,9 @@ func (fr *frameReader) read(f *frame) error {
 		return fmt.Errorf("%w: unknown frame type 0x%02x", ErrMalformed, f.kind)
 	}
 	if !ok {
+		if _, n := binary.Uvarint(p); n < 0 {
+			return fmt.Errorf("%w: a varint of frame type 0x%02x is over-long (more than 64 bits)", ErrMalformed, f.kind)
+		}
 		return fmt.Errorf("%w: truncated frame of type 0x%02x", ErrMalformed, f.kind)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 )
 
@@ -40,5 +41,40 @@ func TestFrameCutShort(t *testing.T) {
 				t.Fatalf("read = %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+// Issue 12, findings 2 and 5: a type id over 2^31 and an over-long varint
+// are protocol errors that say so (they were a type id 0 and a "truncated
+// frame").
+func TestFrameFieldsOutOfRange(t *testing.T) {
+	bigID := appendFrame(nil, &frame{kind: FrameMessage, seq: 1, typeID: 1, body: []byte("x")})
+	// Re-encode with type id 2^31 + 1 (a 5-byte varint) in place of 1.
+	head := binary.AppendUvarint([]byte{FrameMessage, 0, 0, 0, 0, 0, 0, 0}, 1)
+	head = binary.AppendUvarint(head, 1<<31+1)
+	head = binary.AppendUvarint(head, 0)
+	head = append(head, 'x')
+	binary.BigEndian.PutUint32(head[4:], uint32(len(head)-frameHeaderLen))
+	overlong := []byte{FrameCredit, 0, 0, 0, 0, 0, 0, 11}
+	overlong = append(overlong, bytes.Repeat([]byte{0xff}, 11)...)
+	for name, tc := range map[string]struct {
+		in   []byte
+		want string
+	}{
+		"type id 1 (valid)":   {bigID, ""},
+		"type id 2^31+1":      {head, "type id 2147483649, over 2^31"},
+		"an over-long varint": {overlong, "over-long"},
+	} {
+		var f frame
+		err := newFrameReader(bufio.NewReader(bytes.NewReader(tc.in)), 1<<20).read(&f)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want a malformed frame: %s", name, err, tc.want)
+		}
 	}
 }

@@ -368,6 +368,8 @@ func (c *Client) Connect(ctx context.Context, iface string, opts ...ConnectOptio
 		TransportErr: sessionCause(c.sess),
 		MessageKey:   msgKey,
 		CloseTimeout: c.cfg.CloseTimeout,
+		WriteTimeout: c.cfg.ConnectionWriteTimeout,
+		FrameTimeout: c.cfg.FrameTimeout,
 	}).Start()
 	return conn, nil
 }

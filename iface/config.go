@@ -33,6 +33,10 @@ type Config struct {
 	// message before the CLOSE (closing the socket earlier can make the
 	// kernel discard them).
 	CloseTimeout time.Duration
+	// FrameTimeout bounds how long a data frame or control request may take
+	// to arrive once its first bytes have: a peer that sends part of one
+	// and stops is cut off (a quiet connection between frames is not).
+	FrameTimeout time.Duration
 	// MaxStreams bounds the streams one session may have open (server side).
 	MaxStreams int
 	// IdleTimeout closes a session (one socket) that has had no open stream
@@ -53,6 +57,7 @@ func DefaultConfig() Config {
 		ConnectionWriteTimeout: 10 * time.Second,
 		StreamWindow:           1 << 20,
 		CloseTimeout:           5 * time.Second,
+		FrameTimeout:           10 * time.Second,
 		MaxStreams:             1024,
 		IdleTimeout:            2 * time.Minute,
 		MaxConnections:         0,
@@ -72,6 +77,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("ifkit: Config.StreamWindow is %d; yamux needs at least 262144", c.StreamWindow)
 	case c.CloseTimeout <= 0:
 		return errors.New("ifkit: Config.CloseTimeout must be > 0")
+	case c.FrameTimeout <= 0:
+		return errors.New("ifkit: Config.FrameTimeout must be > 0")
 	case c.MaxStreams <= 0:
 		return errors.New("ifkit: Config.MaxStreams must be > 0")
 	case c.IdleTimeout < 0:

@@ -48,9 +48,8 @@ flow: {credits: 16}
 
 // authServer serves auth.notes on network, with the shared secret when
 // secret is set; every Note received is echoed back as an Echo.
-func authServer(t *testing.T, network string, secret []byte) (*Server, net.Listener) {
+func authServer(t *testing.T, network string, secret []byte, opts ...ServerOption) (*Server, net.Listener) {
 	m := authManifest(t)
-	var opts []ServerOption
 	if secret != nil {
 		opts = append(opts, WithSecret(secret))
 	}

@@ -134,6 +134,7 @@ func NewServer(opts ...ServerOption) *Server {
 		WriteTimeout: s.cfg.ConnectionWriteTimeout,
 		CloseTimeout: s.cfg.CloseTimeout,
 		ResetTimeout: s.cfg.HandshakeTimeout,
+		FrameTimeout: s.cfg.FrameTimeout,
 	})
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
@@ -554,6 +555,8 @@ func (s *Server) openData(sess *yamux.Session, key []byte, st *yamux.Stream, br 
 		OnEnd:           s.forgetConn,
 		Owner:           &s.wg,
 		CloseTimeout:    s.cfg.CloseTimeout,
+		WriteTimeout:    s.cfg.ConnectionWriteTimeout,
+		FrameTimeout:    s.cfg.FrameTimeout,
 	})
 	// Announced before it is registered, so nothing can end it (and
 	// announce that) first; registered before the answer, so a control
