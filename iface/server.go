@@ -332,7 +332,7 @@ func (s *Server) serveSession(raw net.Conn) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		sess.Close()
+		closeSession(sess)
 		return
 	}
 	s.sessions[sess] = struct{}{}
@@ -345,7 +345,7 @@ func (s *Server) serveSession(raw net.Conn) {
 		s.mu.Lock()
 		delete(s.sessions, sess)
 		s.mu.Unlock()
-		sess.Close()
+		closeSession(sess)
 	}()
 	for {
 		st, err := sess.AcceptStream()
@@ -382,18 +382,21 @@ func closeWhenIdle(sess *yamux.Session, d time.Duration, lastOpen *atomic.Int64)
 	idleSince := time.Now()
 	check := func() {
 		mu.Lock()
-		defer mu.Unlock()
 		if stopped {
+			mu.Unlock()
 			return
 		}
 		now := time.Now()
 		if sess.NumStreams() > 0 || time.Unix(0, lastOpen.Load()).After(idleSince) {
 			idleSince = now
 		} else if now.Sub(idleSince) >= d {
-			sess.Close()
+			stopped = true
+			mu.Unlock()
+			closeSession(sess) // not under mu: a Go Away may wait for the peer
 			return
 		}
 		t.Reset(d / 4)
+		mu.Unlock()
 	}
 	mu.Lock()
 	t = time.AfterFunc(d/4, check)
@@ -695,10 +698,31 @@ func (s *Server) Close() error {
 	// before the sessions under them close.
 	s.hub.Close()
 	s.mu.Lock()
+	sessions := make([]*yamux.Session, 0, len(s.sessions))
 	for sess := range s.sessions {
-		sess.Close()
+		sessions = append(sessions, sess)
 	}
 	s.mu.Unlock()
+	// At once: a Go Away to a peer that does not read waits up to
+	// ConnectionWriteTimeout, and one such peer must not hold up the rest.
+	var wg sync.WaitGroup
+	for _, sess := range sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			closeSession(sess)
+		}()
+	}
+	wg.Wait()
 	s.wg.Wait()
 	return nil
+}
+
+// closeSession ends a session as spec/PROTOCOL.md §3.6 says: a yamux Go
+// Away, then the socket closed. (yamux's Close alone sends no Go Away.)
+func closeSession(sess *yamux.Session) {
+	if !sess.IsClosed() {
+		sess.GoAway()
+	}
+	sess.Close()
 }
