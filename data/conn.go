@@ -602,6 +602,10 @@ func (c *Conn) readLoop(br *bufio.Reader) {
 		}
 		switch f.kind {
 		case FrameMessage:
+			if c.receivesNothing {
+				c.abort(codes.WrongDirection, "message %d: %s may not send on %s, which only sends to it", f.seq, c.peerName(), c.man.Name)
+				return
+			}
 			if f.seq != lastSeq+1 {
 				c.abort(codes.ProtocolError, "message sequence number %d after %d: a message is missing or repeated", f.seq, lastSeq)
 				return
@@ -655,10 +659,6 @@ func (c *Conn) frameDeadline(on bool) {
 
 // onMessage checks and delivers one MESSAGE frame; false ends the read loop.
 func (c *Conn) onMessage(f *frame) bool {
-	if c.receivesNothing {
-		c.abort(codes.WrongDirection, "message %d: %s may not send on %s, which only sends to it", f.seq, c.peerName(), c.man.Name)
-		return false
-	}
 	if !c.in.arrive() {
 		c.abort(codes.CreditViolation, "message %d arrived without credit", f.seq)
 		return false

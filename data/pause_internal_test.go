@@ -100,3 +100,30 @@ func TestResumeGrantsAtMostTheWindow(t *testing.T) {
 		t.Fatalf("after resume: %d credits granted, want 32", st.CreditsGranted)
 	}
 }
+
+// §6.5 row 0: a client of a send interface that sends anything, even out
+// of sequence, is told wrong_direction before any other check.
+func TestSendInterfaceRefusesAnyMessageFirst(t *testing.T) {
+	m, err := manifest.Load("../testdata/manifests/sensors.temperature.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	json, _ := codec.Standard().Lookup(codec.NameJSON)
+	a, b := net.Pipe()
+	srv := New(a, nil, Config{ID: 1, Manifest: m, Codec: json, Server: true, ReceivesNothing: true, CloseTimeout: time.Second}).Start()
+	defer srv.Close("")
+	defer b.Close()
+	go b.Write(AppendFrame(nil, &Frame{Kind: FrameMessage, Seq: 7, TypeID: 99}))
+	go func() {
+		fr := NewFrameReader(bufio.NewReader(b), 1<<20)
+		for {
+			if _, err := fr.Read(); err != nil {
+				return
+			}
+		}
+	}()
+	<-srv.Done()
+	if codes.Of(srv.Err()) != codes.WrongDirection {
+		t.Fatalf("ended with %v, want wrong_direction", srv.Err())
+	}
+}
