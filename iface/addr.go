@@ -1,6 +1,7 @@
 package iface
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -14,16 +15,20 @@ import (
 	"syscall"
 )
 
-// Addr is a parsed ifkit address: a Unix socket path or a TCP host:port.
+// Addr is a parsed ifkit address: a Unix socket path, a TCP host:port, or
+// the name of an in-process listener (mem://name, see MemNetwork).
 type Addr struct {
-	Network string // "unix" or "tcp"
-	Address string // a file path for unix, host:port for tcp
+	Network string // "unix", "tcp" or "mem"
+	Address string // a file path for unix, host:port for tcp, a name for mem
 	TLS     bool   // tls://host:port: TCP with TLS
 }
 
 // String returns the address in the form ParseAddr reads: unix:///abs.sock,
 // unix:rel.sock or tcp://host:port.
 func (a Addr) String() string {
+	if a.Network == "mem" {
+		return "mem://" + a.Address
+	}
 	if a.Network == "unix" {
 		if filepath.IsAbs(a.Address) {
 			return "unix://" + a.Address
@@ -37,7 +42,8 @@ func (a Addr) String() string {
 }
 
 // ParseAddr reads one address: unix:///abs/path.sock, unix:rel/path.sock,
-// tcp://host:port, tls://host:port (TCP with TLS) or host:port.
+// tcp://host:port, tls://host:port (TCP with TLS), host:port, or
+// mem://name (in this process, see MemNetwork).
 func ParseAddr(s string) (Addr, error) {
 	s = strings.TrimSpace(s)
 	switch {
@@ -63,10 +69,16 @@ func ParseAddr(s string) (Addr, error) {
 		}
 		a.TLS = true
 		return a, err
+	case strings.HasPrefix(s, "mem://"):
+		name := strings.TrimPrefix(s, "mem://")
+		if name == "" || strings.ContainsAny(name, "/,") {
+			return Addr{}, fmt.Errorf("address %q: mem:// takes a name without / or , (mem://sensors)", s)
+		}
+		return Addr{Network: "mem", Address: name}, nil
 	case strings.HasPrefix(s, "tcp://"):
 		s = strings.TrimPrefix(s, "tcp://")
 	case strings.Contains(s, "://"):
-		return Addr{}, fmt.Errorf("address %q: unknown scheme; use unix://, tcp:// or tls://", s)
+		return Addr{}, fmt.Errorf("address %q: unknown scheme; use unix://, tcp://, tls:// or mem://", s)
 	case strings.HasPrefix(s, "/"):
 		return Addr{}, fmt.Errorf("address %q: a Unix socket is written unix://%s", s, s)
 	case strings.HasPrefix(s, "./"), strings.HasSuffix(s, ".sock"):
@@ -99,7 +111,10 @@ func ParseAddrList(s string) ([]Addr, error) {
 // ListenOption configures Listen.
 type ListenOption interface{ applyListen(*listenOptions) }
 
-type listenOptions struct{ tls *tls.Config }
+type listenOptions struct {
+	tls *tls.Config
+	mem *MemNetwork
+}
 
 type listenOption func(*listenOptions)
 
@@ -125,6 +140,12 @@ func Listen(ctx context.Context, addr string, opts ...ListenOption) (net.Listene
 	var o listenOptions
 	for _, opt := range opts {
 		opt.applyListen(&o)
+	}
+	if a.Network == "mem" {
+		if o.tls != nil {
+			return nil, fmt.Errorf("%s: %w", a, errMemTLS)
+		}
+		return cmp.Or(o.mem, defaultMem).listen(a.Address)
 	}
 	var lc net.ListenConfig
 	if a.Network == "tcp" {

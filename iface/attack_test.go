@@ -40,7 +40,7 @@ func rawSocket(t *testing.T, addr string) net.Conn {
 // Ping); the server says why to its refusal hook, and a bystander
 // connection goes on.
 func TestPingFloodIsCutOff(t *testing.T) {
-	forEachTransport(t, func(t *testing.T, transport string) {
+	forEachSocket(t, func(t *testing.T, transport string) {
 		refusals := make(chan iface.Refusal, 16)
 		_, addr := serveOptions(t, transport, []iface.ServerOption{iface.WithOnRefusal(func(r iface.Refusal) {
 			select {

@@ -3,6 +3,7 @@ package iface
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -34,6 +35,7 @@ type Client struct {
 	addr      Addr
 	name      string
 	manifests *ManifestCache
+	mem       *MemNetwork // where mem:// addresses are dialed
 	sess      *yamux.Session
 	// sessKey is the key the shared-secret handshake agreed; nil without one.
 	sessKey []byte
@@ -83,14 +85,8 @@ func Dial(ctx context.Context, addr string, opts ...DialOption) (*Client, error)
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{common: defaultCommon(), dialRaw: dialAddr}
-	for _, o := range opts {
-		o.applyDial(c)
-	}
-	if c.manifests == nil {
-		c.manifests = NewManifestCache()
-	}
-	if err := c.cfg.Validate(); err != nil {
+	c, err := newClient(opts)
+	if err != nil {
 		return nil, err
 	}
 	var errs []error
@@ -123,13 +119,57 @@ func Dial(ctx context.Context, addr string, opts ...DialOption) (*Client, error)
 	return nil, errors.Join(errs...)
 }
 
+// newClient applies opts to a Client that has no session yet.
+func newClient(opts []DialOption) (*Client, error) {
+	c := &Client{common: defaultCommon(), dialRaw: dialAddr}
+	for _, o := range opts {
+		o.applyDial(c)
+	}
+	if c.manifests == nil {
+		c.manifests = NewManifestCache()
+	}
+	return c, c.cfg.Validate()
+}
+
+// NewClient runs the client side of a session over conn, a connection the
+// caller already has: a socket it dialed or accepted itself, one end of a
+// pipe, a stream a relay handed over. Preface, shared secret and yamux go
+// over it as over a dialed socket (failover options do not apply). The
+// Client owns conn: Close closes it.
+func NewClient(ctx context.Context, conn net.Conn, opts ...DialOption) (*Client, error) {
+	c, err := newClient(opts)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.HandshakeTimeout)
+	defer cancel()
+	a := Addr{Network: conn.RemoteAddr().Network(), Address: conn.RemoteAddr().String()}
+	if err := c.handshake(ctx, conn, a); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
 func (c *Client) dial(ctx context.Context, a Addr) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.HandshakeTimeout)
 	defer cancel()
-	raw, err := c.dialRaw(ctx, a, c.tls)
+	var raw net.Conn
+	var err error
+	if a.Network == "mem" {
+		raw, err = cmp.Or(c.mem, defaultMem).dial(ctx, a.Address)
+	} else {
+		raw, err = c.dialRaw(ctx, a, c.tls)
+	}
 	if err != nil {
 		return fmt.Errorf("%w to %s: %v", ErrConnect, a, err)
 	}
+	return c.handshake(ctx, raw, a)
+}
+
+// handshake runs the preface, the shared-secret exchange and yamux over raw,
+// a connection to a; it closes raw on failure.
+func (c *Client) handshake(ctx context.Context, raw net.Conn, a Addr) error {
 	deadline, _ := ctx.Deadline()
 	raw.SetDeadline(deadline)
 	if _, err := raw.Write(preface(prefaceOK)); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 
@@ -182,4 +183,56 @@ func ExampleControl_Notifications() {
 	// the connection ended with normal_close
 	// opened 1 by example
 	// closed 1 normal_close an operator closed it
+}
+
+// ExampleNewClient shows a session over a connection the program already
+// has, here the two ends of a net.Pipe: the server serves its end with
+// ServeConn, the client runs over the other with NewClient. A server
+// behind a firewall does the same with a connection it dialed out.
+func ExampleNewClient() {
+	ctx := context.Background()
+	m, _ := manifest.Parse("greeter.yaml", []byte(greeter))
+	srv := iface.NewServer()
+	srv.Register(iface.Interface{Manifest: m, Handlers: map[string]iface.Handler{
+		"Hello": func(ctx context.Context, msg *iface.Message) error {
+			return msg.Reply(ctx, map[string]string{"text": "hello over a pipe"})
+		},
+	}})
+	defer srv.Close()
+	serverEnd, clientEnd := net.Pipe()
+	go srv.ServeConn(serverEnd)
+
+	client, err := iface.NewClient(ctx, clientEnd)
+	if err != nil {
+		panic(err)
+	}
+	defer client.Close()
+	conn, _ := client.Connect(ctx, "demo.greeter")
+	reply, _ := conn.Call(ctx, "Hello", json.RawMessage(`{"name":"pipe"}`))
+	fmt.Println(string(reply.Data))
+	// Output: {"text":"hello over a pipe"}
+}
+
+// ExampleMemNetwork shows an in-process address: Listen and Dial of
+// mem://name meet without a socket, through the same handshake.
+func ExampleMemNetwork() {
+	ctx := context.Background()
+	m, _ := manifest.Parse("greeter.yaml", []byte(greeter))
+	srv := iface.NewServer()
+	srv.Register(iface.Interface{Manifest: m})
+	mem := iface.NewMemNetwork() // or leave it out for the process-wide one
+	l, _ := iface.Listen(ctx, "mem://greeter", iface.WithMemNetwork(mem))
+	go srv.Serve(l)
+	defer srv.Close()
+
+	client, err := iface.Dial(ctx, "mem://greeter", iface.WithMemNetwork(mem))
+	if err != nil {
+		panic(err)
+	}
+	defer client.Close()
+	ctl, _ := client.Control(ctx, "")
+	defer ctl.Close()
+	list, _ := ctl.List(ctx)
+	fmt.Println(client.Addr(), list[0].Name)
+	// Output: mem://greeter demo.greeter
 }

@@ -121,7 +121,7 @@ func serveTicks(t *testing.T, transport string, cfg iface.Config) (string, <-cha
 // transport_error at once, and the sender knows which messages the peer
 // consumed: every one up to PeerConsumed.
 func TestKilledPeer(t *testing.T) {
-	forEachTransport(t, func(t *testing.T, transport string) {
+	forEachSocket(t, func(t *testing.T, transport string) {
 		addr, conns := serveTicks(t, transport, iface.DefaultConfig())
 		cmd, seqs := startPeer(t, addr)
 		sc := <-conns
@@ -161,7 +161,7 @@ func TestKilledPeer(t *testing.T) {
 // A stopped peer (SIGSTOP) cannot close anything: the connection ends with
 // keepalive_timeout, within the keepalive interval plus the write timeout.
 func TestStoppedPeer(t *testing.T) {
-	forEachTransport(t, func(t *testing.T, transport string) {
+	forEachSocket(t, func(t *testing.T, transport string) {
 		cfg := iface.DefaultConfig()
 		cfg.KeepAliveInterval = 100 * time.Millisecond
 		cfg.ConnectionWriteTimeout = 200 * time.Millisecond
@@ -195,7 +195,7 @@ func TestStoppedPeer(t *testing.T) {
 // A server restarted on the same address: the client's connection ends
 // with the reason the old server gave, and a new Dial reaches the new one.
 func TestServerRestarted(t *testing.T) {
-	forEachTransport(t, func(t *testing.T, transport string) {
+	forEachSocket(t, func(t *testing.T, transport string) {
 		addr := "tcp://127.0.0.1:0"
 		if transport == "unix" {
 			dir, err := os.MkdirTemp("", "ifk")

@@ -2,8 +2,11 @@ package iface_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,7 +19,12 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // transports are the socket kinds every runtime test runs over.
-var transports = []string{"unix", "tcp"}
+// transports are what every runtime test runs over; sockets those a test
+// needs when it crosses a process or handles the socket itself.
+var (
+	transports = []string{"unix", "tcp", "mem"}
+	sockets    = []string{"unix", "tcp"}
+)
 
 // load loads an example manifest from testdata/manifests.
 func load(t testing.TB, name string) *manifest.Manifest {
@@ -53,6 +61,9 @@ func serveOptions(t testing.TB, transport string, opts []iface.ServerOption, ifa
 		}
 	}
 	addr := "tcp://127.0.0.1:0"
+	if transport == "mem" {
+		addr = fmt.Sprintf("mem://%s-%d", strings.ReplaceAll(t.Name(), "/", "-"), memNames.Add(1))
+	}
 	if transport == "unix" {
 		dir, err := os.MkdirTemp("", "ifk") // short: unix socket paths are limited to ~100 bytes
 		if err != nil {
@@ -97,8 +108,22 @@ func ctx(t testing.TB) context.Context {
 	return c
 }
 
+// memNames numbers the mem:// listeners of the tests, which share the
+// process-wide network.
+var memNames atomic.Int64
+
 func forEachTransport(t *testing.T, f func(t *testing.T, transport string)) {
-	for _, tr := range transports {
+	forEach(t, transports, f)
+}
+
+// forEachSocket runs f over Unix and TCP only: for a test that kills a peer
+// process or writes to the socket itself.
+func forEachSocket(t *testing.T, f func(t *testing.T, transport string)) {
+	forEach(t, sockets, f)
+}
+
+func forEach(t *testing.T, list []string, f func(t *testing.T, transport string)) {
+	for _, tr := range list {
 		t.Run(tr, func(t *testing.T) { f(t, tr) })
 	}
 }

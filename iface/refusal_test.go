@@ -14,7 +14,7 @@ import (
 // session and stream it turns away, with the code the peer was told and a
 // reason that says what was wrong; a refused peer never costs another.
 func TestOnRefusalHearsEveryRefusal(t *testing.T) {
-	forEachTransport(t, func(t *testing.T, tr string) {
+	forEachSocket(t, func(t *testing.T, tr string) {
 		refusals := make(chan iface.Refusal, 16)
 		hook := iface.WithOnRefusal(func(r iface.Refusal) { refusals <- r })
 		cfg := iface.DefaultConfig()

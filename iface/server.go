@@ -250,6 +250,29 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 }
 
+// ServeConn serves one session on conn, a connection the server has
+// already (one it dialed itself, to serve from behind a firewall through a
+// relay; a stream another transport carried): the preface, the shared
+// secret and yamux run over it as over an accepted socket. It returns when
+// the session ends, or ErrServerClosed at once after Shutdown or Close.
+// The server owns conn.
+func (s *Server) ServeConn(conn net.Conn) error {
+	if err := s.cfg.Validate(); err != nil {
+		conn.Close()
+		return err
+	}
+	s.mu.Lock()
+	if s.closed || s.draining {
+		s.mu.Unlock()
+		conn.Close()
+		return ErrServerClosed
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.serveSession(conn)
+	return nil
+}
+
 // ListenAndServe listens on addr (see ParseAddr) and serves.
 func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 	l, err := Listen(ctx, addr)
