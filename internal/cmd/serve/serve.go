@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
@@ -79,6 +80,16 @@ stops the server gracefully: it closes its connections normally (clients see
 normal_close), tells control streams it is draining and waits up to --grace
 before cutting off what remains.
 
+SIGHUP reloads the manifest files: an interface that is new is added, one whose
+manifest changed is registered again (open connections keep the old manifest,
+new ones get the new), and one no file describes any more is removed, ending
+its connections with unknown_interface. Control streams are told (ifctl watch
+shows interfaces_changed and manifest_changed). A file that no longer loads
+keeps serving what it served, and the log says why.
+
+An interface with message_auth needs --secret-file or --secret-env: its data
+streams open only on sessions authenticated with the shared secret.
+
 --max-connections, --max-streams, --idle-timeout and the timeouts bound what
 clients may hold; their defaults are iface.DefaultConfig's (spec/PROTOCOL.md §5).
 
@@ -90,6 +101,9 @@ tls://host:port (with --tls-cert and --tls-key). A Unix socket is owner-only
 
   # every example interface on one TCP port, answering requests and echoing
   ifctl serve testdata/manifests/*.yaml --listen 127.0.0.1:7400 --mock --echo
+
+  # edit the manifests, then pick the changes up without a restart
+  kill -HUP $(pgrep -f 'ifctl serve')
 
   # TLS with client certificates, and a shared secret
   ifctl serve kv.yaml --listen tls://0.0.0.0:7401 --tls-cert srv.pem --tls-key srv.key \
@@ -178,20 +192,6 @@ func Run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	serverOpts = append(serverOpts, iface.WithConfig(opts.Limits))
-	var ms []*manifest.Manifest
-	bad := false
-	for _, f := range opts.Files {
-		m, err := manifest.Load(f)
-		if err != nil {
-			fmt.Fprintln(opts.IO.ErrOut, err)
-			bad = true
-			continue
-		}
-		ms = append(ms, m)
-	}
-	if bad {
-		return cmdutil.Failed()
-	}
 	log := &logger{w: opts.IO.ErrOut}
 	// stopping is cancelled when the server starts to shut down: mock
 	// senders stop and connections are closed normally.
@@ -201,17 +201,24 @@ func Run(ctx context.Context, opts *Options) error {
 	refusals := newRefusalLog(log, refusalLogMax, refusalLogWindow)
 	serverOpts = append(serverOpts, iface.WithOnRefusal(refusals.refused))
 	srv := iface.NewServer(serverOpts...)
-	seen := map[string]string{}
-	for i, m := range ms {
-		if f, dup := seen[m.Name]; dup {
-			return cmdutil.UsageError(fmt.Errorf("%s and %s both describe %s; serve each interface once", f, opts.Files[i], m.Name))
+	h := &hosted{srv: srv, opts: opts, log: log, life: life}
+	files, errs := h.load(ctx)
+	if len(errs) > 0 {
+		for _, err := range errs {
+			fmt.Fprintln(opts.IO.ErrOut, cmdutil.ErrorText(err))
 		}
-		seen[m.Name] = opts.Files[i]
-		impl := newImpl(m, opts, log, life)
-		if err := srv.Register(impl.iface()); err != nil {
-			return err
-		}
+		return cmdutil.Failed()
 	}
+	if err := h.apply(files); err != nil {
+		return err
+	}
+	ms := make([]*manifest.Manifest, 0, len(files))
+	for _, f := range opts.Files {
+		ms = append(ms, files[f])
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	var listeners []net.Listener
 	closeAll := func() {
 		for _, l := range listeners {
@@ -229,13 +236,13 @@ func Run(ctx context.Context, opts *Options) error {
 		addrs = append(addrs, listenAddr(a, l))
 	}
 	var wg sync.WaitGroup
-	errs := make(chan error, len(listeners))
+	serveErrs := make(chan error, len(listeners))
 	for _, l := range listeners {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if err := srv.Serve(l); err != nil && !errors.Is(err, iface.ErrServerClosed) {
-				errs <- err
+				serveErrs <- err
 			}
 		}()
 	}
@@ -251,10 +258,18 @@ func Run(ctx context.Context, opts *Options) error {
 		opts.Ready(addrs)
 	}
 	var serveErr error
-	select {
-	case <-ctx.Done():
-	case serveErr = <-errs:
-		log.printf("stopping: %v", serveErr)
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case serveErr = <-serveErrs:
+			log.printf("stopping: %v", serveErr)
+			break wait
+		case <-hup:
+			log.printf("SIGHUP: reloading %s", strings.Join(opts.Files, ", "))
+			h.reload(ctx)
+		}
 	}
 	log.printf("shutting down: closing connections, waiting up to %s", opts.Grace)
 	sctx, cancel := context.WithTimeout(context.Background(), opts.Grace)
