@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ifkit/ifkit/internal/testutil"
 	"io"
 	"net"
 	"os"
@@ -50,28 +51,10 @@ func listenAddr(t *testing.T, transport string) string {
 	return "unix://" + filepath.Join(dir, "s.sock")
 }
 
-// syncBuffer is a bytes.Buffer written by a process and read by the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // served is an `ifctl serve` process.
 type served struct {
 	addr   string
-	stderr *syncBuffer
+	stderr *testutil.SyncBuffer
 	cmd    *exec.Cmd
 	done   chan struct{}
 	stdout *bufio.Reader
@@ -84,7 +67,7 @@ func serveBinary(t *testing.T, addr string, args ...string) *served {
 	t.Helper()
 	cmd := exec.Command(ifctl, append(append([]string{"serve"}, args...), "--listen", addr)...)
 	cmd.Dir = filepath.Join("..", "..")
-	s := &served{stderr: &syncBuffer{}, cmd: cmd, done: make(chan struct{})}
+	s := &served{stderr: &testutil.SyncBuffer{}, cmd: cmd, done: make(chan struct{})}
 	cmd.Stderr = s.stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -531,7 +514,7 @@ func TestServeShutdownEndsClients(t *testing.T) {
 			defer cancel()
 			recv := exec.CommandContext(ctx, ifctl, "recv", srv.addr, "sensors.temperature")
 			watch := exec.CommandContext(ctx, ifctl, "watch", srv.addr)
-			var rout, rerr, wout, werr syncBuffer
+			var rout, rerr, wout, werr testutil.SyncBuffer
 			recv.Stdout, recv.Stderr = &rout, &rerr
 			watch.Stdout, watch.Stderr = &wout, &werr
 			for _, c := range []*exec.Cmd{recv, watch} {

@@ -8,6 +8,7 @@ package main_test
 import (
 	"context"
 	"errors"
+	"github.com/ifkit/ifkit/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,7 +58,7 @@ func TestHostileClientText(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 	defer cancel()
 	watch := exec.CommandContext(ctx, ifctl, "watch", srv.addr)
-	wout, werr := &syncBuffer{}, &syncBuffer{}
+	wout, werr := &testutil.SyncBuffer{}, &testutil.SyncBuffer{}
 	watch.Stdout, watch.Stderr = wout, werr
 	if err := watch.Start(); err != nil {
 		t.Fatal(err)
@@ -121,7 +122,7 @@ func TestHostileClientText(t *testing.T) {
 }
 
 // waitIn waits until b holds want.
-func waitIn(t *testing.T, b *syncBuffer, want string) {
+func waitIn(t *testing.T, b *testutil.SyncBuffer, want string) {
 	t.Helper()
 	deadline := time.Now().Add(waitLong)
 	for !strings.Contains(b.String(), want) {

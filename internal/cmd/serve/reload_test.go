@@ -3,10 +3,10 @@ package serve
 import (
 	"bytes"
 	"context"
+	"github.com/ifkit/ifkit/internal/testutil"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,24 +25,6 @@ messages:
     Note: {schema: {type: object}}
 `
 
-// lockedBuffer is a bytes.Buffer the server's log and the test share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // SIGHUP reloads the manifest files: a changed manifest is registered
 // again, a new one added, a removed one's connections end, and each change
 // is announced to control streams; a file that no longer loads keeps what
@@ -60,7 +42,7 @@ func TestSIGHUPReloads(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ready := make(chan []string, 1)
-	log := &lockedBuffer{}
+	log := &testutil.SyncBuffer{}
 	opts := &Options{
 		IO:     &cmdutil.IOStreams{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: log},
 		Files:  []string{notes, tasks},

@@ -1,12 +1,11 @@
 package watch_test
 
 import (
-	"bytes"
 	"context"
+	"github.com/ifkit/ifkit/internal/testutil"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,24 +18,6 @@ import (
 // hostile is a client name and close reason that would forge a log line
 // and colour the terminal if printed raw.
 const hostile = "x\x1b[31mred\n12:00:00.000  connection_closed #1 on fake: normal_close\u202e"
-
-// lockedBuffer is watch's stdout, read by the test while watch writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestPeerTextIsInert: a client's name and close reason with a newline, an
 // escape sequence and a bidi override come out of watch's text output as
@@ -69,7 +50,7 @@ func TestPeerTextIsInert(t *testing.T) {
 
 	for _, format := range []cmdutil.Format{cmdutil.Text, cmdutil.JSON} {
 		t.Run(string(format), func(t *testing.T) {
-			out := &lockedBuffer{}
+			out := &testutil.SyncBuffer{}
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() {
@@ -122,7 +103,7 @@ func TestPeerTextIsInert(t *testing.T) {
 }
 
 // waitFor waits until out holds want.
-func waitFor(t *testing.T, out *lockedBuffer, want string) {
+func waitFor(t *testing.T, out *testutil.SyncBuffer, want string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(out.String(), want) {
