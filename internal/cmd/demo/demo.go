@@ -23,7 +23,7 @@ import (
 	"github.com/ifkit/ifkit/iface"
 	"github.com/ifkit/ifkit/internal/cmdutil"
 	"github.com/ifkit/ifkit/manifest"
-	"github.com/ifkit/ifkit/testdata/manifests"
+	"github.com/ifkit/ifkit/internal/examples/manifests"
 )
 
 // Options are the inputs of `ifctl demo`.

@@ -1,7 +1,8 @@
 // Package manifests embeds the example interface manifests of this folder,
 // with the .proto and schema files they name, for `ifctl demo` and for
-// tests. It lives under testdata so that `go test ./...` leaves it alone,
-// and stays importable.
+// tests. testdata/manifests is a link to this folder, so that tests, docs
+// and the walkthrough name the files as testdata/manifests/..., while
+// production code imports no package under testdata.
 package manifests
 
 import "embed"
