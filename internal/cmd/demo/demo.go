@@ -22,8 +22,8 @@ import (
 
 	"github.com/ifkit/ifkit/iface"
 	"github.com/ifkit/ifkit/internal/cmdutil"
-	"github.com/ifkit/ifkit/manifest"
 	"github.com/ifkit/ifkit/internal/examples/manifests"
+	"github.com/ifkit/ifkit/manifest"
 )
 
 // Options are the inputs of `ifctl demo`.
