@@ -12,5 +12,7 @@
 // admission.
 //
 // Addresses are written unix:///abs/path.sock, unix:rel/path.sock,
-// tcp://host:port or host:port; see ParseAddr.
+// tcp://host:port, host:port, tls://host:port, or mem://name for a listener
+// in the same process (MemNetwork); see ParseAddr. NewClient and
+// Server.ServeConn run a session over a connection the program already has.
 package iface
