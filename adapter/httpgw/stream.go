@@ -1,0 +1,393 @@
+package httpgw
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/ifkit/ifkit/codes"
+	"github.com/ifkit/ifkit/iface"
+)
+
+// streamWriter writes the messages of a stream to the HTTP client, in one
+// of the stream formats, flushing each.
+type streamWriter interface {
+	// start writes the response's head, if it is not written yet.
+	start() error
+	// message writes one message.
+	message(Record) error
+	// end ends the stream: normally (nil), or with the error that ended it.
+	// Before start, an error is answered as an HTTP error.
+	end(error)
+}
+
+// errClient marks a failure to write to the HTTP client, to tell it from
+// the end of the ifkit side.
+type errClient struct{ err error }
+
+func (e errClient) Error() string { return "writing to the HTTP client: " + e.err.Error() }
+func (e errClient) Unwrap() error { return e.err }
+
+// newStreamWriter picks the format the request asks for: Server-Sent
+// Events for Accept: text/event-stream (or ?format=sse), NDJSON otherwise.
+func newStreamWriter(w http.ResponseWriter, r *http.Request, timeout time.Duration) streamWriter {
+	rc := http.NewResponseController(w)
+	f := r.URL.Query().Get("format")
+	if f == "sse" || (f == "" && strings.Contains(r.Header.Get("Accept"), mediaSSE)) {
+		return &sseWriter{httpWriter{w: w, rc: rc, timeout: timeout, media: mediaSSE}}
+	}
+	return &ndjsonWriter{httpWriter{w: w, rc: rc, timeout: timeout, media: mediaNDJSON}}
+}
+
+// httpWriter is what the NDJSON and SSE writers share: a response written
+// and flushed piece by piece, each write bounded by timeout.
+type httpWriter struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+	media   string
+	started bool
+	buf     bytes.Buffer
+}
+
+func (h *httpWriter) start() error {
+	if h.started {
+		return nil
+	}
+	h.started = true
+	hd := h.w.Header()
+	hd.Set("Content-Type", h.media)
+	hd.Set("Cache-Control", "no-cache")
+	hd.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	h.w.WriteHeader(http.StatusOK)
+	return h.flush()
+}
+
+// flush writes what buf holds and flushes it to the client.
+func (h *httpWriter) flush() error {
+	if h.timeout > 0 {
+		h.rc.SetWriteDeadline(time.Now().Add(h.timeout)) // not every ResponseWriter can; then there is no bound
+	}
+	if h.buf.Len() > 0 {
+		_, err := h.w.Write(h.buf.Bytes())
+		h.buf.Reset()
+		if err != nil {
+			return errClient{err}
+		}
+	}
+	if err := h.rc.Flush(); err != nil {
+		return errClient{err}
+	}
+	return nil
+}
+
+type ndjsonWriter struct{ httpWriter }
+
+func (n *ndjsonWriter) message(rec Record) error {
+	if err := n.start(); err != nil {
+		return err
+	}
+	writeJSON(&n.buf, rec)
+	return n.flush()
+}
+
+// end writes an error as a last line {"error":{...}}; a normal end is the
+// end of the body.
+func (n *ndjsonWriter) end(err error) {
+	if err == nil {
+		n.start()
+		return
+	}
+	if !n.started {
+		writeError(n.w, err)
+		return
+	}
+	writeJSON(&n.buf, errorBody{toError(err)})
+	n.flush()
+}
+
+// sseWriter writes Server-Sent Events: one per message, with the type as
+// the event name, the sequence number as the id and the value as the data;
+// then an "end" event (so that an EventSource does not reconnect) or an
+// "error" event whose data is the error.
+type sseWriter struct{ httpWriter }
+
+func (s *sseWriter) message(rec Record) error {
+	if err := s.start(); err != nil {
+		return err
+	}
+	fmt.Fprintf(&s.buf, "id: %d\nevent: %s\ndata: %s\n\n", rec.Seq, rec.Type, rec.Value)
+	return s.flush()
+}
+
+func (s *sseWriter) end(err error) {
+	if err != nil && !s.started {
+		writeError(s.w, err)
+		return
+	}
+	s.start()
+	if err == nil {
+		s.buf.WriteString("event: end\ndata: {}\n\n")
+	} else {
+		s.buf.WriteString("event: error\ndata: ")
+		writeJSON(&s.buf, errorBody{toError(err)}) // ends with a newline
+		s.buf.WriteString("\n")
+	}
+	s.flush()
+}
+
+// wsWriter writes each message as a text message; the end is the close
+// frame: 1000 for a normal end, 1011 with the ifkit code otherwise.
+type wsWriter struct {
+	ctx     context.Context
+	ws      *websocket.Conn
+	timeout time.Duration
+}
+
+func (s *wsWriter) start() error { return nil }
+
+func (s *wsWriter) message(rec Record) error {
+	data, _ := json.Marshal(rec)
+	return s.write(data)
+}
+
+func (s *wsWriter) write(data []byte) error {
+	ctx := s.ctx
+	if s.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+	}
+	if err := s.ws.Write(ctx, websocket.MessageText, data); err != nil {
+		return errClient{err}
+	}
+	return nil
+}
+
+func (s *wsWriter) end(err error) {
+	if err == nil {
+		s.ws.Close(websocket.StatusNormalClosure, "")
+		return
+	}
+	e := toError(err)
+	data, _ := json.Marshal(errorBody{e})
+	s.write(data)
+	reason := e.Code.String()
+	if len(e.Message) > 0 {
+		reason += ": " + e.Message
+	}
+	if len(reason) > 120 { // a close frame's reason is at most 123 bytes
+		reason = reason[:120]
+	}
+	s.ws.Close(websocket.StatusInternalError, reason)
+}
+
+// pump moves messages from next to out, granting conn one credit for each
+// message written (the connection is in pull mode, with its window
+// requested already), until limit messages (0: no limit) or an error:
+// next's (io.EOF at the end of a reply stream, the connection's end) or
+// out's (an errClient).
+func pump(ctx context.Context, conn *iface.Conn, next func(context.Context) (*iface.Message, error), out streamWriter, limit int) (int, error) {
+	n := 0
+	for limit == 0 || n < limit {
+		msg, err := next(ctx)
+		if err != nil {
+			return n, err
+		}
+		value, err := MessageJSON(msg)
+		if err != nil {
+			return n, fmt.Errorf("decoding message %d (%s): %w", msg.Seq, msg.Type.Name, err)
+		}
+		if err := out.message(Record{Seq: msg.Seq, Type: msg.Type.Name, Value: value}); err != nil {
+			return n, err
+		}
+		n++
+		conn.Request(1)
+	}
+	return n, nil
+}
+
+// ended finishes a stream that pump returned from with err, and returns
+// the reason to close its ifkit connection with.
+func (g *Gateway) ended(ctx context.Context, out streamWriter, err error) string {
+	var ce *codes.CloseError
+	var ec errClient
+	switch {
+	case err == nil:
+		out.end(nil)
+		return "ifkit gateway: the HTTP client has what it asked for"
+	case errors.Is(err, io.EOF):
+		out.end(nil)
+		return "ifkit gateway: the reply stream ended"
+	case errors.As(err, &ec):
+		return "ifkit gateway: the HTTP client stopped reading: " + ec.err.Error()
+	case g.ctx.Err() != nil:
+		out.end(errorf(codes.Draining, "the gateway is closing"))
+		return "ifkit gateway: closing"
+	case ctx.Err() != nil:
+		return "ifkit gateway: the HTTP client went away"
+	case errors.As(err, &ce) && ce.Code == codes.NormalClose:
+		out.end(nil) // the server ended the stream
+		return "ifkit gateway: the server closed the stream"
+	}
+	out.end(err)
+	return "ifkit gateway: " + err.Error()
+}
+
+// serveStream answers GET /NAME/stream: what the server sends, on a
+// connection of the request's own in pull mode, as NDJSON, SSE or a
+// WebSocket.
+func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, client *iface.Client, e *entry) {
+	ctx, cancel := g.requestContext(r)
+	defer cancel()
+	isWS := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+	if !e.m.Direction.Sends() && !isWS {
+		writeError(w, errorf(codes.WrongDirection, "%s only receives: POST to %s, or open a WebSocket on this route to send it messages", e.m.Name, g.link(e.m.Name, "TYPE")))
+		return
+	}
+	limit := 0
+	if s := r.URL.Query().Get("n"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			writeError(w, errorf(codes.InvalidMessage, "n=%q: give a count of messages >= 0", s))
+			return
+		}
+		limit = n
+	}
+	window := g.window(r, e.m)
+	conn, err := client.Connect(ctx, e.m.Name, iface.WithPullMode(), iface.WithCredits(window))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	reason := "ifkit gateway: the stream ended"
+	defer func() { conn.Close(reason) }()
+	if isWS {
+		reason = g.serveWebSocket(ctx, w, r, conn, window, limit)
+		return
+	}
+	out := newStreamWriter(w, r, g.o.writeTimeout)
+	if err := out.start(); err != nil {
+		reason = "ifkit gateway: the HTTP client went away"
+		return
+	}
+	conn.Request(window)
+	_, err = pump(ctx, conn, conn.Recv, out, limit)
+	reason = g.ended(ctx, out, err)
+}
+
+// wsIn is a message a WebSocket client sends to the server.
+type wsIn struct {
+	Type  string          `json:"type"`
+	Value json.RawMessage `json:"value"`
+}
+
+// serveWebSocket runs a WebSocket over conn: what the server sends goes
+// out as text messages (credits following the client's reading, as on the
+// other formats), and the client's text messages {"type","value"} are sent
+// to the server, the next read only once the previous one was sent.
+func (g *Gateway) serveWebSocket(ctx context.Context, w http.ResponseWriter, r *http.Request, conn *iface.Conn, window, limit int) string {
+	ws, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return "ifkit gateway: the WebSocket handshake failed: " + err.Error()
+	}
+	defer ws.CloseNow()
+	m := conn.Manifest()
+	ws.SetReadLimit(bodyLimit(m) + 1024)
+	out := &wsWriter{ctx: ctx, ws: ws, timeout: g.o.writeTimeout}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	readErr := make(chan error, 1)
+	if m.Direction.Receives() {
+		// Owned here: cancel stops it, and it is waited for below.
+		go func() {
+			err := g.wsRead(ctx, ws, conn, out)
+			cancel()
+			readErr <- err
+		}()
+	} else {
+		ctx = ws.CloseRead(ctx) // answers pings and closes; done when the client closes
+		readErr <- nil
+	}
+	if !m.Direction.Sends() {
+		return g.wsEnded(ctx, out, <-readErr)
+	}
+	conn.Request(window)
+	_, err = pump(ctx, conn, conn.Recv, out, limit)
+	if errors.Is(err, context.Canceled) { // by the reader's end, or the request's
+		if rerr := <-readErr; rerr != nil {
+			err = rerr
+		}
+		return g.wsEnded(ctx, out, err)
+	}
+	// The close frame first, while the reader still reads (it then sees the
+	// client's answer); cancelling its Read would drop the connection.
+	reason := g.wsEnded(ctx, out, err)
+	cancel()
+	<-readErr
+	return reason
+}
+
+// wsEnded ends a WebSocket as ended ends the other formats.
+func (g *Gateway) wsEnded(ctx context.Context, out *wsWriter, err error) string {
+	if cs := websocket.CloseStatus(err); cs == websocket.StatusNormalClosure || cs == websocket.StatusGoingAway {
+		return "ifkit gateway: the WebSocket client closed"
+	}
+	return g.ended(ctx, out, err)
+}
+
+// wsRead sends the client's messages to the server until the WebSocket or
+// ctx ends. A message that is not {"type","value"} of a type the client may
+// send, or whose value fails the type, is answered with an error message and
+// skipped.
+func (g *Gateway) wsRead(ctx context.Context, ws *websocket.Conn, conn *iface.Conn, out *wsWriter) error {
+	m := conn.Manifest()
+	for {
+		typ, data, err := ws.Read(ctx)
+		if err != nil {
+			if websocket.CloseStatus(err) != -1 {
+				return err
+			}
+			return errClient{err}
+		}
+		var in wsIn
+		if typ != websocket.MessageText || json.Unmarshal(data, &in) != nil || in.Type == "" {
+			out.write(errJSON(errorf(codes.InvalidMessage, `send text messages {"type": T, "value": V}; T is one of %s`, typeNames(oneWay(m)))))
+			continue
+		}
+		t, ok := m.Type(in.Type)
+		switch {
+		case !ok:
+			err = errorf(codes.UnknownType, "%s has no message type %q", m.Name, in.Type)
+		case t.Direction != "recv":
+			err = errorf(codes.WrongDirection, "%s is sent by the server, not by clients", in.Type)
+		case t.Reply != nil:
+			err = errorf(codes.WrongDirection, "%s is a request: POST it to %s", in.Type, "/"+m.Name+"/"+in.Type)
+		default:
+			var v any
+			if v, err = sendValue(t, conn.Codec().Name(), in.Value, m.Flow.MaxMessageBytes); err == nil {
+				err = conn.Send(ctx, t.Name, v)
+				if ctx.Err() != nil || conn.Err() != nil {
+					return err
+				}
+			}
+		}
+		if err != nil {
+			out.write(errJSON(err))
+		}
+	}
+}
+
+func errJSON(err error) []byte {
+	data, _ := json.Marshal(errorBody{toError(err)})
+	return data
+}
