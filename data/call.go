@@ -93,13 +93,13 @@ func (c *Conn) startCall(ctx context.Context, typeName string, req any, stream b
 	corr := c.nextCorr.Add(1)
 	room := 1 // one reply, or a stream of them within the credit window
 	if stream {
-		room = cap(c.inbox)
+		room = int(c.in.window)
 	}
 	cl := newCall(typeName, t.Reply.Type, room)
 	c.callsMu.Lock()
 	c.calls[corr] = cl
 	c.callsMu.Unlock()
-	if err := c.send(ctx, typeName, req, corr, 0); err != nil {
+	if err := c.send(ctx, typeName, req, corr, 0, false); err != nil {
 		c.forget(corr)
 		return nil, 0, err
 	}

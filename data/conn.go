@@ -22,7 +22,10 @@ import (
 )
 
 // Handler handles one received message. A handler of a request type answers
-// with msg.Reply. Handlers of one connection run one at a time, in order.
+// with msg.Reply. Handlers of one connection run one at a time, in order:
+// on a goroutine of their own with owned messages, or, with
+// Config.InlineHandlers, on the connection's reader with borrowed ones
+// (see Message), which costs no copy, no queue and no hand-off.
 // An error a handler returns is sent to the peer as an ERROR with code
 // internal and the error's text: it fails the peer's Call, or reaches its
 // refusal hook (Config.OnRefused).
@@ -43,13 +46,20 @@ type Conn struct {
 	out *outbox
 	in  *ledger
 
-	inbox     chan *Message // for Recv
+	// inbox holds received messages for Recv; made when first needed, so
+	// that an idle connection holds no channel.
+	inbox     atomic.Pointer[chan *Message]
 	auth      *messageAuth  // per-message authentication; nil when the interface has none
 	rx        rxSlab        // the read loop's: where received messages are allocated
-	handled   chan *Message // for the handlers
+	handled   chan *Message // for queued handlers; the reader makes it, and starts their goroutine, when first needed
 	handlers  map[string]Handler
 	catchAll  Handler
+	inline    bool // handlers run on the reader (Config.InlineHandlers)
 	onRefused func(*Conn, *codes.RemoteError)
+	// sink is the running RecvFunc's, if any; lent is the reader's one
+	// Message that it lends to inline handlers and RecvFunc functions.
+	sink atomic.Pointer[recvSink]
+	lent Message
 
 	callsMu  sync.Mutex
 	calls    map[uint64]*call
@@ -83,6 +93,12 @@ type Conn struct {
 	// final one: once lingering, only the writer sets the read deadline.
 	deadlineMu sync.Mutex
 	lingering  bool
+	// The deadlines set, the reader's (frame) and the writer's: each is
+	// set with a quarter's slack and renewed only when less than its
+	// timeout is left, not per frame or per write (yamux allocates for
+	// every deadline set). A frame's read deadline is not lifted once the
+	// frame is in: a quiet stream that runs into it lifts it and reads on.
+	readArmed, writeArmed time.Time
 }
 
 // Config is what both ends know once a stream's handshake is done: it turns
@@ -110,9 +126,15 @@ type Config struct {
 	// send interface): no credit is granted, and a MESSAGE is wrong_direction.
 	ReceivesNothing bool
 	// Handlers handle received messages by type name, CatchAll those of any
-	// other type; without either, messages wait for Recv.
+	// other type; without either, messages wait for Recv (or RecvFunc).
 	Handlers map[string]Handler
 	CatchAll Handler
+	// InlineHandlers runs the handlers on the connection's reader with
+	// borrowed messages (see Message): no copy, no queue, no goroutine.
+	// While a handler runs no frame is read, so it must not wait for
+	// anything the peer sends on this connection; a Reply that would wait
+	// for credit fails with ErrNoCredit instead.
+	InlineHandlers bool
 	// OnRefused hears the peer's ERROR frames about messages that were not
 	// requests in flight. It runs on the connection's reader and must
 	// return quickly.
@@ -158,6 +180,7 @@ func New(stream net.Conn, br *bufio.Reader, cfg Config) *Conn {
 		maxBody:      cfg.Manifest.Flow.MaxMessageBytes,
 		handlers:     cfg.Handlers,
 		catchAll:     cfg.CatchAll,
+		inline:       cfg.InlineHandlers,
 		onRefused:    cfg.OnRefused,
 		calls:        map[uint64]*call{},
 		seqCalls:     map[uint64]uint64{},
@@ -181,10 +204,6 @@ func New(stream net.Conn, br *bufio.Reader, cfg Config) *Conn {
 	}
 	c.receivesNothing = cfg.ReceivesNothing
 	c.in = newLedger(window, initial, cfg.AutoGrant)
-	c.inbox = make(chan *Message, window)
-	if len(cfg.Handlers) > 0 || cfg.CatchAll != nil {
-		c.handled = make(chan *Message, window)
-	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.br = br
 	c.owner = cfg.Owner
@@ -201,18 +220,30 @@ func New(stream net.Conn, br *bufio.Reader, cfg Config) *Conn {
 	return c
 }
 
-// Start starts the connection's goroutines (a server calls it once the
-// handshake's answer is written) and returns c.
+// Start starts the connection (a server calls it once the handshake's
+// answer is written) and returns c. Only its reader starts at once: the
+// writer starts when there is first something to write, and the goroutine
+// of queued handlers when a message first comes for one, so an idle
+// connection costs one goroutine per end.
 func (c *Conn) Start() *Conn {
 	br := c.br
 	c.br = nil // the frame reader lets go of it once it has read its bytes
 	c.goLoop(func() { c.readLoop(br) })
-	c.goLoop(c.writeLoop)
-	if c.handled != nil {
-		c.goLoop(c.dispatchLoop)
-	}
+	c.out.startWriter(func() { c.goLoop(c.writeLoop) })
 	c.wg.Done() // the start token
 	return c
+}
+
+// inboxChan returns the inbox, making it on first use.
+func (c *Conn) inboxChan() chan *Message {
+	if p := c.inbox.Load(); p != nil {
+		return *p
+	}
+	ch := make(chan *Message, c.in.window)
+	if c.inbox.CompareAndSwap(nil, &ch) {
+		return ch
+	}
+	return *c.inbox.Load()
 }
 
 // Abandon releases a connection that is never started (its handshake
@@ -290,18 +321,77 @@ func (c *Conn) Err() error {
 // (block), returns ErrNoCredit (error) or ErrDropped (drop_newest), or drops
 // the oldest queued message (drop_oldest).
 func (c *Conn) Send(ctx context.Context, typeName string, v any) error {
-	return c.send(ctx, typeName, v, 0, 0)
+	return c.send(ctx, typeName, v, 0, 0, false)
 }
 
-func (c *Conn) send(ctx context.Context, typeName string, v any, corr uint64, flags uint8) error {
+// send encodes and queues one message; noWait: fail rather than wait for
+// credit (a send on the reader).
+func (c *Conn) send(ctx context.Context, typeName string, v any, corr uint64, flags uint8, noWait bool) error {
 	t, err := c.sendable(typeName)
 	if err != nil {
 		return err
 	}
+	m, err := c.encode(t, v)
+	if err != nil {
+		return err
+	}
+	m.corr, m.flags = corr, flags
+	if err := c.out.enqueue(ctx, m, noWait); err != nil {
+		putOutMsg(m)
+		return fmt.Errorf("ifkit: send %s: %w", typeName, err)
+	}
+	return nil
+}
+
+// SendBatch sends vs, in order, as messages of the named type, as Send
+// sends each (the same checks and flow policy), but with one lock for all
+// of them as far as credit allows, so that the writer takes them together
+// and writes them in as few writes as they fit in. It returns how many were
+// queued; after an error, those from that one on were not sent.
+func (c *Conn) SendBatch(ctx context.Context, typeName string, vs []any) (int, error) {
+	t, err := c.sendable(typeName)
+	if err != nil {
+		return 0, err
+	}
+	var chunk [64]*outMsg
+	sent := 0
+	for sent < len(vs) {
+		n := min(len(vs)-sent, len(chunk))
+		for i := range n {
+			m, err := c.encode(t, vs[sent+i])
+			if err != nil {
+				// Those before it are sent; it and those after are not.
+				k, qerr := c.out.putBatch(ctx, chunk[:i])
+				for _, m := range chunk[k:i] {
+					putOutMsg(m)
+				}
+				if qerr != nil {
+					return sent + k, fmt.Errorf("ifkit: send %s: %w", typeName, qerr)
+				}
+				return sent + k, err
+			}
+			chunk[i] = m
+		}
+		k, err := c.out.putBatch(ctx, chunk[:n])
+		for _, m := range chunk[k:n] {
+			putOutMsg(m)
+		}
+		clear(chunk[:n])
+		sent += k
+		if err != nil {
+			return sent, fmt.Errorf("ifkit: send %s: %w", typeName, err)
+		}
+	}
+	return sent, nil
+}
+
+// encode encodes v as a message of type t into a pooled outgoing message.
+func (c *Conn) encode(t *manifest.MessageType, v any) (*outMsg, error) {
+	typeName := t.Name
 	if raw, ok := jsonText(v); ok && c.codec.Name() == codec.NameProto && t.Proto != nil {
 		msg := t.New()
 		if err := protojson.Unmarshal(raw, msg); err != nil {
-			return fmt.Errorf("ifkit: send %s: the JSON is not a valid %s: %w", typeName, t.Proto.FullName(), err)
+			return nil, fmt.Errorf("ifkit: send %s: the JSON is not a valid %s: %w", typeName, t.Proto.FullName(), err)
 		}
 		v = msg
 	}
@@ -316,19 +406,16 @@ func (c *Conn) send(ctx context.Context, typeName string, v any, corr uint64, fl
 	full, err := c.codec.Append(m.buf[:room], &t.Type, v)
 	if err != nil {
 		putOutMsg(m)
-		return fmt.Errorf("ifkit: send %s: %w", typeName, err)
+		return nil, fmt.Errorf("ifkit: send %s: %w", typeName, err)
 	}
 	m.buf = full
 	body := full[room:]
 	if len(body) > c.maxBody {
 		putOutMsg(m)
-		return fmt.Errorf("ifkit: send %s: the message is %d bytes; the manifest allows at most %d (flow.max_message_bytes)", typeName, len(body), c.maxBody)
+		return nil, fmt.Errorf("ifkit: send %s: the message is %d bytes; the manifest allows at most %d (flow.max_message_bytes)", typeName, len(body), c.maxBody)
 	}
-	m.typeID, m.corr, m.flags, m.body = t.ID, corr, flags, body
-	if err := c.out.put(ctx, m); err != nil {
-		return fmt.Errorf("ifkit: send %s: %w", typeName, err)
-	}
-	return nil
+	m.typeID, m.body = t.ID, body
+	return m, nil
 }
 
 // jsonText returns v as JSON text if it is given as such.
@@ -360,16 +447,18 @@ func (c *Conn) sendable(typeName string) (*manifest.MessageType, error) {
 
 // Recv returns the next received message that no handler took, waiting
 // until one arrives, ctx is done or the connection ends (then the error is
-// the connection's *codes.CloseError).
+// the connection's *codes.CloseError). The message is owned: the reader
+// copied it and queued it for Recv. RecvFunc is the faster way.
 func (c *Conn) Recv(ctx context.Context) (*Message, error) {
+	inbox := c.inboxChan()
 	select {
-	case m := <-c.inbox:
+	case m := <-inbox:
 		c.consumed()
 		return m, nil
 	default:
 	}
 	select {
-	case m := <-c.inbox:
+	case m := <-inbox:
 		c.consumed()
 		return m, nil
 	case <-ctx.Done():
@@ -377,12 +466,131 @@ func (c *Conn) Recv(ctx context.Context) (*Message, error) {
 	case <-c.done:
 		// Messages that arrived before the end are still delivered.
 		select {
-		case m := <-c.inbox:
+		case m := <-inbox:
 			return m, nil
 		default:
 			return nil, c.err
 		}
 	}
+}
+
+// RecvFunc calls fn for each received message that no handler takes, in
+// order, until fn returns an error (RecvFunc returns that error, as it is),
+// ctx is done, or the connection ends (then it returns the connection's
+// *codes.CloseError, after fn has had the messages that arrived before the
+// end). Messages that wait for Recv when it starts go to fn first.
+//
+// fn runs on the connection's reader, with the message borrowed (see
+// Message): no copy, no queue, no hand-off between goroutines and no
+// allocation. The message and its Data are valid until fn returns; Decode
+// it there, or Clone it to keep it. Its credit goes back to the peer when
+// fn returns. While fn runs no frame is read, so fn must not wait for
+// anything the peer sends on this connection (a Reply that would wait for
+// credit fails with ErrNoCredit instead). Calls to fn never overlap, and
+// none is made after RecvFunc returns. One RecvFunc runs at a time per
+// connection; messages that arrive while none runs wait for Recv or the
+// next RecvFunc.
+func (c *Conn) RecvFunc(ctx context.Context, fn func(*Message) error) error {
+	s := &recvSink{fn: fn, result: make(chan error, 1)}
+	if !c.sink.CompareAndSwap(nil, s) {
+		return ErrRecvFuncBusy
+	}
+	s.mu.Lock()
+	s.drainLocked(c, true) // what waited for Recv goes first
+	s.mu.Unlock()
+	select {
+	case err := <-s.result:
+		return err
+	case <-ctx.Done():
+		if err := s.stop(c); err != nil {
+			return err
+		}
+		return ctx.Err()
+	case <-c.done:
+		if err := s.stop(c); err != nil {
+			return err
+		}
+		// Messages that arrived before the end are still delivered.
+		s.mu.Lock()
+		s.stopped = false
+		ok := s.drainLocked(c, false)
+		s.stopped = true
+		s.mu.Unlock()
+		if !ok {
+			return <-s.result
+		}
+		return c.err
+	}
+}
+
+// recvSink is a running RecvFunc's: the reader hands it messages.
+type recvSink struct {
+	mu      sync.Mutex // held while fn runs
+	fn      func(*Message) error
+	stopped bool       // no more calls of fn
+	result  chan error // fn's error: sent once, by whoever stops the sink because of it
+}
+
+// deliver lends the reader's message to fn; false if the sink has stopped
+// (then the message is queued instead).
+func (s *recvSink) deliver(c *Conn, t *manifest.MessageType, f *frame) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped || !s.drainLocked(c, true) {
+		return false
+	}
+	err := s.fn(c.lend(t, f))
+	c.consumed()
+	if err != nil {
+		s.failLocked(c, err)
+	}
+	return true
+}
+
+// drainLocked gives fn the messages waiting in the inbox, which arrived
+// before the ones the reader lends; false if fn failed. consume: their
+// credit goes back (not once the connection has ended, as with Recv).
+func (s *recvSink) drainLocked(c *Conn, consume bool) bool {
+	p := c.inbox.Load()
+	if p == nil {
+		return !s.stopped
+	}
+	for !s.stopped {
+		select {
+		case m := <-*p:
+			err := s.fn(m)
+			if consume {
+				c.consumed()
+			}
+			if err != nil {
+				s.failLocked(c, err)
+				return false
+			}
+		default:
+			return true
+		}
+	}
+	return false
+}
+
+// failLocked stops the sink because fn returned err, which RecvFunc returns.
+func (s *recvSink) failLocked(c *Conn, err error) {
+	s.stopped = true
+	c.sink.CompareAndSwap(s, nil)
+	s.result <- err
+}
+
+// stop stops the sink, after the call of fn in progress if any; it returns
+// fn's error if fn failed meanwhile.
+func (s *recvSink) stop(c *Conn) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return <-s.result
+	}
+	s.stopped = true
+	c.sink.CompareAndSwap(s, nil)
+	return nil
 }
 
 // Request grants the peer n more credits (pull mode, WithPullMode), as far
@@ -485,6 +693,7 @@ func (c *Conn) writeLoop() {
 		batch []*outMsg
 		buf   []byte
 		seq   uint64
+		head  [msgHeadroom]byte
 	)
 	// flush writes what buf holds (and then p, uncopied). Frames are
 	// coalesced into writes of up to writeChunk bytes: one write per batch
@@ -496,7 +705,11 @@ func (c *Conn) writeLoop() {
 				continue
 			}
 			if c.writeTimeout > 0 {
-				c.stream.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+				// Every write has between writeTimeout and 5/4 of it.
+				if now := time.Now(); c.writeArmed.Sub(now) < c.writeTimeout {
+					c.writeArmed = now.Add(c.writeTimeout + c.writeTimeout/4)
+					c.stream.SetWriteDeadline(c.writeArmed)
+				}
 			}
 			if _, werr := c.stream.Write(p); werr != nil {
 				if isTimeout(werr) {
@@ -538,9 +751,9 @@ func (c *Conn) writeLoop() {
 				// room before it (or written before it, when it has none).
 				var p []byte
 				if len(m.buf) == msgHeadroom+len(m.body) && cap(m.buf) >= writeAlone {
-					head := appendMessageHead(m.buf[:0:0], &f)
-					start := msgHeadroom - len(head)
-					copy(m.buf[start:], head)
+					h := appendMessageHead(head[:0], &f)
+					start := msgHeadroom - len(h)
+					copy(m.buf[start:], h)
 					p = m.buf[start:]
 				} else {
 					buf = appendMessageHead(buf, &f)
@@ -587,7 +800,14 @@ func (c *Conn) readLoop(br *bufio.Reader) {
 		lastSeq uint64
 	)
 	for {
+		// A frame too large for the read buffer is read into a reused
+		// buffer when its message will be lent (not kept), into memory of
+		// its own otherwise.
+		fr.lend = c.inline || c.sink.Load() != nil
 		if err := fr.read(&f); err != nil {
+			if isTimeout(err) && !fr.waiting && c.quietPastDeadline() {
+				continue // between frames, past a frame's deadline: not timed
+			}
 			switch {
 			case errors.Is(err, ErrFrameTooLarge):
 				c.abort(codes.MessageTooLarge, "%v (flow.max_message_bytes is %d)", err, c.maxBody)
@@ -642,19 +862,40 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// frameDeadline bounds the wait for the rest of a frame (on) or lifts the
-// bound (off), unless the writer has set the final deadline of the end.
+// frameDeadline bounds the wait for the rest of a frame (on), unless the
+// writer has set the final deadline of the end. The bound is between
+// frameTimeout and 5/4 of it: a deadline already set with at least
+// frameTimeout left is kept. It is not lifted when the frame is in (off):
+// quietPastDeadline lifts it if the stream goes quiet that long.
 func (c *Conn) frameDeadline(on bool) {
+	if !on {
+		return
+	}
+	now := time.Now()
+	if c.readArmed.Sub(now) >= c.frameTimeout {
+		return
+	}
 	c.deadlineMu.Lock()
 	defer c.deadlineMu.Unlock()
 	if c.lingering {
 		return
 	}
-	var d time.Time
-	if on {
-		d = time.Now().Add(c.frameTimeout)
+	c.readArmed = now.Add(c.frameTimeout + c.frameTimeout/4)
+	c.stream.SetReadDeadline(c.readArmed)
+}
+
+// quietPastDeadline says whether a read that timed out between frames ran
+// into a frame's deadline, not the end's; then it lifts the deadline, and
+// the reader reads on (a quiet stream between frames is not timed).
+func (c *Conn) quietPastDeadline() bool {
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
+	if c.lingering || c.readArmed.IsZero() {
+		return false
 	}
-	c.stream.SetReadDeadline(d)
+	c.readArmed = time.Time{}
+	c.stream.SetReadDeadline(time.Time{})
+	return true
 }
 
 // onMessage checks and delivers one MESSAGE frame; false ends the read loop.
@@ -689,23 +930,14 @@ func (c *Conn) onMessage(f *frame) bool {
 		c.consumed()
 		return ok
 	}
-	var (
-		m    *Message
-		data []byte
-	)
-	if f.ownBody {
-		m, data = c.rx.keep(f.body)
-	} else {
-		m, data = c.rx.alloc(f.body)
-	}
-	if err := c.check(t, data); err != nil {
+	if err := c.check(t, f.body); err != nil {
 		c.refused.Add(1)
 		ok := c.refuse(codes.InvalidMessage, f.seq, err.Error())
 		c.consumed()
 		return ok
 	}
-	*m = Message{Type: t, Seq: f.seq, Data: data, conn: c, corr: f.corr, reply: f.flags&FlagReply != 0}
-	if m.reply {
+	if f.flags&FlagReply != 0 {
+		m := c.owned(t, f)
 		c.callsMu.Lock()
 		cl := c.calls[m.corr]
 		c.callsMu.Unlock()
@@ -718,12 +950,64 @@ func (c *Conn) onMessage(f *frame) bool {
 		}
 		return true
 	}
-	if c.handlers[t.Name] != nil || c.catchAll != nil {
-		c.handled <- m // never blocks: the ledger bounds messages held to the channel's capacity
-	} else {
-		c.inbox <- m
+	if h := c.handler(t); h != nil {
+		if c.inline {
+			ok := true
+			if err := h(c.ctx, c.lend(t, f)); err != nil {
+				ok = c.refuse(codes.Internal, f.seq, err.Error())
+			}
+			c.consumed()
+			return ok
+		}
+		if c.handled == nil {
+			c.handled = make(chan *Message, c.in.window)
+			c.goLoop(c.dispatchLoop)
+		}
+		c.handled <- c.owned(t, f) // never blocks: the ledger bounds messages held to the channel's capacity
+		return true
+	}
+	if s := c.sink.Load(); s != nil && s.deliver(c, t, f) {
+		return true
+	}
+	c.inboxChan() <- c.owned(t, f) // never blocks, as above
+	if s := c.sink.Load(); s != nil {
+		// A RecvFunc began while the message was being queued.
+		s.mu.Lock()
+		s.drainLocked(c, true)
+		s.mu.Unlock()
 	}
 	return true
+}
+
+// handler returns the handler for messages of type t, nil if none.
+func (c *Conn) handler(t *manifest.MessageType) Handler {
+	if h := c.handlers[t.Name]; h != nil {
+		return h
+	}
+	return c.catchAll
+}
+
+// lend returns the reader's Message for f, borrowed: valid until the next
+// frame is read.
+func (c *Conn) lend(t *manifest.MessageType, f *frame) *Message {
+	m := &c.lent
+	*m = Message{Type: t, Seq: f.seq, Data: f.body[:len(f.body):len(f.body)], conn: c, corr: f.corr, reply: f.flags&FlagReply != 0, borrowed: true}
+	return m
+}
+
+// owned returns a Message for f that owns its Data.
+func (c *Conn) owned(t *manifest.MessageType, f *frame) *Message {
+	var (
+		m    *Message
+		data []byte
+	)
+	if f.ownBody {
+		m, data = c.rx.keep(f.body)
+	} else {
+		m, data = c.rx.alloc(f.body)
+	}
+	*m = Message{Type: t, Seq: f.seq, Data: data, conn: c, corr: f.corr, reply: f.flags&FlagReply != 0}
+	return m
 }
 
 // check validates a received body against its type in the connection's codec.
@@ -808,10 +1092,7 @@ func (c *Conn) dispatchLoop() {
 }
 
 func (c *Conn) handle(m *Message) {
-	h := c.handlers[m.Type.Name]
-	if h == nil {
-		h = c.catchAll
-	}
+	h := c.handler(m.Type)
 	if err := h(c.ctx, m); err != nil {
 		c.refuse(codes.Internal, m.Seq, err.Error())
 	}

@@ -20,3 +20,7 @@ const (
 	// "drop_newest" when the message was dropped for lack of credit.
 	ErrDropped errorString = "ifkit: message dropped: no credit (flow policy: drop_newest)"
 )
+
+// ErrRecvFuncBusy is returned by RecvFunc while another RecvFunc runs on
+// the same connection.
+const ErrRecvFuncBusy errorString = "ifkit: a RecvFunc already runs on this connection; one at a time"

@@ -2,6 +2,7 @@ package data
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/ifkit/ifkit/manifest"
@@ -66,19 +67,50 @@ type outbox struct {
 	paused   bool      // the writer holds messages (control: pause)
 	dropped  uint64
 	err      error         // set once when the connection ends
-	changed  chan struct{} // closed on a change while someone waits on it; nil when nobody does
+	changed  chan struct{} // closed on a change while a sender waits on it; nil when none does
+	// The writer waits on wake (one slot, made once) rather than on
+	// changed, so that waking it allocates nothing.
+	wake          chan struct{}
+	writerWaiting bool
+	// run starts the writer the first time there is something to write
+	// (nil before the connection starts and once the writer runs): an
+	// idle connection has no writer goroutine.
+	run func()
 }
 
 func newOutbox(policy manifest.OnExhausted, capacity int, initialCredits int64) *outbox {
-	return &outbox{policy: policy, capacity: capacity, credits: initialCredits}
+	return &outbox{policy: policy, capacity: capacity, credits: initialCredits, wake: make(chan struct{}, 1)}
 }
 
-// notify wakes every waiter; o.mu must be held. Without waiters it costs
-// nothing, which keeps the per-message path free of allocations.
+// notify wakes every waiter, and starts the writer if it has not started;
+// o.mu must be held. Without waiters it costs nothing, which keeps the
+// per-message path free of allocations.
 func (o *outbox) notify() {
 	if o.changed != nil {
 		close(o.changed)
 		o.changed = nil
+	}
+	if o.writerWaiting {
+		o.writerWaiting = false
+		select {
+		case o.wake <- struct{}{}:
+		default: // a wake-up the writer did not take is still there
+		}
+	} else if o.run != nil {
+		run := o.run
+		o.run = nil
+		run()
+	}
+}
+
+// startWriter arranges for run to start the writer on the first change,
+// at once if something already waits to be written.
+func (o *outbox) startWriter(run func()) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.run = run
+	if len(o.queue) > 0 || len(o.urgent) > 0 || o.credit > 0 || o.err != nil {
+		o.notify()
 	}
 }
 
@@ -99,7 +131,11 @@ func (o *outbox) limit() int64 {
 
 // put queues a message, waiting for credit under the block policy until ctx
 // is done.
-func (o *outbox) put(ctx context.Context, m *outMsg) error {
+func (o *outbox) put(ctx context.Context, m *outMsg) error { return o.enqueue(ctx, m, false) }
+
+// enqueue is put; with noWait, where put would wait it fails with
+// errWouldWait instead.
+func (o *outbox) enqueue(ctx context.Context, m *outMsg, noWait bool) error {
 	o.mu.Lock()
 	for {
 		if o.err != nil {
@@ -133,12 +169,60 @@ func (o *outbox) put(ctx context.Context, m *outMsg) error {
 				return nil
 			}
 		}
+		if noWait {
+			o.mu.Unlock()
+			return errWouldWait
+		}
 		wait := o.waitChan()
 		o.mu.Unlock()
 		select {
 		case <-wait:
 		case <-ctx.Done():
 			return ctx.Err()
+		}
+		o.mu.Lock()
+	}
+}
+
+// putBatch queues ms in order under as few locks as credit allows: all of
+// them at once when there is room, otherwise as many as there is room for,
+// then (block) waiting for more until ctx is done. It returns how many were
+// queued; the caller keeps the rest. Under drop_oldest and drop_newest it
+// applies put's rule to each message in turn.
+func (o *outbox) putBatch(ctx context.Context, ms []*outMsg) (int, error) {
+	if o.policy != manifest.Block {
+		for i, m := range ms {
+			if err := o.put(ctx, m); err != nil {
+				return i, err
+			}
+		}
+		return len(ms), nil
+	}
+	done := 0
+	o.mu.Lock()
+	for {
+		if o.err != nil {
+			o.mu.Unlock()
+			return done, o.err
+		}
+		room := int(o.limit()) - o.messages
+		if room > 0 {
+			n := min(room, len(ms)-done)
+			o.queue = append(o.queue, ms[done:done+n]...)
+			o.messages += n
+			done += n
+			o.notify()
+			if done == len(ms) {
+				o.mu.Unlock()
+				return done, nil
+			}
+		}
+		wait := o.waitChan()
+		o.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return done, ctx.Err()
 		}
 		o.mu.Lock()
 	}
@@ -180,6 +264,11 @@ func (o *outbox) putEnd(m *outMsg) error {
 	o.push(m)
 	return nil
 }
+
+// errWouldWait is what a send from the connection's reader (an inline
+// handler, a RecvFunc function) gets where it would wait for credit: the
+// credit could only come through the reader it holds up.
+var errWouldWait = fmt.Errorf("%w, and this send runs on the connection's reader (an inline handler or a RecvFunc function), which cannot wait for credit: the grant could only arrive through that reader; Clone the message and send from another goroutine", ErrNoCredit)
 
 // maxUrgent bounds the ERROR frames waiting to be written. A peer that
 // keeps sending messages that are refused and never reads its stream would
@@ -261,10 +350,10 @@ func (o *outbox) take(ctx context.Context, batch []*outMsg, max int) (items []*o
 			o.mu.Unlock()
 			return batch, urgent, nil, nil
 		}
-		wait := o.waitChan()
+		o.writerWaiting = true
 		o.mu.Unlock()
 		select {
-		case <-wait:
+		case <-o.wake:
 		case <-ctx.Done():
 			return batch, nil, nil, ctx.Err()
 		}
@@ -272,7 +361,6 @@ func (o *outbox) take(ctx context.Context, batch []*outMsg, max int) (items []*o
 	}
 }
 
-// grant adds credit the peer granted.
 // grant adds credit from the peer; false if that would hold more than max
 // (the manifest's flow.credits, which a peer that grants only for what its
 // application consumed never exceeds).
@@ -349,8 +437,9 @@ func (l *ledger) arrive() bool {
 
 // consume records that the application took one message and returns the
 // credit to grant now (0: not yet). Automatic grants are batched: credit goes
-// back once half the window is free. That cannot stall a sender for good:
-// the messages held are deliverable, and consuming them frees the window.
+// back once half the window is free (spec/PROTOCOL.md §7.3, and its
+// conformance vectors). That cannot stall a sender for good: the messages
+// held are deliverable, and consuming them frees the window.
 func (l *ledger) consume() int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()

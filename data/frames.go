@@ -119,6 +119,14 @@ const (
 
 var readBuffers = sync.Pool{New: func() any { return new([activeReadBuffer]byte) }}
 
+// bigBuffers recycles the buffers frame readers read large frames into
+// when the frame is only lent (frameReader.lend), so that a stream of large
+// messages allocates nothing and touches no fresh pages.
+var bigBuffers sync.Pool
+
+// maxBigBuffer bounds the buffers bigBuffers keeps.
+const maxBigBuffer = 1<<20 + frameOverhead
+
 // frameReader reads frames through a buffer, never allocating more than
 // maxPayload for one. Its buffer is small while the stream is quiet: after
 // it has used up what it read, it gives its large buffer back to a pool and
@@ -136,6 +144,11 @@ type frameReader struct {
 	// frame read (true) and when that frame is complete (false).
 	onMidFrame func(bool)
 	waiting    bool // onMidFrame(true) was the last call
+	// lend: the next frame's body is used only until the read after it, so
+	// a frame too large for buf is read into big, which is reused, rather
+	// than into memory of its own.
+	lend bool
+	big  *[]byte // from bigBuffers, while the reader holds one
 }
 
 // midFrame tells onMidFrame that the reader waits mid-frame, or no longer.
@@ -200,7 +213,43 @@ func (fr *frameReader) release() {
 		readBuffers.Put(fr.large)
 		fr.large = nil
 	}
+	if fr.big != nil {
+		if cap(*fr.big) <= maxBigBuffer {
+			bigBuffers.Put(fr.big)
+		}
+		fr.big = nil
+	}
 	fr.buf, fr.r, fr.w = fr.small, 0, 0
+}
+
+// readBig returns n bytes, those of have and then the rest from the
+// source, in the reader's reused buffer for large frames: valid until the
+// next read. A buffer too small is replaced by one read with readGrowing,
+// so that a length alone still reserves at most firstChunk.
+func (fr *frameReader) readBig(have []byte, n int) ([]byte, error) {
+	if fr.big == nil {
+		fr.big, _ = bigBuffers.Get().(*[]byte)
+	}
+	if fr.big == nil || cap(*fr.big) < n {
+		p, err := readGrowing(fr.source(), have, n)
+		if err != nil {
+			return nil, err
+		}
+		if fr.big == nil {
+			fr.big = new([]byte)
+		}
+		*fr.big = p[:0]
+		return p, nil
+	}
+	p := (*fr.big)[:n]
+	k := copy(p, have)
+	if _, err := io.ReadFull(fr.source(), p[k:]); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return p, nil
 }
 
 // shrink lets the source drop its buffer if it can and holds nothing (yamux
@@ -294,11 +343,16 @@ func (fr *frameReader) read(f *frame) error {
 		// the bytes arrive: a length alone reserves at most firstChunk.
 		fr.midFrame(true)
 		var err error
-		if p, err = readGrowing(fr.source(), fr.buf[fr.r:fr.w], int(n)); err != nil {
+		if fr.lend {
+			p, err = fr.readBig(fr.buf[fr.r:fr.w], int(n))
+		} else {
+			p, err = readGrowing(fr.source(), fr.buf[fr.r:fr.w], int(n))
+		}
+		if err != nil {
 			return err
 		}
 		fr.r = fr.w
-		own = kind == FrameMessage
+		own = kind == FrameMessage && !fr.lend
 	}
 	fr.midFrame(false)
 	*f = frame{kind: kind, flags: flags}
@@ -351,6 +405,9 @@ func (fr *frameReader) read(f *frame) error {
 }
 
 func uvarint(p []byte) (uint64, []byte, bool) {
+	if len(p) > 0 && p[0] < 0x80 {
+		return uint64(p[0]), p[1:], true // one byte: type ids, corr 0, small counts
+	}
 	v, n := binary.Uvarint(p)
 	if n <= 0 {
 		return 0, p, false

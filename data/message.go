@@ -7,16 +7,40 @@ import (
 	"github.com/ifkit/ifkit/manifest"
 )
 
-// Message is one received message. Its Data is owned by the Message and
-// stays valid after the handler returns or the next Recv.
+// Message is one received message.
+//
+// A Message from Recv, a reply, or a queued handler is owned: it and its
+// Data stay valid for as long as the program keeps them.
+//
+// A Message given to a RecvFunc function or an inline handler
+// (Config.InlineHandlers) is borrowed: it and its Data are valid only until
+// that call returns, after which the connection reuses both for the next
+// message (that is what makes the path free of copies and allocations).
+// Decode it, or Clone it to keep it. Borrowed reports which it is.
 type Message struct {
 	Type *manifest.MessageType // its type, from the manifest
 	Seq  uint64                // its sequence number on the connection (1, 2, …)
 	Data []byte                // its encoding in the connection's codec, already checked against Type
 
-	conn  *Conn
-	corr  uint64 // non-zero for a request or a reply
-	reply bool
+	conn     *Conn
+	corr     uint64 // non-zero for a request or a reply
+	reply    bool
+	borrowed bool // valid only during the call it was given to
+}
+
+// Borrowed reports whether the message is valid only during the call it
+// was given to (see Message).
+func (m *Message) Borrowed() bool { return m.borrowed }
+
+// Clone returns an owned copy of the message, with its own Data, that stays
+// valid after a borrowed original is reused. Replies to the copy work as
+// they would to the original (and wait for credit, since the copy is not
+// used on the connection's reader).
+func (m *Message) Clone() *Message {
+	c := *m
+	c.Data = append(make([]byte, 0, len(m.Data)), m.Data...)
+	c.borrowed = false
+	return &c
 }
 
 // Decode decodes the message into v: a proto.Message (generated or dynamic,
@@ -31,12 +55,16 @@ func (m *Message) Decode(v any) error {
 func (m *Message) IsRequest() bool { return m.corr != 0 && !m.reply }
 
 // Reply sends v in answer to this request. For a type whose reply is a
-// stream, call Reply for each item and then End.
+// stream, call Reply for each item and then End. A Reply to a borrowed
+// message runs on the connection's reader, which is the only way the peer's
+// credit can arrive: where it would wait for credit it fails with an error
+// matching ErrNoCredit instead (Clone the message and reply from another
+// goroutine to wait).
 func (m *Message) Reply(ctx context.Context, v any) error {
 	if !m.IsRequest() {
 		return fmt.Errorf("ifkit: %s message %d is not a request; only requests sent with Call get replies", m.Type.Name, m.Seq)
 	}
-	return m.conn.send(ctx, m.Type.Reply.Type, v, m.corr, FlagReply)
+	return m.conn.send(ctx, m.Type.Reply.Type, v, m.corr, FlagReply, m.borrowed)
 }
 
 // End ends the reply stream of this request.

@@ -20,7 +20,7 @@ func TestReplyOfTheWrongType(t *testing.T) {
 	}
 	_, cli := PipeForTest(t, m, Config{Handlers: map[string]Handler{
 		"Get": func(ctx context.Context, msg *Message) error {
-			return msg.conn.send(ctx, "Row", json.RawMessage(`{"key":"k"}`), msg.corr, FlagReply)
+			return msg.conn.send(ctx, "Row", json.RawMessage(`{"key":"k"}`), msg.corr, FlagReply, false)
 		},
 	}}, Config{})
 	if _, err := cli.Call(context.Background(), "Get", json.RawMessage(`{"key":"k"}`)); !errors.Is(err, codes.ProtocolError) {

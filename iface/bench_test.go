@@ -2,6 +2,7 @@ package iface_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -50,7 +51,30 @@ func BenchmarkStream(b *testing.B) {
 	}
 }
 
+// BenchmarkRecvFunc is BenchmarkStream with the receiver on the lending
+// path: Conn.RecvFunc, each message borrowed on the connection's reader
+// (no copy, no queue, no hand-off). It should report 0 allocs/op and 0 B/op
+// at every size.
+func BenchmarkRecvFunc(b *testing.B) {
+	for _, codec := range []string{"proto", "json"} {
+		for _, size := range []int{64, 1 << 10, 64 << 10} {
+			for _, tr := range transports {
+				b.Run(fmt.Sprintf("%s/%s/%dB", codec, tr, size), func(b *testing.B) {
+					benchStreamWith(b, tr, codec, size, true)
+				})
+			}
+		}
+	}
+}
+
 func benchStream(b *testing.B, transport, codec string, size int) {
+	benchStreamWith(b, transport, codec, size, false)
+}
+
+// errEnough ends a benchmark's RecvFunc.
+var errEnough = errors.New("enough")
+
+func benchStreamWith(b *testing.B, transport, codec string, size int, lent bool) {
 	m := benchManifest(b, codec)
 	conns := make(chan *iface.Conn, 1)
 	_, addr := serve(b, transport, iface.Interface{Manifest: m, OnConnect: func(ctx context.Context, c *iface.Conn) {
@@ -78,9 +102,22 @@ func benchStream(b *testing.B, transport, codec string, size int) {
 		}
 		sent <- nil
 	}()
-	for i := 0; i < b.N; i++ {
-		if _, err := conn.Recv(context.Background()); err != nil {
+	if lent {
+		n := 0
+		err := conn.RecvFunc(context.Background(), func(*iface.Message) error {
+			if n++; n == b.N {
+				return errEnough
+			}
+			return nil
+		})
+		if err != errEnough {
 			b.Fatal(err)
+		}
+	} else {
+		for i := 0; i < b.N; i++ {
+			if _, err := conn.Recv(context.Background()); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 	if err := <-sent; err != nil {
