@@ -218,8 +218,8 @@ func (w *world) start() {
 // tested).
 func registerExamples(srv *iface.Server) error {
 	names, _ := fs.Glob(manifests.FS, "*.yaml")
-	json, _ := fs.Glob(manifests.FS, "*.json")
-	for _, name := range append(names, json...) {
+	jsons, _ := fs.Glob(manifests.FS, "*.json")
+	for _, name := range append(names, jsons...) {
 		data, err := fs.ReadFile(manifests.FS, name)
 		if err != nil {
 			return err
@@ -228,8 +228,32 @@ func registerExamples(srv *iface.Server) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		reset := func(context.Context, *iface.Conn, string) error { return nil }
-		if err := srv.Register(iface.Interface{Manifest: m, OnReset: reset}); err != nil {
+		x := iface.Interface{Manifest: m, OnReset: func(context.Context, *iface.Conn, string) error { return nil }}
+		switch m.Name {
+		case "db.kv": // protobuf requests, answered with JSON text
+			x.Handlers = map[string]iface.Handler{
+				"Get": func(ctx context.Context, msg *iface.Message) error {
+					return msg.Reply(ctx, json.RawMessage(`{"key":"a","found":true,"value":"aGk=","revision":"7"}`))
+				},
+				"Scan": func(ctx context.Context, msg *iface.Message) error {
+					for i := 0; i < 3; i++ {
+						if err := msg.Reply(ctx, json.RawMessage(fmt.Sprintf(`{"key":"k%d","revision":"%d"}`, i, i))); err != nil {
+							return err
+						}
+					}
+					return msg.End(ctx)
+				},
+			}
+		case "sensors.temperature":
+			x.OnConnect = func(ctx context.Context, c *iface.Conn) {
+				for i := 0; ctx.Err() == nil; i++ {
+					if c.Send(ctx, "Reading", json.RawMessage(fmt.Sprintf(`{"probe":"p%d","celsius":21.5,"time":"2026-11-22T09:30:00Z"}`, i))) != nil {
+						return
+					}
+				}
+			}
+		}
+		if err := srv.Register(x); err != nil {
 			return err
 		}
 	}
