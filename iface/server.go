@@ -32,6 +32,10 @@ type Interface struct {
 	// other type. Without either, messages wait for Conn.Recv.
 	Handlers map[string]Handler
 	CatchAll Handler
+	// InlineHandlers runs the handlers on each connection's reader with
+	// borrowed messages, without a copy, a queue or a goroutine; see
+	// data.Config.InlineHandlers for what a handler may then do.
+	InlineHandlers bool
 	// OnConnect runs for each new connection, in a goroutine the server owns,
 	// with a context cancelled when the connection ends or the server closes.
 	// A send interface typically streams from here.
@@ -575,6 +579,7 @@ func (s *Server) openData(sess *yamux.Session, key []byte, st *yamux.Stream, br 
 		AutoGrant:       true,
 		Handlers:        i.Handlers,
 		CatchAll:        i.CatchAll,
+		InlineHandlers:  i.InlineHandlers,
 		OnRefused:       i.OnRefused,
 		TransportErr:    sessionCause(sess),
 		MessageKey:      msgKey,
