@@ -68,6 +68,8 @@ type Conn struct {
 
 	sentMsgs, recvMsgs, sentBytes, recvBytes, refused, authFailures atomic.Uint64
 	peerConsumed                                                    atomic.Uint64
+	matched, filteredOut                                            atomic.Uint64 // the filter's counts (filter.go)
+	filter                                                          atomic.Pointer[filterBox]
 	paused                                                          atomic.Bool
 	started                                                         time.Time
 
@@ -331,6 +333,9 @@ func (c *Conn) send(ctx context.Context, typeName string, v any, corr uint64, fl
 	if err != nil {
 		return err
 	}
+	if corr == 0 && !c.passes(t, v) {
+		return nil // filtered out: never encoded, sent or given credit
+	}
 	m, err := c.encode(t, v)
 	if err != nil {
 		return err
@@ -352,6 +357,9 @@ func (c *Conn) SendBatch(ctx context.Context, typeName string, vs []any) (int, e
 	t, err := c.sendable(typeName)
 	if err != nil {
 		return 0, err
+	}
+	if c.filter.Load() != nil {
+		return c.sendEach(ctx, typeName, vs) // filter.go
 	}
 	var chunk [64]*outMsg
 	sent := 0
@@ -1127,6 +1135,8 @@ type Stats struct {
 	Paused           bool
 	Uptime           time.Duration
 	AuthFailures     uint64 // received messages whose authentication tag was wrong
+	Matched          uint64 // messages the filter selected and sent (Filter)
+	FilteredOut      uint64 // messages the filter did not select, never sent
 }
 
 // Stats returns the connection's counters.
@@ -1148,5 +1158,7 @@ func (c *Conn) Stats() Stats {
 		Paused:           c.paused.Load(),
 		Uptime:           time.Since(c.started),
 		AuthFailures:     c.authFailures.Load(),
+		Matched:          c.matched.Load(),
+		FilteredOut:      c.filteredOut.Load(),
 	}
 }
