@@ -173,7 +173,11 @@ func (g *Gateway) send(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	limit := bodyLimit(conn.Manifest())
 	sent, lines := 0, []int{}
 	fail := func(line int, err error) {
-		conn.Close(fmt.Sprintf("ifkit gateway: the HTTP POST failed at line %d", line))
+		if line > 0 {
+			conn.Close(fmt.Sprintf("ifkit gateway: the HTTP POST failed at line %d", line))
+		} else {
+			conn.Close("ifkit gateway: the HTTP POST's message failed")
+		}
 		ge := *toError(err)
 		if line > 0 {
 			ge.Line = line

@@ -45,7 +45,13 @@ func MessageJSON(m *iface.Message) (json.RawMessage, error) {
 		if err := proto.Unmarshal(m.Data, pm); err != nil {
 			return nil, err
 		}
-		return protojson.MarshalOptions{EmitDefaultValues: true}.Marshal(pm)
+		b, err := protojson.MarshalOptions{EmitDefaultValues: true}.Marshal(pm)
+		if err != nil {
+			return nil, err
+		}
+		var buf bytes.Buffer
+		json.Compact(&buf, b) // protojson varies its spacing on purpose
+		return buf.Bytes(), nil
 	}
 	return json.Marshal(base64.StdEncoding.EncodeToString(m.Data))
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/ifkit/ifkit/internal/cmd/call"
 	"github.com/ifkit/ifkit/internal/cmd/demo"
 	"github.com/ifkit/ifkit/internal/cmd/describe"
+	"github.com/ifkit/ifkit/internal/cmd/gateway"
 	"github.com/ifkit/ifkit/internal/cmd/list"
 	"github.com/ifkit/ifkit/internal/cmd/manifest/hash"
 	"github.com/ifkit/ifkit/internal/cmd/manifest/show"
@@ -45,6 +46,7 @@ what it speaks and talk to it without writing code:
   ifctl call ADDR IFACE TYPE -d JSON          a request and its reply (or stream of replies)
   ifctl ping ADDR | stats ADDR IFACE | watch ADDR
   ifctl bench ADDR IFACE                      throughput or round-trip latency
+  ifctl gateway ADDR --http HOST:PORT         every interface on HTTP (JSON, SSE, WebSocket, OpenAPI)
   ifctl manifest validate|show|hash FILE      check manifests offline
 
 ADDR is unix:///abs/path.sock, unix:rel.sock, tcp://host:port, host:port or
@@ -70,6 +72,7 @@ Data goes to stdout, diagnostics to stderr. See 'ifctl help exit-codes'.`,
 		send.NewCmd(io, nil), recv.NewCmd(io, nil), call.NewCmd(io, nil),
 		ping.NewCmd(io, nil), stats.NewCmd(io, nil), watch.NewCmd(io, nil),
 		bench.NewCmd(io, nil),
+		gateway.NewCmd(io, nil),
 		demo.NewCmd(io, nil))
 	// A command without Run is a help topic: `ifctl help exit-codes`.
 	root.AddCommand(&cobra.Command{Use: "exit-codes", Short: "What ifctl's exit codes mean", Long: cmdutil.ExitCodesHelp})
