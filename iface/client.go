@@ -290,7 +290,8 @@ func (f connectOption) applyConnect(o *connectOptions) { f(o) }
 
 // WithManifest tells Connect the manifest the client was built against: the
 // server's must have the same hash, or Connect fails with a
-// manifest_mismatch *CloseError that names both hashes.
+// manifest_mismatch *CloseError that names both hashes and sums up what
+// changed (manifest.Diff).
 func WithManifest(m *manifest.Manifest) ConnectOption {
 	return connectOption(func(o *connectOptions) { o.manifest = m })
 }
@@ -370,9 +371,15 @@ func (c *Client) Connect(ctx context.Context, iface string, opts ...ConnectOptio
 	if res.GetManifestHash() != req.GetManifestHash() {
 		if o.manifest != nil {
 			c.decline(st, CodeManifestMismatch, fmt.Sprintf("the client was built against manifest %s", o.manifest.Hash()))
+			// What changed says more than two hashes: the same summary as
+			// `ifctl manifest diff`.
+			changes := fmt.Sprintf("manifest %s", res.GetManifestHash())
+			if served, err := c.manifests.load(iface, res.GetManifestHash(), res.GetManifest()); err == nil {
+				changes = fmt.Sprintf("version %s (%s), from the client's %s: %s", served.Version, res.GetManifestHash(), o.manifest.Version, manifest.Diff(o.manifest, served).Summary())
+			}
 			return nil, &CloseError{Code: CodeManifestMismatch, Remote: true, Reason: fmt.Sprintf(
-				"%s at %s serves manifest %s, but this client was built against %s (version %s); rebuild against the served manifest (ifctl describe) or connect to a matching server",
-				iface, c.addr, res.GetManifestHash(), o.manifest.Hash(), o.manifest.Version)}
+				"%s at %s serves %s; this client was built against %s (version %s); rebuild against the served manifest (ifctl manifest diff FILE ADDR, ifctl describe) or connect to a matching server",
+				iface, c.addr, changes, o.manifest.Hash(), o.manifest.Version)}
 		}
 		if m, err = c.manifests.load(iface, res.GetManifestHash(), res.GetManifest()); err != nil {
 			c.decline(st, CodeProtocolError, "the served manifest does not load: "+err.Error())

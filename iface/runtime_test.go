@@ -373,6 +373,10 @@ func TestRefusals(t *testing.T) {
 		if !errors.Is(err, iface.ErrManifestMismatch) || !strings.Contains(err.Error(), other.Hash()) {
 			t.Errorf("manifest mismatch: %v", err)
 		}
+		// It says what changed, as ifctl manifest diff does.
+		if want := `breaking: name: "db.kv" → "sensors.temperature"`; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("manifest mismatch: %v, want the diff summary (%s)", err, want)
+		}
 		// The server accepted the stream; the client told it why it left.
 		select {
 		case err := <-ended:

@@ -32,8 +32,9 @@ func exitCodesHelp() string {
   1   failure: the command ran but failed on this side: an invalid
       manifest, a message that fails its type's checks (send and call name
       the line and field), the wrong direction (sending to an interface
-      that only sends, receiving from one that only receives), or a
-      --timeout that passed before the work was done
+      that only sends, receiving from one that only receives), a
+      --timeout that passed before the work was done, or a breaking
+      change found by manifest diff
   2   usage error: an unknown command or flag, a missing argument, an
       address that does not parse, a certificate or secret file that
       cannot be read

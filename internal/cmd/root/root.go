@@ -17,6 +17,7 @@ import (
 	"github.com/ifkit/ifkit/internal/cmd/describe"
 	"github.com/ifkit/ifkit/internal/cmd/gateway"
 	"github.com/ifkit/ifkit/internal/cmd/list"
+	"github.com/ifkit/ifkit/internal/cmd/manifest/diff"
 	"github.com/ifkit/ifkit/internal/cmd/manifest/hash"
 	"github.com/ifkit/ifkit/internal/cmd/manifest/show"
 	"github.com/ifkit/ifkit/internal/cmd/manifest/validate"
@@ -48,6 +49,7 @@ what it speaks and talk to it without writing code:
   ifctl bench ADDR IFACE                      throughput or round-trip latency
   ifctl gateway ADDR --http HOST:PORT         every interface on HTTP (JSON, SSE, WebSocket, OpenAPI)
   ifctl manifest validate|show|hash FILE      check manifests offline
+  ifctl manifest diff OLD NEW                 what changed, and whether it breaks peers
 
 ADDR is unix:///abs/path.sock, unix:rel.sock, tcp://host:port, host:port or
 tls://host:port; a comma-separated list means "any of these" (failover).
@@ -63,9 +65,9 @@ Data goes to stdout, diagnostics to stderr. See 'ifctl help exit-codes'.`,
 
 	mf := &cobra.Command{
 		Use:   "manifest",
-		Short: "Validate manifests, show their canonical form and hash",
+		Short: "Validate manifests, show their canonical form and hash, compare versions",
 	}
-	mf.AddCommand(validate.NewCmd(io, nil), show.NewCmd(io, nil), hash.NewCmd(io, nil))
+	mf.AddCommand(validate.NewCmd(io, nil), show.NewCmd(io, nil), hash.NewCmd(io, nil), diff.NewCmd(io, nil))
 	root.AddCommand(mf,
 		serve.NewCmd(io, nil),
 		list.NewCmd(io, nil), describe.NewCmd(io, nil),
