@@ -33,6 +33,8 @@ type ConnStats struct {
 	Paused           bool
 	Uptime           time.Duration
 	AuthFailures     uint64 // received messages whose authentication tag was wrong
+	Matched          uint64 // messages the subscriber's filter selected and the server sent
+	FilteredOut      uint64 // messages the filter did not select: never sent, no credit used
 }
 
 // Notification is one event a server pushes on every control stream: a
@@ -141,6 +143,7 @@ func statsToPB(s ConnStats) *controlpb.ConnStats {
 		CreditsHeld: s.CreditsHeld, CreditsGranted: s.CreditsGranted,
 		Queued: s.Queued, Paused: s.Paused,
 		UptimeMs: uint64(s.Uptime.Milliseconds()), AuthFailures: s.AuthFailures,
+		Matched: s.Matched, FilteredOut: s.FilteredOut,
 	}
 }
 
@@ -153,5 +156,6 @@ func statsFromPB(s *controlpb.ConnStats) ConnStats {
 		CreditsHeld: s.GetCreditsHeld(), CreditsGranted: s.GetCreditsGranted(),
 		Queued: s.GetQueued(), Paused: s.GetPaused(),
 		Uptime: time.Duration(s.GetUptimeMs()) * time.Millisecond, AuthFailures: s.GetAuthFailures(),
+		Matched: s.GetMatched(), FilteredOut: s.GetFilteredOut(),
 	}
 }

@@ -136,6 +136,7 @@ type Request struct {
 	//	*Request_Resume
 	//	*Request_Reset_
 	//	*Request_Close
+	//	*Request_Filter
 	Op            isRequest_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -257,6 +258,15 @@ func (x *Request) GetClose() *Close {
 	return nil
 }
 
+func (x *Request) GetFilter() *SetFilter {
+	if x != nil {
+		if x, ok := x.Op.(*Request_Filter); ok {
+			return x.Filter
+		}
+	}
+	return nil
+}
+
 type isRequest_Op interface {
 	isRequest_Op()
 }
@@ -293,6 +303,10 @@ type Request_Close struct {
 	Close *Close `protobuf:"bytes,9,opt,name=close,proto3,oneof"`
 }
 
+type Request_Filter struct {
+	Filter *SetFilter `protobuf:"bytes,10,opt,name=filter,proto3,oneof"`
+}
+
 func (*Request_List) isRequest_Op() {}
 
 func (*Request_Manifest) isRequest_Op() {}
@@ -308,6 +322,8 @@ func (*Request_Resume) isRequest_Op() {}
 func (*Request_Reset_) isRequest_Op() {}
 
 func (*Request_Close) isRequest_Op() {}
+
+func (*Request_Filter) isRequest_Op() {}
 
 type ListInterfaces struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -681,6 +697,77 @@ func (x *Close) GetReason() string {
 	return ""
 }
 
+// SetFilter replaces a connection's filter (spec/PROTOCOL.md §4.8, §10.2);
+// its fields are those of ifkit.session.v1.Filter. All three empty: no
+// filter.
+type SetFilter struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ConnectionId  uint64                 `protobuf:"varint,1,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	Type          string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	Cel           string                 `protobuf:"bytes,3,opt,name=cel,proto3" json:"cel,omitempty"`
+	Structured    string                 `protobuf:"bytes,4,opt,name=structured,proto3" json:"structured,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetFilter) Reset() {
+	*x = SetFilter{}
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetFilter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetFilter) ProtoMessage() {}
+
+func (x *SetFilter) ProtoReflect() protoreflect.Message {
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetFilter.ProtoReflect.Descriptor instead.
+func (*SetFilter) Descriptor() ([]byte, []int) {
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SetFilter) GetConnectionId() uint64 {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return 0
+}
+
+func (x *SetFilter) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *SetFilter) GetCel() string {
+	if x != nil {
+		return x.Cel
+	}
+	return ""
+}
+
+func (x *SetFilter) GetStructured() string {
+	if x != nil {
+		return x.Structured
+	}
+	return ""
+}
+
 type Response struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Id     uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -699,7 +786,7 @@ type Response struct {
 
 func (x *Response) Reset() {
 	*x = Response{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[10]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -711,7 +798,7 @@ func (x *Response) String() string {
 func (*Response) ProtoMessage() {}
 
 func (x *Response) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[10]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -724,7 +811,7 @@ func (x *Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Response.ProtoReflect.Descriptor instead.
 func (*Response) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{10}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Response) GetId() uint64 {
@@ -832,7 +919,7 @@ type InterfaceInfo struct {
 
 func (x *InterfaceInfo) Reset() {
 	*x = InterfaceInfo{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[11]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -844,7 +931,7 @@ func (x *InterfaceInfo) String() string {
 func (*InterfaceInfo) ProtoMessage() {}
 
 func (x *InterfaceInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[11]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -857,7 +944,7 @@ func (x *InterfaceInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterfaceInfo.ProtoReflect.Descriptor instead.
 func (*InterfaceInfo) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{11}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *InterfaceInfo) GetName() string {
@@ -904,7 +991,7 @@ type InterfaceList struct {
 
 func (x *InterfaceList) Reset() {
 	*x = InterfaceList{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[12]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -916,7 +1003,7 @@ func (x *InterfaceList) String() string {
 func (*InterfaceList) ProtoMessage() {}
 
 func (x *InterfaceList) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[12]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -929,7 +1016,7 @@ func (x *InterfaceList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterfaceList.ProtoReflect.Descriptor instead.
 func (*InterfaceList) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{12}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *InterfaceList) GetInterfaces() []*InterfaceInfo {
@@ -950,7 +1037,7 @@ type ManifestResult struct {
 
 func (x *ManifestResult) Reset() {
 	*x = ManifestResult{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[13]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -962,7 +1049,7 @@ func (x *ManifestResult) String() string {
 func (*ManifestResult) ProtoMessage() {}
 
 func (x *ManifestResult) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[13]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -975,7 +1062,7 @@ func (x *ManifestResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ManifestResult.ProtoReflect.Descriptor instead.
 func (*ManifestResult) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{13}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ManifestResult) GetHash() string {
@@ -1015,13 +1102,15 @@ type ConnStats struct {
 	Paused           bool                   `protobuf:"varint,12,opt,name=paused,proto3" json:"paused,omitempty"`
 	UptimeMs         uint64                 `protobuf:"varint,13,opt,name=uptime_ms,json=uptimeMs,proto3" json:"uptime_ms,omitempty"`
 	AuthFailures     uint64                 `protobuf:"varint,14,opt,name=auth_failures,json=authFailures,proto3" json:"auth_failures,omitempty"` // received messages dropped because their authentication tag failed (message_auth)
+	Matched          uint64                 `protobuf:"varint,15,opt,name=matched,proto3" json:"matched,omitempty"`                               // messages the connection's filter selected, sent
+	FilteredOut      uint64                 `protobuf:"varint,16,opt,name=filtered_out,json=filteredOut,proto3" json:"filtered_out,omitempty"`    // messages the filter did not select: never sent, no credit used
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ConnStats) Reset() {
 	*x = ConnStats{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[14]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1033,7 +1122,7 @@ func (x *ConnStats) String() string {
 func (*ConnStats) ProtoMessage() {}
 
 func (x *ConnStats) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[14]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1046,7 +1135,7 @@ func (x *ConnStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnStats.ProtoReflect.Descriptor instead.
 func (*ConnStats) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{14}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ConnStats) GetConnectionId() uint64 {
@@ -1147,6 +1236,20 @@ func (x *ConnStats) GetAuthFailures() uint64 {
 	return 0
 }
 
+func (x *ConnStats) GetMatched() uint64 {
+	if x != nil {
+		return x.Matched
+	}
+	return 0
+}
+
+func (x *ConnStats) GetFilteredOut() uint64 {
+	if x != nil {
+		return x.FilteredOut
+	}
+	return 0
+}
+
 type Notification struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Event:
@@ -1164,7 +1267,7 @@ type Notification struct {
 
 func (x *Notification) Reset() {
 	*x = Notification{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[15]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1176,7 +1279,7 @@ func (x *Notification) String() string {
 func (*Notification) ProtoMessage() {}
 
 func (x *Notification) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[15]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1189,7 +1292,7 @@ func (x *Notification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Notification.ProtoReflect.Descriptor instead.
 func (*Notification) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{15}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Notification) GetEvent() isNotification_Event {
@@ -1302,7 +1405,7 @@ type Draining struct {
 
 func (x *Draining) Reset() {
 	*x = Draining{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[16]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1314,7 +1417,7 @@ func (x *Draining) String() string {
 func (*Draining) ProtoMessage() {}
 
 func (x *Draining) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[16]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1327,7 +1430,7 @@ func (x *Draining) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Draining.ProtoReflect.Descriptor instead.
 func (*Draining) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{16}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Draining) GetDeadlineUnixMs() int64 {
@@ -1347,7 +1450,7 @@ type InterfacesChanged struct {
 
 func (x *InterfacesChanged) Reset() {
 	*x = InterfacesChanged{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[17]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1359,7 +1462,7 @@ func (x *InterfacesChanged) String() string {
 func (*InterfacesChanged) ProtoMessage() {}
 
 func (x *InterfacesChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[17]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1372,7 +1475,7 @@ func (x *InterfacesChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterfacesChanged.ProtoReflect.Descriptor instead.
 func (*InterfacesChanged) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{17}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *InterfacesChanged) GetAdded() []string {
@@ -1399,7 +1502,7 @@ type ManifestChanged struct {
 
 func (x *ManifestChanged) Reset() {
 	*x = ManifestChanged{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[18]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1411,7 +1514,7 @@ func (x *ManifestChanged) String() string {
 func (*ManifestChanged) ProtoMessage() {}
 
 func (x *ManifestChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[18]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1424,7 +1527,7 @@ func (x *ManifestChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ManifestChanged.ProtoReflect.Descriptor instead.
 func (*ManifestChanged) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{18}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ManifestChanged) GetInterface() string {
@@ -1453,7 +1556,7 @@ type ConnectionClosed struct {
 
 func (x *ConnectionClosed) Reset() {
 	*x = ConnectionClosed{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[19]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1465,7 +1568,7 @@ func (x *ConnectionClosed) String() string {
 func (*ConnectionClosed) ProtoMessage() {}
 
 func (x *ConnectionClosed) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[19]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1478,7 +1581,7 @@ func (x *ConnectionClosed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectionClosed.ProtoReflect.Descriptor instead.
 func (*ConnectionClosed) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{19}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ConnectionClosed) GetConnectionId() uint64 {
@@ -1523,7 +1626,7 @@ type ConnectionOpened struct {
 
 func (x *ConnectionOpened) Reset() {
 	*x = ConnectionOpened{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[20]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1535,7 +1638,7 @@ func (x *ConnectionOpened) String() string {
 func (*ConnectionOpened) ProtoMessage() {}
 
 func (x *ConnectionOpened) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[20]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1548,7 +1651,7 @@ func (x *ConnectionOpened) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectionOpened.ProtoReflect.Descriptor instead.
 func (*ConnectionOpened) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{20}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ConnectionOpened) GetConnectionId() uint64 {
@@ -1593,7 +1696,7 @@ type NotificationsLost struct {
 
 func (x *NotificationsLost) Reset() {
 	*x = NotificationsLost{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[21]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1605,7 +1708,7 @@ func (x *NotificationsLost) String() string {
 func (*NotificationsLost) ProtoMessage() {}
 
 func (x *NotificationsLost) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[21]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1618,7 +1721,7 @@ func (x *NotificationsLost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationsLost.ProtoReflect.Descriptor instead.
 func (*NotificationsLost) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{21}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *NotificationsLost) GetCount() uint64 {
@@ -1637,7 +1740,7 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\arequest\x18\x01 \x01(\v2\x19.ifkit.control.v1.RequestH\x00R\arequest\x128\n" +
 	"\bresponse\x18\x02 \x01(\v2\x1a.ifkit.control.v1.ResponseH\x00R\bresponse\x12D\n" +
 	"\fnotification\x18\x03 \x01(\v2\x1e.ifkit.control.v1.NotificationH\x00R\fnotificationB\a\n" +
-	"\x05frame\"\xba\x03\n" +
+	"\x05frame\"\xf1\x03\n" +
 	"\aRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x126\n" +
 	"\x04list\x18\x02 \x01(\v2 .ifkit.control.v1.ListInterfacesH\x00R\x04list\x12;\n" +
@@ -1647,7 +1750,9 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\x05pause\x18\x06 \x01(\v2\x17.ifkit.control.v1.PauseH\x00R\x05pause\x122\n" +
 	"\x06resume\x18\a \x01(\v2\x18.ifkit.control.v1.ResumeH\x00R\x06resume\x12/\n" +
 	"\x05reset\x18\b \x01(\v2\x17.ifkit.control.v1.ResetH\x00R\x05reset\x12/\n" +
-	"\x05close\x18\t \x01(\v2\x17.ifkit.control.v1.CloseH\x00R\x05closeB\x04\n" +
+	"\x05close\x18\t \x01(\v2\x17.ifkit.control.v1.CloseH\x00R\x05close\x125\n" +
+	"\x06filter\x18\n" +
+	" \x01(\v2\x1b.ifkit.control.v1.SetFilterH\x00R\x06filterB\x04\n" +
 	"\x02op\"\x10\n" +
 	"\x0eListInterfaces\"J\n" +
 	"\vGetManifest\x12\x1c\n" +
@@ -1667,7 +1772,14 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\bposition\x18\x02 \x01(\tR\bposition\"D\n" +
 	"\x05Close\x12#\n" +
 	"\rconnection_id\x18\x01 \x01(\x04R\fconnectionId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x9e\x02\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"v\n" +
+	"\tSetFilter\x12#\n" +
+	"\rconnection_id\x18\x01 \x01(\x04R\fconnectionId\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x10\n" +
+	"\x03cel\x18\x03 \x01(\tR\x03cel\x12\x1e\n" +
+	"\n" +
+	"structured\x18\x04 \x01(\tR\n" +
+	"structured\"\x9e\x02\n" +
 	"\bResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\rR\x04code\x12\x16\n" +
@@ -1692,7 +1804,7 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\x0eManifestResult\x12\x12\n" +
 	"\x04hash\x18\x01 \x01(\tR\x04hash\x12!\n" +
 	"\fnot_modified\x18\x02 \x01(\bR\vnotModified\x12\x1c\n" +
-	"\tcanonical\x18\x03 \x01(\fR\tcanonical\"\xd8\x03\n" +
+	"\tcanonical\x18\x03 \x01(\fR\tcanonical\"\x95\x04\n" +
 	"\tConnStats\x12#\n" +
 	"\rconnection_id\x18\x01 \x01(\x04R\fconnectionId\x12\x1c\n" +
 	"\tinterface\x18\x02 \x01(\tR\tinterface\x12#\n" +
@@ -1709,7 +1821,9 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\x06queued\x18\v \x01(\x04R\x06queued\x12\x16\n" +
 	"\x06paused\x18\f \x01(\bR\x06paused\x12\x1b\n" +
 	"\tuptime_ms\x18\r \x01(\x04R\buptimeMs\x12#\n" +
-	"\rauth_failures\x18\x0e \x01(\x04R\fauthFailures\"\xf3\x03\n" +
+	"\rauth_failures\x18\x0e \x01(\x04R\fauthFailures\x12\x18\n" +
+	"\amatched\x18\x0f \x01(\x04R\amatched\x12!\n" +
+	"\ffiltered_out\x18\x10 \x01(\x04R\vfilteredOut\"\xf3\x03\n" +
 	"\fNotification\x128\n" +
 	"\bdraining\x18\x01 \x01(\v2\x1a.ifkit.control.v1.DrainingH\x00R\bdraining\x12T\n" +
 	"\x12interfaces_changed\x18\x02 \x01(\v2#.ifkit.control.v1.InterfacesChangedH\x00R\x11interfacesChanged\x12N\n" +
@@ -1751,7 +1865,7 @@ func file_ifkit_control_v1_control_proto_rawDescGZIP() []byte {
 	return file_ifkit_control_v1_control_proto_rawDescData
 }
 
-var file_ifkit_control_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_ifkit_control_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_ifkit_control_v1_control_proto_goTypes = []any{
 	(*ControlFrame)(nil),      // 0: ifkit.control.v1.ControlFrame
 	(*Request)(nil),           // 1: ifkit.control.v1.Request
@@ -1763,23 +1877,24 @@ var file_ifkit_control_v1_control_proto_goTypes = []any{
 	(*Resume)(nil),            // 7: ifkit.control.v1.Resume
 	(*Reset)(nil),             // 8: ifkit.control.v1.Reset
 	(*Close)(nil),             // 9: ifkit.control.v1.Close
-	(*Response)(nil),          // 10: ifkit.control.v1.Response
-	(*InterfaceInfo)(nil),     // 11: ifkit.control.v1.InterfaceInfo
-	(*InterfaceList)(nil),     // 12: ifkit.control.v1.InterfaceList
-	(*ManifestResult)(nil),    // 13: ifkit.control.v1.ManifestResult
-	(*ConnStats)(nil),         // 14: ifkit.control.v1.ConnStats
-	(*Notification)(nil),      // 15: ifkit.control.v1.Notification
-	(*Draining)(nil),          // 16: ifkit.control.v1.Draining
-	(*InterfacesChanged)(nil), // 17: ifkit.control.v1.InterfacesChanged
-	(*ManifestChanged)(nil),   // 18: ifkit.control.v1.ManifestChanged
-	(*ConnectionClosed)(nil),  // 19: ifkit.control.v1.ConnectionClosed
-	(*ConnectionOpened)(nil),  // 20: ifkit.control.v1.ConnectionOpened
-	(*NotificationsLost)(nil), // 21: ifkit.control.v1.NotificationsLost
+	(*SetFilter)(nil),         // 10: ifkit.control.v1.SetFilter
+	(*Response)(nil),          // 11: ifkit.control.v1.Response
+	(*InterfaceInfo)(nil),     // 12: ifkit.control.v1.InterfaceInfo
+	(*InterfaceList)(nil),     // 13: ifkit.control.v1.InterfaceList
+	(*ManifestResult)(nil),    // 14: ifkit.control.v1.ManifestResult
+	(*ConnStats)(nil),         // 15: ifkit.control.v1.ConnStats
+	(*Notification)(nil),      // 16: ifkit.control.v1.Notification
+	(*Draining)(nil),          // 17: ifkit.control.v1.Draining
+	(*InterfacesChanged)(nil), // 18: ifkit.control.v1.InterfacesChanged
+	(*ManifestChanged)(nil),   // 19: ifkit.control.v1.ManifestChanged
+	(*ConnectionClosed)(nil),  // 20: ifkit.control.v1.ConnectionClosed
+	(*ConnectionOpened)(nil),  // 21: ifkit.control.v1.ConnectionOpened
+	(*NotificationsLost)(nil), // 22: ifkit.control.v1.NotificationsLost
 }
 var file_ifkit_control_v1_control_proto_depIdxs = []int32{
 	1,  // 0: ifkit.control.v1.ControlFrame.request:type_name -> ifkit.control.v1.Request
-	10, // 1: ifkit.control.v1.ControlFrame.response:type_name -> ifkit.control.v1.Response
-	15, // 2: ifkit.control.v1.ControlFrame.notification:type_name -> ifkit.control.v1.Notification
+	11, // 1: ifkit.control.v1.ControlFrame.response:type_name -> ifkit.control.v1.Response
+	16, // 2: ifkit.control.v1.ControlFrame.notification:type_name -> ifkit.control.v1.Notification
 	2,  // 3: ifkit.control.v1.Request.list:type_name -> ifkit.control.v1.ListInterfaces
 	3,  // 4: ifkit.control.v1.Request.manifest:type_name -> ifkit.control.v1.GetManifest
 	4,  // 5: ifkit.control.v1.Request.ping:type_name -> ifkit.control.v1.Ping
@@ -1788,21 +1903,22 @@ var file_ifkit_control_v1_control_proto_depIdxs = []int32{
 	7,  // 8: ifkit.control.v1.Request.resume:type_name -> ifkit.control.v1.Resume
 	8,  // 9: ifkit.control.v1.Request.reset:type_name -> ifkit.control.v1.Reset
 	9,  // 10: ifkit.control.v1.Request.close:type_name -> ifkit.control.v1.Close
-	12, // 11: ifkit.control.v1.Response.interfaces:type_name -> ifkit.control.v1.InterfaceList
-	13, // 12: ifkit.control.v1.Response.manifest:type_name -> ifkit.control.v1.ManifestResult
-	14, // 13: ifkit.control.v1.Response.stats:type_name -> ifkit.control.v1.ConnStats
-	11, // 14: ifkit.control.v1.InterfaceList.interfaces:type_name -> ifkit.control.v1.InterfaceInfo
-	16, // 15: ifkit.control.v1.Notification.draining:type_name -> ifkit.control.v1.Draining
-	17, // 16: ifkit.control.v1.Notification.interfaces_changed:type_name -> ifkit.control.v1.InterfacesChanged
-	18, // 17: ifkit.control.v1.Notification.manifest_changed:type_name -> ifkit.control.v1.ManifestChanged
-	19, // 18: ifkit.control.v1.Notification.connection_closed:type_name -> ifkit.control.v1.ConnectionClosed
-	20, // 19: ifkit.control.v1.Notification.connection_opened:type_name -> ifkit.control.v1.ConnectionOpened
-	21, // 20: ifkit.control.v1.Notification.notifications_lost:type_name -> ifkit.control.v1.NotificationsLost
-	21, // [21:21] is the sub-list for method output_type
-	21, // [21:21] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	10, // 11: ifkit.control.v1.Request.filter:type_name -> ifkit.control.v1.SetFilter
+	13, // 12: ifkit.control.v1.Response.interfaces:type_name -> ifkit.control.v1.InterfaceList
+	14, // 13: ifkit.control.v1.Response.manifest:type_name -> ifkit.control.v1.ManifestResult
+	15, // 14: ifkit.control.v1.Response.stats:type_name -> ifkit.control.v1.ConnStats
+	12, // 15: ifkit.control.v1.InterfaceList.interfaces:type_name -> ifkit.control.v1.InterfaceInfo
+	17, // 16: ifkit.control.v1.Notification.draining:type_name -> ifkit.control.v1.Draining
+	18, // 17: ifkit.control.v1.Notification.interfaces_changed:type_name -> ifkit.control.v1.InterfacesChanged
+	19, // 18: ifkit.control.v1.Notification.manifest_changed:type_name -> ifkit.control.v1.ManifestChanged
+	20, // 19: ifkit.control.v1.Notification.connection_closed:type_name -> ifkit.control.v1.ConnectionClosed
+	21, // 20: ifkit.control.v1.Notification.connection_opened:type_name -> ifkit.control.v1.ConnectionOpened
+	22, // 21: ifkit.control.v1.Notification.notifications_lost:type_name -> ifkit.control.v1.NotificationsLost
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_ifkit_control_v1_control_proto_init() }
@@ -1824,14 +1940,15 @@ func file_ifkit_control_v1_control_proto_init() {
 		(*Request_Resume)(nil),
 		(*Request_Reset_)(nil),
 		(*Request_Close)(nil),
+		(*Request_Filter)(nil),
 	}
-	file_ifkit_control_v1_control_proto_msgTypes[10].OneofWrappers = []any{
+	file_ifkit_control_v1_control_proto_msgTypes[11].OneofWrappers = []any{
 		(*Response_Interfaces)(nil),
 		(*Response_Manifest)(nil),
 		(*Response_Pong)(nil),
 		(*Response_Stats)(nil),
 	}
-	file_ifkit_control_v1_control_proto_msgTypes[15].OneofWrappers = []any{
+	file_ifkit_control_v1_control_proto_msgTypes[16].OneofWrappers = []any{
 		(*Notification_Draining)(nil),
 		(*Notification_InterfacesChanged)(nil),
 		(*Notification_ManifestChanged)(nil),
@@ -1845,7 +1962,7 @@ func file_ifkit_control_v1_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ifkit_control_v1_control_proto_rawDesc), len(file_ifkit_control_v1_control_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -96,7 +96,11 @@ type OpenStream struct {
 	// pull mode: the client will grant with CREDIT frames.
 	Credits uint64 `protobuf:"varint,6,opt,name=credits,proto3" json:"credits,omitempty"`
 	// Free text naming the client program, for logs.
-	Client        string `protobuf:"bytes,7,opt,name=client,proto3" json:"client,omitempty"`
+	Client string `protobuf:"bytes,7,opt,name=client,proto3" json:"client,omitempty"`
+	// The subscriber's filter (DATA only; spec/PROTOCOL.md §4.8): the server
+	// sends only the messages it selects. Absent or empty: every message. A
+	// filter the server cannot compile refuses the stream (invalid_filter).
+	Filter        *Filter `protobuf:"bytes,8,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -180,6 +184,77 @@ func (x *OpenStream) GetClient() string {
 	return ""
 }
 
+func (x *OpenStream) GetFilter() *Filter {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
+}
+
+// Filter selects the messages a server sends on a connection. At most one
+// of cel and structured is set; neither is no filter.
+type Filter struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The message type filtered; empty: the interface's only send type with
+	// filter_fields. Messages of other types are sent unfiltered.
+	Type          string `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Cel           string `protobuf:"bytes,2,opt,name=cel,proto3" json:"cel,omitempty"`               // a CEL expression over the type's top-level fields
+	Structured    string `protobuf:"bytes,3,opt,name=structured,proto3" json:"structured,omitempty"` // the structured form, JSON text
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Filter) Reset() {
+	*x = Filter{}
+	mi := &file_ifkit_session_v1_session_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Filter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Filter) ProtoMessage() {}
+
+func (x *Filter) ProtoReflect() protoreflect.Message {
+	mi := &file_ifkit_session_v1_session_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Filter.ProtoReflect.Descriptor instead.
+func (*Filter) Descriptor() ([]byte, []int) {
+	return file_ifkit_session_v1_session_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Filter) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Filter) GetCel() string {
+	if x != nil {
+		return x.Cel
+	}
+	return ""
+}
+
+func (x *Filter) GetStructured() string {
+	if x != nil {
+		return x.Structured
+	}
+	return ""
+}
+
 // OpenResult answers OpenStream. A code other than OK refuses the stream,
 // which the server then closes.
 type OpenResult struct {
@@ -200,7 +275,7 @@ type OpenResult struct {
 
 func (x *OpenResult) Reset() {
 	*x = OpenResult{}
-	mi := &file_ifkit_session_v1_session_proto_msgTypes[1]
+	mi := &file_ifkit_session_v1_session_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -212,7 +287,7 @@ func (x *OpenResult) String() string {
 func (*OpenResult) ProtoMessage() {}
 
 func (x *OpenResult) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_session_v1_session_proto_msgTypes[1]
+	mi := &file_ifkit_session_v1_session_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -225,7 +300,7 @@ func (x *OpenResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenResult.ProtoReflect.Descriptor instead.
 func (*OpenResult) Descriptor() ([]byte, []int) {
-	return file_ifkit_session_v1_session_proto_rawDescGZIP(), []int{1}
+	return file_ifkit_session_v1_session_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *OpenResult) GetCode() uint32 {
@@ -281,7 +356,7 @@ var File_ifkit_session_v1_session_proto protoreflect.FileDescriptor
 
 const file_ifkit_session_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"\x1eifkit/session/v1/session.proto\x12\x10ifkit.session.v1\"\xf0\x01\n" +
+	"\x1eifkit/session/v1/session.proto\x12\x10ifkit.session.v1\"\xa2\x02\n" +
 	"\n" +
 	"OpenStream\x12\x1c\n" +
 	"\tinterface\x18\x01 \x01(\tR\tinterface\x120\n" +
@@ -290,7 +365,14 @@ const file_ifkit_session_v1_session_proto_rawDesc = "" +
 	"\rconnection_id\x18\x04 \x01(\x04R\fconnectionId\x12#\n" +
 	"\rmanifest_hash\x18\x05 \x01(\tR\fmanifestHash\x12\x18\n" +
 	"\acredits\x18\x06 \x01(\x04R\acredits\x12\x16\n" +
-	"\x06client\x18\a \x01(\tR\x06client\"\xce\x01\n" +
+	"\x06client\x18\a \x01(\tR\x06client\x120\n" +
+	"\x06filter\x18\b \x01(\v2\x18.ifkit.session.v1.FilterR\x06filter\"N\n" +
+	"\x06Filter\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12\x10\n" +
+	"\x03cel\x18\x02 \x01(\tR\x03cel\x12\x1e\n" +
+	"\n" +
+	"structured\x18\x03 \x01(\tR\n" +
+	"structured\"\xce\x01\n" +
 	"\n" +
 	"OpenResult\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\rR\x04code\x12\x16\n" +
@@ -319,19 +401,21 @@ func file_ifkit_session_v1_session_proto_rawDescGZIP() []byte {
 }
 
 var file_ifkit_session_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ifkit_session_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_ifkit_session_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_ifkit_session_v1_session_proto_goTypes = []any{
 	(StreamKind)(0),    // 0: ifkit.session.v1.StreamKind
 	(*OpenStream)(nil), // 1: ifkit.session.v1.OpenStream
-	(*OpenResult)(nil), // 2: ifkit.session.v1.OpenResult
+	(*Filter)(nil),     // 2: ifkit.session.v1.Filter
+	(*OpenResult)(nil), // 3: ifkit.session.v1.OpenResult
 }
 var file_ifkit_session_v1_session_proto_depIdxs = []int32{
 	0, // 0: ifkit.session.v1.OpenStream.kind:type_name -> ifkit.session.v1.StreamKind
-	1, // [1:1] is the sub-list for method output_type
-	1, // [1:1] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	2, // 1: ifkit.session.v1.OpenStream.filter:type_name -> ifkit.session.v1.Filter
+	2, // [2:2] is the sub-list for method output_type
+	2, // [2:2] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_ifkit_session_v1_session_proto_init() }
@@ -345,7 +429,7 @@ func file_ifkit_session_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ifkit_session_v1_session_proto_rawDesc), len(file_ifkit_session_v1_session_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   2,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
