@@ -101,6 +101,7 @@ type Conn struct {
 	// every deadline set). A frame's read deadline is not lifted once the
 	// frame is in: a quiet stream that runs into it lifts it and reads on.
 	readArmed, writeArmed time.Time
+	w                     writer // the frame writer's state; the outbox's writing token guards it
 }
 
 // Config is what both ends know once a stream's handshake is done: it turns
@@ -341,6 +342,9 @@ func (c *Conn) send(ctx context.Context, typeName string, v any, corr uint64, fl
 		return err
 	}
 	m.corr, m.flags = corr, flags
+	if corr != 0 && c.sendDirect(m) {
+		return nil
+	}
 	if err := c.out.enqueue(ctx, m, noWait); err != nil {
 		putOutMsg(m)
 		return fmt.Errorf("ifkit: send %s: %w", typeName, err)
@@ -681,15 +685,26 @@ func (c *Conn) abort(code codes.Code, format string, args ...any) {
 	c.end(&codes.CloseError{Code: code, Reason: fmt.Sprintf(format, args...)}, true)
 }
 
+// writer is the state of whoever writes the connection's frames: the
+// writer goroutine, or a sender that writes its request or reply itself
+// while the writer is idle (sendDirect). The outbox's writing token says
+// who; only its holder touches a writer.
+type writer struct {
+	buf       []byte
+	seq       uint64
+	head      [msgHeadroom]byte
+	sentClose bool
+}
+
 func (c *Conn) writeLoop() {
-	sentClose := false
+	w := &c.w
 	defer func() {
 		c.stream.Close() // half-close: the peer reads to our CLOSE, then EOF
 		// After a CLOSE the reader waits (bounded) for the peer to close its
 		// side: then the peer has read everything we sent. Otherwise it is
 		// woken at once.
 		linger := time.Duration(0)
-		if sentClose {
+		if w.sentClose {
 			linger = c.closeTimeout
 		}
 		c.deadlineMu.Lock()
@@ -697,102 +712,126 @@ func (c *Conn) writeLoop() {
 		c.stream.SetReadDeadline(time.Now().Add(linger))
 		c.deadlineMu.Unlock()
 	}()
-	var (
-		batch []*outMsg
-		buf   []byte
-		seq   uint64
-		head  [msgHeadroom]byte
-	)
-	// flush writes what buf holds (and then p, uncopied). Frames are
-	// coalesced into writes of up to writeChunk bytes: one write per batch
-	// when messages are small, and a buffer that stays small when they are
-	// large.
-	flush := func(p []byte) bool {
-		for _, p := range [][]byte{buf, p} {
-			if len(p) == 0 {
-				continue
-			}
-			if c.writeTimeout > 0 {
-				// Every write has between writeTimeout and 5/4 of it.
-				if now := time.Now(); c.writeArmed.Sub(now) < c.writeTimeout {
-					c.writeArmed = now.Add(c.writeTimeout + c.writeTimeout/4)
-					c.stream.SetWriteDeadline(c.writeArmed)
-				}
-			}
-			if _, werr := c.stream.Write(p); werr != nil {
-				if isTimeout(werr) {
-					c.end(&codes.CloseError{Code: codes.TransportError, Reason: fmt.Sprintf("a write did not finish within %v: the peer does not read its stream", c.writeTimeout), Cause: werr}, false)
-					return false
-				}
-				c.end(c.transportError(werr), false)
-				return false
-			}
-		}
-		buf = buf[:0]
-		return true
-	}
+	var batch []*outMsg
 	for {
 		items, urgent, final, err := c.out.take(c.ctx, batch[:0], 256)
-		for _, f := range urgent {
-			buf = append(buf, f...)
-		}
-		for _, m := range items {
-			if m.end {
-				buf = appendFrame(buf, &frame{kind: FrameEnd, corr: m.corr})
-				continue
-			}
-			seq++
-			if m.corr != 0 && m.flags&FlagReply == 0 {
-				c.callsMu.Lock()
-				c.seqCalls[seq] = m.corr
-				c.callsMu.Unlock()
-			}
-			f := frame{kind: FrameMessage, flags: m.flags, seq: seq, typeID: m.typeID, corr: m.corr, body: m.body}
-			if c.auth != nil {
-				f.flags |= FlagAuth
-				f.tag = c.auth.sign(&f)
-			}
-			c.sentMsgs.Add(1)
-			c.sentBytes.Add(uint64(len(m.body)))
-			if len(m.body) >= writeAlone {
-				// A large body is written as it is, its head put in the
-				// room before it (or written before it, when it has none).
-				var p []byte
-				if len(m.buf) == msgHeadroom+len(m.body) && cap(m.buf) >= writeAlone {
-					h := appendMessageHead(head[:0], &f)
-					start := msgHeadroom - len(h)
-					copy(m.buf[start:], h)
-					p = m.buf[start:]
-				} else {
-					buf = appendMessageHead(buf, &f)
-					p = m.body
-				}
-				if !flush(p) {
-					return
-				}
-				continue
-			}
-			buf = appendFrame(buf, &f)
-			if len(buf) >= writeChunk && !flush(nil) {
-				return
-			}
-		}
-		buf = append(buf, final...)
-		sentClose = sentClose || len(final) > 0
-		ok := flush(nil)
-		// Written (or failed for good): the messages go back to the pool.
-		for _, m := range items {
-			putOutMsg(m)
-		}
+		ok := c.writeFrames(items, urgent, final)
 		batch = items
 		clear(batch)
-		if !ok {
-			return
-		}
-		if err != nil {
+		if !ok || err != nil {
 			return
 		}
 	}
+}
+
+// sendDirect writes m (a request or a reply) on the caller's goroutine,
+// with whatever else is ready, when the writer is idle: a round trip then
+// costs no hand-off to the writer. false: the writer is busy, or m must
+// wait (for credit, or a pause); the caller queues it as usual.
+func (c *Conn) sendDirect(m *outMsg) bool {
+	var arr [8]*outMsg
+	items, urgent, ok := c.out.putDirect(m, arr[:0])
+	if !ok {
+		return false
+	}
+	c.writeFrames(items, urgent, nil)
+	c.out.doneDirect()
+	return true
+}
+
+// writeFrames writes urgent frames, then items, then final, and returns
+// the items to the pool; false if the stream failed (the connection has
+// ended). The caller holds the outbox's writing token.
+func (c *Conn) writeFrames(items []*outMsg, urgent [][]byte, final []byte) bool {
+	w := &c.w
+	for _, f := range urgent {
+		w.buf = append(w.buf, f...)
+	}
+	ok := true
+	for _, m := range items {
+		if !ok {
+			break
+		}
+		if m.end {
+			w.buf = appendFrame(w.buf, &frame{kind: FrameEnd, corr: m.corr})
+			continue
+		}
+		w.seq++
+		if m.corr != 0 && m.flags&FlagReply == 0 {
+			c.callsMu.Lock()
+			c.seqCalls[w.seq] = m.corr
+			c.callsMu.Unlock()
+		}
+		f := frame{kind: FrameMessage, flags: m.flags, seq: w.seq, typeID: m.typeID, corr: m.corr, body: m.body}
+		if c.auth != nil {
+			f.flags |= FlagAuth
+			f.tag = c.auth.sign(&f)
+		}
+		c.sentMsgs.Add(1)
+		c.sentBytes.Add(uint64(len(m.body)))
+		if len(m.body) >= writeAlone {
+			// A large body is written as it is, its head put in the
+			// room before it (or written before it, when it has none).
+			var p []byte
+			if len(m.buf) == msgHeadroom+len(m.body) && cap(m.buf) >= writeAlone {
+				h := appendMessageHead(w.head[:0], &f)
+				start := msgHeadroom - len(h)
+				copy(m.buf[start:], h)
+				p = m.buf[start:]
+			} else {
+				w.buf = appendMessageHead(w.buf, &f)
+				p = m.body
+			}
+			ok = c.flush(p)
+			continue
+		}
+		// Frames are coalesced into writes of up to writeChunk bytes: one
+		// write per batch when messages are small, and a buffer that
+		// stays small when they are large.
+		w.buf = appendFrame(w.buf, &f)
+		if len(w.buf) >= writeChunk {
+			ok = c.flush(nil)
+		}
+	}
+	if ok {
+		w.buf = append(w.buf, final...)
+		w.sentClose = w.sentClose || len(final) > 0
+		ok = c.flush(nil)
+	}
+	// Written (or failed for good): the messages go back to the pool.
+	for _, m := range items {
+		putOutMsg(m)
+	}
+	return ok
+}
+
+// flush writes what the writer's buffer holds, then p, uncopied; false if
+// the stream failed, which ends the connection.
+func (c *Conn) flush(p []byte) bool {
+	w := &c.w
+	for _, p := range [][]byte{w.buf, p} {
+		if len(p) == 0 {
+			continue
+		}
+		if c.writeTimeout > 0 {
+			// Every write has between writeTimeout and 5/4 of it.
+			if now := time.Now(); c.writeArmed.Sub(now) < c.writeTimeout {
+				c.writeArmed = now.Add(c.writeTimeout + c.writeTimeout/4)
+				c.stream.SetWriteDeadline(c.writeArmed)
+			}
+		}
+		if _, werr := c.stream.Write(p); werr != nil {
+			w.buf = w.buf[:0]
+			if isTimeout(werr) {
+				c.end(&codes.CloseError{Code: codes.TransportError, Reason: fmt.Sprintf("a write did not finish within %v: the peer does not read its stream", c.writeTimeout), Cause: werr}, false)
+				return false
+			}
+			c.end(c.transportError(werr), false)
+			return false
+		}
+	}
+	w.buf = w.buf[:0]
+	return true
 }
 
 func (c *Conn) readLoop(br *bufio.Reader) {

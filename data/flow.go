@@ -72,6 +72,11 @@ type outbox struct {
 	// changed, so that waking it allocates nothing.
 	wake          chan struct{}
 	writerWaiting bool
+	// writing says who holds the right to write frames: nobody, the writer
+	// goroutine (from take until its next take), or a sender writing its
+	// own request or reply while the writer is idle (putDirect until
+	// doneDirect).
+	writing int
 	// run starts the writer the first time there is something to write
 	// (nil before the connection starts and once the writer runs): an
 	// idle connection has no writer goroutine.
@@ -306,18 +311,70 @@ func (o *outbox) putCredit(n int64, consumed uint64) {
 	}
 }
 
+// Who holds the right to write (outbox.writing).
+const (
+	writingNobody = iota
+	writingWriter
+	writingDirect
+)
+
+// putDirect gives a sender the right to write m itself, with the urgent
+// frames that wait, when nobody writes and m may go at once (credit, no
+// pause, nothing queued before it): it returns batch with m, the urgent
+// frames, and true; the caller writes them and then calls doneDirect.
+func (o *outbox) putDirect(m *outMsg, batch []*outMsg) ([]*outMsg, [][]byte, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.writing != writingNobody || o.err != nil || o.paused || len(o.queue) > 0 || o.credits == 0 || int64(o.messages) >= o.limit() {
+		return nil, nil, false
+	}
+	o.writing = writingDirect
+	o.credits--
+	return append(batch, m), o.takeUrgent(), true
+}
+
+// doneDirect ends a sender's direct write, waking the writer if something
+// came meanwhile.
+func (o *outbox) doneDirect() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.writing = writingNobody
+	if len(o.queue) > 0 || len(o.urgent) > 0 || o.credit > 0 || o.err != nil {
+		o.notify()
+	}
+}
+
+// takeUrgent returns the urgent frames, the CREDIT frame of the grants
+// not yet written among them; o.mu must be held.
+func (o *outbox) takeUrgent() [][]byte {
+	urgent := o.urgent
+	o.urgent = nil
+	if o.credit > 0 {
+		urgent = append(urgent, appendFrame(nil, &frame{kind: FrameCredit, credits: uint64(o.credit), seq: o.consumed}))
+		o.credit = 0
+	}
+	return urgent
+}
+
 // take appends to batch the items the writer may send now, at most max,
 // using their credit, and returns the urgent frames too. It waits until there
 // is something, or ctx is done. Once the outbox is closed it returns what
-// remains sendable, the final frame, and the closing error.
+// remains sendable, the final frame, and the closing error. The writer
+// holds the right to write from take's return until it calls take again;
+// take waits while a sender writes directly.
 func (o *outbox) take(ctx context.Context, batch []*outMsg, max int) (items []*outMsg, urgent [][]byte, final []byte, err error) {
 	o.mu.Lock()
+	if o.writing == writingWriter {
+		o.writing = writingNobody // the writer is done with what it took
+	}
 	for {
-		urgent, o.urgent = o.urgent, nil
-		if o.credit > 0 {
-			urgent = append(urgent, appendFrame(nil, &frame{kind: FrameCredit, credits: uint64(o.credit), seq: o.consumed}))
-			o.credit = 0
+		if o.writing != writingNobody {
+			if err := o.waitWriter(ctx); err != nil {
+				return batch, nil, nil, err
+			}
+			continue
 		}
+		urgent = o.takeUrgent()
 		n := 0
 		for n < len(o.queue) && n < max && !o.paused {
 			m := o.queue[n]
@@ -343,22 +400,45 @@ func (o *outbox) take(ctx context.Context, batch []*outMsg, max int) (items []*o
 		if o.err != nil {
 			final, o.final = o.final, nil
 			err = o.err
+			o.writing = writingWriter
 			o.mu.Unlock()
 			return batch, urgent, final, err
 		}
 		if n > 0 || len(urgent) > 0 {
+			o.writing = writingWriter
 			o.mu.Unlock()
 			return batch, urgent, nil, nil
 		}
-		o.writerWaiting = true
-		o.mu.Unlock()
-		select {
-		case <-o.wake:
-		case <-ctx.Done():
-			return batch, nil, nil, ctx.Err()
+		if err := o.waitWriter(ctx); err != nil {
+			return batch, nil, nil, err
 		}
-		o.mu.Lock()
 	}
+}
+
+// waitWriter parks the writer until a change, with o.mu held on entry and,
+// unless it returns ctx's error, on return. Once the outbox is closed
+// ctx's end does not stop the wait: the final frame is still to come.
+func (o *outbox) waitWriter(ctx context.Context) error {
+	o.writerWaiting = true
+	o.mu.Unlock()
+	select {
+	case <-o.wake:
+		o.mu.Lock()
+	case <-ctx.Done():
+		o.mu.Lock()
+		if o.err == nil {
+			o.mu.Unlock()
+			return ctx.Err()
+		}
+		if o.writing != writingNobody {
+			// A sender writes: wait for its doneDirect, which wakes us.
+			o.writerWaiting = true
+			o.mu.Unlock()
+			<-o.wake
+			o.mu.Lock()
+		}
+	}
+	return nil
 }
 
 // grant adds credit from the peer; false if that would hold more than max
