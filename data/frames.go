@@ -109,9 +109,10 @@ const (
 const (
 	// idleReadBuffer is what a frame reader reads into after it has used
 	// up its buffer: an idle connection holds this much, not a full buffer.
-	// Messages up to about 2 KiB that come one at a time fit in it, so they
-	// cost one read each.
-	idleReadBuffer = 2 << 10
+	// Small messages that come one at a time (requests, replies, control
+	// frames) fit in it, so they cost one read each; a read that fills it
+	// moves to the large buffer.
+	idleReadBuffer = 512
 	// activeReadBuffer is the pooled buffer a frame reader takes while data
 	// keeps coming, and returns once it has used up what it read.
 	activeReadBuffer = 16 << 10
