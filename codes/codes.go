@@ -37,7 +37,9 @@ const (
 	Unimplemented      Code = 18 // the operation is not offered
 	Canceled           Code = 19 // the request was cancelled
 	Internal           Code = 20 // a handler or the server failed
-	count                   = 21
+	InvalidFilter      Code = 21 // a subscriber's filter does not compile (spec/PROTOCOL.md §4.8)
+	SlowSubscriber     Code = 22 // a topic's subscriber had no credit under on_exhausted: error
+	count                   = 23
 )
 
 var names = [count]string{
@@ -45,7 +47,8 @@ var names = [count]string{
 	"message_too_large", "wrong_direction", "unknown_interface", "unknown_type",
 	"unsupported_codec", "unsupported_version", "manifest_mismatch", "not_found",
 	"auth_failed", "keepalive_timeout", "transport_error", "draining",
-	"limit_exceeded", "unimplemented", "canceled", "internal",
+	"limit_exceeded", "unimplemented", "canceled", "internal", "invalid_filter",
+	"slow_subscriber",
 }
 
 // All returns every code this version knows, in numeric order.

@@ -273,3 +273,12 @@ func (c *Client) CloseConn(ctx context.Context, reason string) error {
 	_, err := c.do(ctx, &controlpb.Request{Op: &controlpb.Request_Close{Close: &controlpb.Close{Reason: reason}}})
 	return err
 }
+
+// SetFilter replaces the filter of the attached connection: from the
+// server's next message on, only those f selects are sent. The zero Filter
+// removes it. A filter the server cannot compile fails with invalid_filter
+// and its position, and the connection keeps the filter it had.
+func (c *Client) SetFilter(ctx context.Context, f Filter) error {
+	_, err := c.do(ctx, &controlpb.Request{Op: &controlpb.Request_Filter{Filter: &controlpb.SetFilter{Type: f.Type, Cel: f.CEL, Structured: f.Structured}}})
+	return err
+}

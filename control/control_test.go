@@ -45,8 +45,9 @@ type target struct {
 func (t *target) Stats() control.ConnStats {
 	return control.ConnStats{ConnectionID: 7, SentMessages: 3}
 }
-func (t *target) Pause(p bool)        { t.paused = p }
-func (t *target) Close(reason string) { t.closed = reason }
+func (t *target) Pause(p bool)                   { t.paused = p }
+func (t *target) Close(reason string)            { t.closed = reason }
+func (t *target) SetFilter(control.Filter) error { return nil }
 func (t *target) Reset(_ context.Context, pos string) error {
 	if pos == "bad" {
 		return &codes.RemoteError{Code: codes.NotFound, Reason: "no such position"}

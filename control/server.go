@@ -40,7 +40,15 @@ type Target interface {
 	Reset(ctx context.Context, position string) error
 	// Close ends the connection with normal_close and reason.
 	Close(reason string)
+	// SetFilter replaces the connection's filter (the zero Filter removes
+	// it); an error with a code (invalid_filter) refuses the request with it.
+	SetFilter(f Filter) error
 }
+
+// opFilter is the control operation filter: offered on every interface
+// with a control sub-interface, as the manifest's control list does not
+// name it (spec/PROTOCOL.md §10.2).
+const opFilter = "filter"
 
 // HubConfig bounds a Hub's streams.
 type HubConfig struct {
@@ -367,11 +375,13 @@ func (s *stream) connOp(req *controlpb.Request) *controlpb.Response {
 		op, target = manifest.OpReset, o.Reset_.GetConnectionId()
 	case *controlpb.Request_Close:
 		op, target = manifest.OpClose, o.Close.GetConnectionId()
+	case *controlpb.Request_Filter:
+		op, target = opFilter, o.Filter.GetConnectionId()
 	default:
 		return failure(id, codes.Unimplemented, "unknown control operation")
 	}
 	iface := s.scope.Interface
-	if !s.offers(op) {
+	if op != opFilter && !s.offers(op) || op == opFilter && s.scope.Interface == "" {
 		return failure(id, codes.Unimplemented, "%s does not offer %s (see its manifest's control list)", iface, op)
 	}
 	if target == 0 {
@@ -400,6 +410,11 @@ func (s *stream) connOp(req *controlpb.Request) *controlpb.Response {
 		}
 	case *controlpb.Request_Close:
 		c.Close(o.Close.GetReason())
+	case *controlpb.Request_Filter:
+		f := o.Filter
+		if err := c.SetFilter(Filter{Type: f.GetType(), CEL: f.GetCel(), Structured: f.GetStructured()}); err != nil {
+			return failure(id, codes.Of(err), "%v", err)
+		}
 	}
 	return &controlpb.Response{Id: id}
 }

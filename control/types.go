@@ -37,6 +37,15 @@ type ConnStats struct {
 	FilteredOut      uint64 // messages the filter did not select: never sent, no credit used
 }
 
+// Filter is a subscriber's filter as the control operation filter carries
+// it (spec/PROTOCOL.md §4.8): at most one of CEL and Structured; neither
+// removes the connection's filter.
+type Filter struct {
+	Type       string // the message type filtered; "" for the only filterable one
+	CEL        string // a CEL expression
+	Structured string // the structured form, JSON text
+}
+
 // Notification is one event a server pushes on every control stream: a
 // *Draining, *InterfacesChanged, *ManifestChanged, *ConnectionOpened,
 // *ConnectionClosed or *NotificationsLost. Type-switch on it.
@@ -158,4 +167,12 @@ func statsFromPB(s *controlpb.ConnStats) ConnStats {
 		Uptime: time.Duration(s.GetUptimeMs()) * time.Millisecond, AuthFailures: s.GetAuthFailures(),
 		Matched: s.GetMatched(), FilteredOut: s.GetFilteredOut(),
 	}
+}
+
+// Form names the form f is written in: "structured" or "cel".
+func (f Filter) Form() string {
+	if f.Structured != "" {
+		return "structured"
+	}
+	return "cel"
 }

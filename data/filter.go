@@ -74,29 +74,29 @@ func (c *Conn) passes(t *manifest.MessageType, v any) bool {
 // already encoded in this connection's codec as body (it is copied): a
 // topic encodes a message once for all its subscribers. v is what the
 // filter judges (the message as given, or what package filter shares among
-// filters); a message it filters out is not sent and SendEncoded returns
-// nil. noWait fails with ErrNoCredit (or the flow policy's drop) instead of
+// filters); sent is false, with no error, for a message it filters out.
+// noWait fails with ErrNoCredit (or the flow policy's drop) instead of
 // waiting for credit. The body is checked against flow.max_message_bytes,
 // not against the type: the caller's encoder did that.
-func (c *Conn) SendEncoded(ctx context.Context, typeName string, v any, body []byte, noWait bool) error {
+func (c *Conn) SendEncoded(ctx context.Context, typeName string, v any, body []byte, noWait bool) (sent bool, err error) {
 	t, err := c.sendable(typeName)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if !c.passes(t, v) {
-		return nil
+		return false, nil
 	}
 	if len(body) > c.maxBody {
-		return fmt.Errorf("ifkit: send %s: the message is %d bytes; the manifest allows at most %d (flow.max_message_bytes)", typeName, len(body), c.maxBody)
+		return false, fmt.Errorf("ifkit: send %s: the message is %d bytes; the manifest allows at most %d (flow.max_message_bytes)", typeName, len(body), c.maxBody)
 	}
 	m := getOutMsg()
 	m.buf = append(m.buf[:0], body...)
 	m.typeID, m.body = t.ID, m.buf
 	if err := c.out.enqueue(ctx, m, noWait); err != nil {
 		putOutMsg(m)
-		return fmt.Errorf("ifkit: send %s: %w", typeName, err)
+		return false, fmt.Errorf("ifkit: send %s: %w", typeName, err)
 	}
-	return nil
+	return true, nil
 }
 
 // sendEach is SendBatch with a filter: each message is judged and sent on

@@ -282,6 +282,7 @@ type connectOptions struct {
 	pull      bool
 	credits   int
 	onRefused func(*Conn, *RemoteError)
+	filter    Filter
 }
 
 type connectOption func(*connectOptions)
@@ -347,7 +348,7 @@ func (c *Client) Connect(ctx context.Context, iface string, opts ...ConnectOptio
 	if len(codecs) == 0 {
 		codecs = c.codecs.Names()
 	}
-	req := &sessionpb.OpenStream{Interface: iface, Kind: sessionpb.StreamKind_STREAM_KIND_DATA, Codecs: codecs}
+	req := &sessionpb.OpenStream{Interface: iface, Kind: sessionpb.StreamKind_STREAM_KIND_DATA, Codecs: codecs, Filter: filterPB(o.filter)}
 	if o.manifest != nil {
 		req.ManifestHash = o.manifest.Hash()
 	}

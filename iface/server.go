@@ -109,6 +109,7 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	sessions  map[*yamux.Session]struct{}
 	conns     map[uint64]*servedConn
+	topics    map[string]*Topic  // by interface name (topic.go)
 	ending    map[*Conn]struct{} // ended, but still writing their CLOSE or lingering
 	draining  bool
 	closed    bool
@@ -538,6 +539,11 @@ func (s *Server) openData(sess *yamux.Session, key []byte, st *yamux.Stream, br 
 		s.refuse(st, open, CodeUnsupportedCodec, err.Error())
 		return
 	}
+	flt, err := handshakeFilter(m, open, c.Name())
+	if err != nil {
+		s.refuse(st, open, CodeInvalidFilter, err.Error())
+		return
+	}
 	s.mu.Lock()
 	if s.cfg.MaxConnections > 0 && len(s.conns) >= s.cfg.MaxConnections {
 		s.mu.Unlock()
@@ -589,6 +595,9 @@ func (s *Server) openData(sess *yamux.Session, key []byte, st *yamux.Stream, br 
 		WriteTimeout:    s.cfg.ConnectionWriteTimeout,
 		FrameTimeout:    s.cfg.FrameTimeout,
 	})
+	if flt != nil {
+		conn.SetFilter(flt)
+	}
 	// Announced before it is registered, so nothing can end it (and
 	// announce that) first; registered before the answer, so a control
 	// stream the client opens as soon as it has the id finds it.
@@ -603,6 +612,7 @@ func (s *Server) openData(sess *yamux.Session, key []byte, st *yamux.Stream, br 
 	}
 	st.SetDeadline(time.Time{})
 	conn.Start()
+	s.subscribe(conn)
 	s.mu.Lock()
 	closed := s.closed
 	s.mu.Unlock()
@@ -637,6 +647,7 @@ func (s *Server) forgetConn(c *Conn) {
 	delete(s.conns, c.ID())
 	s.ending[c] = struct{}{}
 	s.mu.Unlock()
+	s.unsubscribe(c)
 	cc := &control.ConnectionClosed{ConnectionID: c.ID(), Interface: c.Manifest().Name}
 	var ce *CloseError
 	if errors.As(c.Err(), &ce) {

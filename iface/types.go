@@ -57,6 +57,8 @@ const (
 	CodeUnimplemented      = codes.Unimplemented
 	CodeCanceled           = codes.Canceled
 	CodeInternal           = codes.Internal
+	CodeInvalidFilter      = codes.InvalidFilter
+	CodeSlowSubscriber     = codes.SlowSubscriber
 )
 
 // CodeOf returns the code err carries (that of the first *CloseError or
