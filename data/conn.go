@@ -60,6 +60,9 @@ type Conn struct {
 	// Message that it lends to inline handlers and RecvFunc functions.
 	sink atomic.Pointer[recvSink]
 	lent Message
+	// lastSent is the type of the last message sent: a stream of one type
+	// looks it up (and checks its direction) once.
+	lastSent atomic.Pointer[manifest.MessageType]
 
 	callsMu  sync.Mutex
 	calls    map[uint64]*call
@@ -443,6 +446,17 @@ func jsonText(v any) ([]byte, bool) {
 
 // sendable returns the named type if this end may send it.
 func (c *Conn) sendable(typeName string) (*manifest.MessageType, error) {
+	if t := c.lastSent.Load(); t != nil && t.Name == typeName {
+		return t, nil // checked when it was first sent
+	}
+	t, err := c.sendableType(typeName)
+	if err == nil {
+		c.lastSent.Store(t)
+	}
+	return t, err
+}
+
+func (c *Conn) sendableType(typeName string) (*manifest.MessageType, error) {
 	t, ok := c.man.Type(typeName)
 	if !ok {
 		return nil, fmt.Errorf("ifkit: %s has no message type %q", c.man.Name, typeName)

@@ -405,10 +405,20 @@ func (fr *frameReader) read(f *frame) error {
 	return nil
 }
 
+// uvarint reads a varint of one or two bytes inline (type ids, corr 0,
+// sequence numbers below 2^14 and credit counts), longer ones in
+// uvarintLong.
 func uvarint(p []byte) (uint64, []byte, bool) {
 	if len(p) > 0 && p[0] < 0x80 {
-		return uint64(p[0]), p[1:], true // one byte: type ids, corr 0, small counts
+		return uint64(p[0]), p[1:], true
 	}
+	if len(p) > 1 && p[1] < 0x80 && p[1] != 0 {
+		return uint64(p[0]&0x7f) | uint64(p[1])<<7, p[2:], true
+	}
+	return uvarintLong(p)
+}
+
+func uvarintLong(p []byte) (uint64, []byte, bool) {
 	v, n := binary.Uvarint(p)
 	if n <= 0 {
 		return 0, p, false
