@@ -11,5 +11,15 @@
 // AppendFrame, FrameReader and Tag expose the wire layout for peers and
 // tests written by hand.
 //
+// Receiving has two paths on one reader. The fast one lends: RecvFunc,
+// and handlers with Config.InlineHandlers, run on the connection's reader
+// with the message borrowed until the call returns (Message.Clone keeps
+// one), so a received message costs no copy, no queue, no goroutine hand-off
+// and, in steady state, no allocation; its credit goes back when the call
+// returns. The queued one, Recv and ordinary handlers, copies each message
+// into memory the program owns. Sending: Send, or SendBatch for many
+// messages under one lock; a request or reply is written by its sender
+// when the writer is idle.
+//
 // The package imports neither yamux nor iface nor control.
 package data
