@@ -32,6 +32,8 @@ func run() int {
 	memprofile := flag.String("memprofile", "", "write a heap profile with the memory measure's connections open to this file, suffixed .SYSTEM.TRANSPORT")
 	reps := flag.Int("reps", 0, "throughput repetitions (0: 5, or 3 with -quick)")
 	memConns := flag.Int("mem-conns", 0, "idle connections of the memory measure (0: 2000, or 200 with -quick)")
+	count := flag.Int("count", 0, "throughput: messages per repetition, every payload (0: the defaults)")
+	noWarmup := flag.Bool("no-warmup", false, "throughput: skip the warm-up stream (for instruction counts; see instr.sh)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "bench: unexpected argument %q\n", flag.Arg(0))
@@ -50,6 +52,13 @@ func run() int {
 		p.reps = *reps
 	}
 	p.memprofile = *memprofile
+	p.noWarmup = *noWarmup
+	if *count > 0 {
+		p.counts = map[int]int{}
+		for _, size := range payloads {
+			p.counts[size] = *count
+		}
+	}
 	if *memConns > 0 {
 		p.memConns = *memConns
 	}

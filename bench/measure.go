@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -47,6 +49,7 @@ type params struct {
 	scaleTotal int         // messages per scaling repetition, over all connections
 	scaleReps  int
 	memprofile string // when set, the memory measure writes heap profiles named after it
+	noWarmup   bool   // throughput: no warm-up stream (instruction counts of a fixed count)
 }
 
 var (
@@ -125,25 +128,77 @@ func throughput(ctx context.Context, sys system, transport string, size int, p p
 			return err
 		}
 		defer l.Close()
-		if err := l.Stream(ctx, payload, max(n/10, 1)); err != nil { // warm-up
-			return err
+		if !p.noWarmup {
+			if err := l.Stream(ctx, payload, max(n/10, 1)); err != nil { // warm-up
+				return err
+			}
 		}
-		rates := make([]float64, 0, p.reps)
+		reps := make([]repCost, 0, p.reps)
 		for range p.reps {
 			runtime.GC()
-			t0 := time.Now()
+			before := sampleBefore()
 			if err := l.Stream(ctx, payload, n); err != nil {
 				return err
 			}
-			rates = append(rates, float64(n)/time.Since(t0).Seconds())
+			reps = append(reps, sampleAfter().since(before, n))
 		}
-		r.setRate(median(rates), size)
+		slices.SortFunc(reps, func(a, b repCost) int { return cmp.Compare(a.rate, b.rate) })
+		m := reps[len(reps)/2]
+		r.setRate(m.rate, size)
+		r.CPUus, r.Cores, r.AllocsPerMsg, r.BytesPerMsg = &m.cpuUs, &m.cores, &m.allocs, &m.bytes
 		return nil
 	})
 	if err != nil {
 		r.Err = err.Error()
 	}
 	return r
+}
+
+// costSample is the process's clocks and allocation counters at a moment.
+type costSample struct {
+	wall          time.Time
+	cpu           time.Duration // user + system, all threads
+	mallocs, heap uint64
+}
+
+// sampleBefore reads the counters, then the clocks; sampleAfter the
+// clocks first: ReadMemStats stops the world, which is not timed.
+func sampleBefore() costSample {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return costSample{wall: time.Now(), cpu: cpuTime(), mallocs: ms.Mallocs, heap: ms.TotalAlloc}
+}
+
+func sampleAfter() costSample {
+	s := costSample{wall: time.Now(), cpu: cpuTime()}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	s.mallocs, s.heap = ms.Mallocs, ms.TotalAlloc
+	return s
+}
+
+// repCost is one repetition's rate and costs per message.
+type repCost struct{ rate, cpuUs, cores, allocs, bytes float64 }
+
+func (s costSample) since(b costSample, n int) repCost {
+	wall := s.wall.Sub(b.wall).Seconds()
+	cpu := (s.cpu - b.cpu).Seconds()
+	return repCost{
+		rate:   float64(n) / wall,
+		cpuUs:  cpu * 1e6 / float64(n),
+		cores:  cpu / wall,
+		allocs: float64(s.mallocs-b.mallocs) / float64(n),
+		bytes:  float64(s.heap-b.heap) / float64(n),
+	}
+}
+
+// cpuTime is the CPU time the process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // rtt samples p.rttN round trips of rttPayload bytes over one link.

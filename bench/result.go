@@ -31,6 +31,14 @@ type Result struct {
 	RatioGRPC  *float64 `json:"ratio_grpc"`
 	RatioYamux *float64 `json:"ratio_yamux"`
 	RatioNATS  *float64 `json:"ratio_nats"`
+	// Throughput: the receiving process's cost per message at the median
+	// repetition: CPU time (both ends, user + system, from getrusage) per
+	// message, cores busy (CPU time / wall time), and heap allocations and
+	// bytes per message (runtime.MemStats, both ends).
+	CPUus        *float64 `json:"cpu_us_per_msg"`
+	Cores        *float64 `json:"cores"`
+	AllocsPerMsg *float64 `json:"allocs_per_msg"`
+	BytesPerMsg  *float64 `json:"alloc_bytes_per_msg"`
 	// VsOneConn (scaling) divides msgs_per_s by the same system's with one
 	// connection.
 	VsOneConn *float64 `json:"vs_one_conn"`
@@ -115,12 +123,16 @@ func writeTables(w io.Writer, results []Result) {
 		yamux   = column{"×yamux", func(r *Result) string { return fixed(r.RatioYamux, 2) }}
 		nats    = column{"×NATS", func(r *Result) string { return fixed(r.RatioNATS, 2) }}
 		one     = column{"×1 conn", func(r *Result) string { return fixed(r.VsOneConn, 2) }}
+		cpu     = column{"CPU µs/msg", func(r *Result) string { return fixed(r.CPUus, 2) }}
+		cores   = column{"cores", func(r *Result) string { return fixed(r.Cores, 2) }}
+		allocs  = column{"allocs/msg", func(r *Result) string { return fixed(r.AllocsPerMsg, 2) }}
+		bytes   = column{"B/msg", func(r *Result) string { return fixed(r.BytesPerMsg, 0) }}
 	)
 	tables := []struct {
 		measure, title string
 		cols           []column
 	}{
-		{mThroughput, "Streaming throughput (one connection; median of the repetitions)", []column{payload, msgs, mbs, grpc, yamux, nats}},
+		{mThroughput, "Streaming throughput (one connection; median of the repetitions)", []column{payload, msgs, mbs, grpc, yamux, nats, cpu, cores, allocs, bytes}},
 		{mRTT, "Round trip, 64 B request and reply", []column{p50, p99, grpc, yamux, nats}},
 		{mMemory, "Memory per idle connection, both ends (heap + stacks after GC)", []column{conns, mem, gor, grpc, yamux, nats}},
 		{mScaling, "Scaling: 1 KiB messages over many connections at once", []column{conns, msgs, mbs, mem, one, grpc, yamux, nats}},

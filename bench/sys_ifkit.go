@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -36,20 +37,22 @@ messages:
 flow: {credits: %d, max_message_bytes: 1048576, on_exhausted: block}
 `
 
-// ifkitSystem is ifkit with one codec, through its default user path:
-// iface.Server and iface.Dial, Conn.Send and Conn.Recv for streams, Conn.Call
-// and a Handler answering with Message.Reply for round trips. Every link is
+// ifkitSystem is ifkit with one codec, through its fast user path:
+// iface.Server and iface.Dial, Conn.Send and Conn.RecvFunc for streams,
+// Conn.Call and an inline Handler answering with Message.Reply for round
+// trips. Every link is
 // its own session (socket) with one connection on it.
 type ifkitSystem struct{ codec string }
 
 func (s ifkitSystem) Name() string { return "ifkit-" + s.codec }
 
 type ifkitServer struct {
-	srv     *iface.Server
-	addr    string
-	cleanup func()
-	conns   chan *iface.Conn
-	served  chan error
+	srv       *iface.Server
+	addr      string
+	cleanup   func()
+	conns     chan *iface.Conn
+	served    chan error
+	manifests *iface.ManifestCache // shared by the links' clients
 }
 
 func (s ifkitSystem) Start(transport string) (server, error) {
@@ -67,10 +70,11 @@ func (s ifkitSystem) Start(transport string) (server, error) {
 		return nil, err
 	}
 	is := &ifkitServer{
-		srv:     iface.NewServer(),
-		cleanup: cleanup,
-		conns:   make(chan *iface.Conn, 1),
-		served:  make(chan error, 1),
+		srv:       iface.NewServer(),
+		cleanup:   cleanup,
+		conns:     make(chan *iface.Conn, 1),
+		served:    make(chan error, 1),
+		manifests: iface.NewManifestCache(),
 	}
 	if transport == "unix" {
 		is.addr = "unix://" + l.Addr().String()
@@ -79,6 +83,10 @@ func (s ifkitSystem) Start(transport string) (server, error) {
 	}
 	err = is.srv.Register(iface.Interface{
 		Manifest: m,
+		// The round trip's handler runs on the connection's reader (no
+		// hand-off to a handler goroutine): it decodes and replies while the
+		// request is borrowed.
+		InlineHandlers: true,
 		Handlers: map[string]iface.Handler{"Ping": func(ctx context.Context, msg *iface.Message) error {
 			var v wrapperspb.BytesValue
 			if err := msg.Decode(&v); err != nil {
@@ -100,7 +108,10 @@ func (s ifkitSystem) Start(transport string) (server, error) {
 }
 
 func (is *ifkitServer) Open(ctx context.Context) (link, error) {
-	cl, err := iface.Dial(ctx, is.addr)
+	// One manifest cache for the process's clients, as a program that opens
+	// many connections to one interface would have (iface.WithManifestCache):
+	// without it each connection parses and holds the manifest (~25 KiB).
+	cl, err := iface.Dial(ctx, is.addr, iface.WithManifestCache(is.manifests))
 	if err != nil {
 		return nil, err
 	}
@@ -129,6 +140,9 @@ func (is *ifkitServer) Close() error {
 	return err
 }
 
+// errStreamDone ends a Stream's RecvFunc once it has all n messages.
+var errStreamDone = errors.New("stream done")
+
 type ifkitLink struct {
 	client *iface.Client
 	cc, sc *iface.Conn // client and server ends
@@ -147,15 +161,21 @@ func (l *ifkitLink) Stream(ctx context.Context, payload []byte, n int) error {
 		}
 		sent <- nil
 	}()
-	for range n {
-		m, err := l.cc.Recv(ctx)
-		if err != nil {
-			return err
-		}
-		// Decode as a user would to get the bytes (gRPC's RecvMsg does the same).
+	// The lending path (Conn.RecvFunc): each message is decoded on the
+	// connection's reader while borrowed, as a user would to get the bytes
+	// (gRPC's RecvMsg does the same work).
+	got := 0
+	err := l.cc.RecvFunc(ctx, func(m *iface.Message) error {
 		if err := m.Decode(&l.in); err != nil {
 			return err
 		}
+		if got++; got == n {
+			return errStreamDone
+		}
+		return nil
+	})
+	if err != errStreamDone {
+		return err
 	}
 	return <-sent
 }
