@@ -138,10 +138,29 @@ func Compile(m *manifest.Manifest, spec Spec, codecName string) (*Filter, error)
 	if err != nil {
 		return fail(KindTarget, "", "%s", err)
 	}
+	return CompileType(t, m.Flow.MaxMessageBytes, spec, codecName)
+}
+
+// CompileType compiles spec for messages of type t of at most maxBytes
+// (flow.max_message_bytes), whatever its direction; spec.Type is not
+// looked at. Compile is the server's: it also picks and checks the type.
+func CompileType(t *manifest.MessageType, maxBytes int, spec Spec, codecName string) (*Filter, error) {
+	fail := func(kind, pos, format string, args ...any) (*Filter, error) {
+		return nil, &Error{Form: spec.Form(), Pos: pos, Kind: kind, Reason: fmt.Sprintf(format, args...)}
+	}
+	if spec.IsZero() {
+		return nil, nil
+	}
+	if spec.CEL != "" && spec.Structured != "" {
+		return fail(KindSyntax, "", "a filter has one form: CEL or structured, not both")
+	}
+	if n := len(spec.CEL) + len(spec.Structured); n > MaxTextBytes {
+		return fail(KindTooLong, "", "the filter is %d bytes; at most %d are allowed", n, MaxTextBytes)
+	}
 	if codecName == "raw" {
 		return fail(KindCodec, "", "the connection's codec is raw, whose messages are opaque bytes with no fields to filter on; connect with the proto or json codec")
 	}
-	fields, env, err := declare(t, m.Flow.MaxMessageBytes)
+	fields, env, err := declare(t, maxBytes)
 	if err != nil {
 		return fail(KindType, "", "%s", err)
 	}
@@ -156,7 +175,7 @@ func Compile(m *manifest.Manifest, spec Spec, codecName string) (*Filter, error)
 			return nil, err
 		}
 	}
-	if err := f.check(env, spec.Form(), m.Flow.MaxMessageBytes); err != nil {
+	if err := f.check(env, spec.Form(), maxBytes); err != nil {
 		return nil, err
 	}
 	return f, nil

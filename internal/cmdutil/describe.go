@@ -127,7 +127,7 @@ func describeType(w *errWriter, t *manifest.MessageType) {
 		tw.Flush()
 	}
 	if len(t.FilterFields) > 0 {
-		w.printf("      filter on: %s\n", UntrustedList(t.FilterFields))
+		describeFilter(w, t)
 	}
 	for _, e := range t.Examples {
 		w.printf("      example: %s\n", Untrusted(string(e)))

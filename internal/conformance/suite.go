@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,10 +37,13 @@ type Verdict struct {
 
 // Ready is the suite's first output line: the addresses of every listener,
 // by transport ("unix", "tcp") and listener name ("reference",
-// "reference-auth", "scenarios", "auth-scenarios", and one per session
-// scenario).
+// "reference-auth", "scenarios", "auth-scenarios", "yamux-echo", one per
+// session scenario, and on tcp "reference-tls").
 type Ready struct {
-	Secret    string                       `json:"secret"`
+	Secret string `json:"secret"`
+	// CAFile is the PEM certificate that signs the "reference-tls" listener's
+	// (a TCP listener only: tls://127.0.0.1:port).
+	CAFile    string                       `json:"ca_file"`
 	Listeners map[string]map[string]string `json:"listeners"`
 }
 
@@ -69,6 +73,18 @@ func Run(ctx context.Context, dir, host string, out io.Writer) error {
 		return err
 	}
 	s.closer = append(s.closer, ref, refAuth)
+	tlsCfg, caFile, err := selfSigned(dir)
+	if err != nil {
+		return err
+	}
+	ready.CAFile = caFile
+	tl, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return err
+	}
+	ready.Listeners["tcp"]["reference-tls"] = "tls://" + tl.Addr().String()
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); ref.Serve(tls.NewListener(tl, tlsCfg)) }()
 	byName := map[string]*Scenario{}
 	for _, sc := range Scenarios() {
 		byName[sc.Name] = sc

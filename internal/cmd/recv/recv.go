@@ -18,9 +18,10 @@ type Options struct {
 	IO      *cmdutil.IOStreams
 	Addr    string
 	Iface   string
-	Count   int  // stop after this many messages; 0: until the end
-	Credits int  // credit window; 0: the manifest's flow.credits
-	Values  bool // print the values alone
+	Count   int    // stop after this many messages; 0: until the end
+	Credits int    // credit window; 0: the manifest's flow.credits
+	Values  bool   // print the values alone
+	Filter  string // the subscription filter: CEL, or the structured form (JSON)
 	Output  cmdutil.Format
 	Conn    cmdutil.ConnFlags
 }
@@ -29,7 +30,7 @@ type Options struct {
 func NewCmd(io *cmdutil.IOStreams, run func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: io}
 	cmd := &cobra.Command{
-		Use:   "recv ADDR IFACE [-n N] [--credits N]",
+		Use:   "recv ADDR IFACE [-n N] [--credits N] [--filter EXPR]",
 		Short: "Print the messages an interface sends, as NDJSON",
 		Long: `Connect to the interface IFACE at ADDR and print each message the server sends, one
 JSON object per line: {"seq":N,"type":"T","value":{...}}. Protobuf messages are
@@ -46,10 +47,14 @@ handles 4 messages at a time grants 4.
 
 -o text prints "#seq Type value"; -o yaml one document per message.
 
+` + cmdutil.FilterHelp + `
+
 ` + cmdutil.AddrHelp,
 		Example: `  ifctl recv unix:///tmp/ifkit.sock sensors.temperature -n 3
   ifctl recv 127.0.0.1:7400 sensors.temperature --values | jq .celsius
-  ifctl recv unix:///tmp/ifkit.sock jobs.queue --credits 4 --timeout 30s`,
+  ifctl recv unix:///tmp/ifkit.sock jobs.queue --credits 4 --timeout 30s
+  ifctl recv unix:///tmp/ifkit.sock sensors.temperature --filter 'zone == "north"'
+  ifctl recv unix:///tmp/ifkit.sock events.topic --filter '{"field":"severity","in":["warning","critical"]}'`,
 		Args:              cobra.ExactArgs(2),
 		ValidArgsFunction: cmdutil.CompleteIfaces,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -66,6 +71,7 @@ handles 4 messages at a time grants 4.
 	cmd.Flags().IntVarP(&opts.Count, "count", "n", 0, "stop after N messages (0: until the end)")
 	cmd.Flags().IntVar(&opts.Credits, "credits", 0, "messages the server may send ahead (0: the manifest's flow.credits)")
 	cmd.Flags().BoolVar(&opts.Values, "values", false, "print each message's value alone")
+	cmd.Flags().StringVar(&opts.Filter, "filter", "", "receive only the messages this filter selects (CEL, or structured JSON starting with {)")
 	cmdutil.AddOutputFlag(cmd, &opts.Output, cmdutil.JSON)
 	cmdutil.AddConnFlags(cmd, &opts.Conn, 0, "stop after this long (0: never; connecting gives up after 10s)")
 	return cmd
@@ -82,6 +88,9 @@ func Run(ctx context.Context, opts *Options) error {
 	var co []iface.ConnectOption
 	if opts.Credits > 0 {
 		co = append(co, iface.WithCredits(opts.Credits))
+	}
+	if opts.Filter != "" {
+		co = append(co, iface.WithFilter(cmdutil.ParseFilter(opts.Filter)))
 	}
 	rctx, cancel := cmdutil.WithTimeout(ctx, opts.Conn.Timeout)
 	defer cancel()
