@@ -36,7 +36,9 @@ var statuses = map[codes.Code]int{
 	codes.UnsupportedCodec:   http.StatusBadGateway,
 	codes.UnsupportedVersion: http.StatusBadGateway,
 	codes.KeepaliveTimeout:   http.StatusBadGateway,
-	codes.TransportError:     http.StatusBadGateway, // the server is gone
+	codes.TransportError:     http.StatusBadGateway,      // the server is gone
+	codes.InvalidFilter:      http.StatusBadRequest,      // a stream's ?filter= does not compile
+	codes.SlowSubscriber:     http.StatusTooManyRequests, // a topic's reader fell behind under the error policy
 }
 
 // Status returns the HTTP status the gateway answers an ifkit code with.

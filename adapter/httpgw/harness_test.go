@@ -247,7 +247,7 @@ func registerExamples(srv *iface.Server) error {
 		case "sensors.temperature":
 			x.OnConnect = func(ctx context.Context, c *iface.Conn) {
 				for i := 0; ctx.Err() == nil; i++ {
-					if c.Send(ctx, "Reading", json.RawMessage(fmt.Sprintf(`{"probe":"p%d","celsius":21.5,"time":"2026-11-22T09:30:00Z"}`, i))) != nil {
+					if c.Send(ctx, "Reading", json.RawMessage(fmt.Sprintf(`{"probe":"p%d","celsius":21.5,"time":"2026-11-22T09:30:00Z","zone":%q}`, i, []string{"north", "south"}[i%2]))) != nil {
 						return
 					}
 				}

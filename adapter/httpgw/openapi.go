@@ -132,6 +132,8 @@ func streamPath(m *manifest.Manifest, s *schemas, errResp any) map[string]any {
 		"parameters": []any{
 			map[string]any{"name": "n", "in": "query", "description": "stop after this many messages", "schema": map[string]any{"type": "integer", "minimum": 0}},
 			map[string]any{"name": "credits", "in": "query", "description": "messages the server may send ahead of the reader", "schema": map[string]any{"type": "integer", "minimum": 1}},
+			map[string]any{"name": "filter", "in": "query", "description": "a CEL expression over the filter_fields of the type sent (spec/PROTOCOL.md §4.8): the server sends only the messages it selects", "schema": map[string]any{"type": "string"}},
+			map[string]any{"name": "filter_type", "in": "query", "description": "the type the filter is about, when more than one can be filtered", "schema": map[string]any{"type": "string"}},
 		},
 		"responses": map[string]any{
 			"200": map[string]any{"description": "The stream", "content": map[string]any{

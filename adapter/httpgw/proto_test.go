@@ -2,6 +2,7 @@ package httpgw_test
 
 import (
 	"encoding/json"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -37,5 +38,17 @@ func TestProtoInterfaces(t *testing.T) {
 	var r map[string]any
 	if json.Unmarshal(recs[1].Value, &r) != nil || !strings.HasPrefix(r["probe"].(string), "p") || r["celsius"] != 21.5 || r["time"] != "2026-11-22T09:30:00Z" || r["batteryPercent"] != 0.0 {
 		t.Errorf("reading: %s", recs[1].Value)
+	}
+	// A filter, evaluated by the server; one that does not compile is 400.
+	st, _, body = w.do("GET", "/sensors.temperature/stream?n=4&filter="+url.QueryEscape(`zone == "south"`), "", "")
+	if recs := records(t, body); st != 200 || len(recs) != 4 {
+		t.Fatalf("filtered stream: %d %s", st, body)
+	}
+	if strings.Contains(string(body), `"north"`) {
+		t.Errorf("the filter let north through: %s", body)
+	}
+	st, _, body = w.do("GET", "/sensors.temperature/stream?filter="+url.QueryEscape(`zone ==`), "", "")
+	if e := errorOf(t, body); st != 400 || e.Code != codes.InvalidFilter {
+		t.Errorf("bad filter: %d %s", st, body)
 	}
 }

@@ -264,7 +264,12 @@ func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, client *if
 		limit = n
 	}
 	window := g.window(r, e.m)
-	conn, err := client.Connect(ctx, e.m.Name, iface.WithPullMode(), iface.WithCredits(window))
+	opts := []iface.ConnectOption{iface.WithPullMode(), iface.WithCredits(window)}
+	q := r.URL.Query()
+	if f := (iface.Filter{Type: q.Get("filter_type"), CEL: q.Get("filter")}); f != (iface.Filter{}) {
+		opts = append(opts, iface.WithFilter(f))
+	}
+	conn, err := client.Connect(ctx, e.m.Name, opts...)
 	if err != nil {
 		writeError(w, err)
 		return

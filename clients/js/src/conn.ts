@@ -41,7 +41,8 @@ export interface SendOptions {
   signal?: AbortSignal;
 }
 
-export interface LocalStats {
+/** The counters both ends keep of a connection (the server's are ConnStats, §10.2). */
+export interface Counters {
   connectionId: number;
   interface: string;
   sentMessages: number;
@@ -54,6 +55,10 @@ export interface LocalStats {
   creditsGranted: number;
   queued: number;
   authFailures: number;
+}
+
+/** This end's counters. */
+export interface LocalStats extends Counters {
   /** How many of the messages this end sent the server has consumed, as its last CREDIT said. */
   peerConsumed: number;
 }

@@ -6,6 +6,7 @@ import { ControlFrame, decode, encode } from './pb.js';
 import { ld, LDReader } from './wire.js';
 import { Manifest, sha256Hash } from './manifest.js';
 import type { Stream } from './yamux.js';
+import type { Counters } from './conn.js';
 
 const ControlMax = 32 << 20;
 const NotificationBuffer = 64;
@@ -25,21 +26,10 @@ export interface ManifestResult {
   manifest?: Manifest;
 }
 
-export interface ConnStats {
-  connectionId: number;
-  interface: string;
-  sentMessages: number;
-  receivedMessages: number;
-  sentBytes: number;
-  receivedBytes: number;
-  refused: number;
-  dropped: number;
-  creditsHeld: number;
-  creditsGranted: number;
-  queued: number;
+/** The server's counters of a connection (§10.2). */
+export interface ConnStats extends Counters {
   paused: boolean;
   uptimeMs: number;
-  authFailures: number;
   /** Messages the connection's filter selected (sent), and those it did not (never sent). */
   matched: number;
   filteredOut: number;

@@ -1,7 +1,7 @@
 // @ifkit/client: an ifkit client for Node.js (spec/PROTOCOL.md).
 
 export { Client, RefusedError, preface, authMAC, sessionKey, messageKey, type DialOptions } from './client.js';
-export { Connection, Message, ReplyStream, tag, type ConnectOptions, type Handler, type SendOptions, type LocalStats } from './conn.js';
+export { Connection, Message, ReplyStream, tag, type ConnectOptions, type Handler, type SendOptions, type LocalStats, type Counters } from './conn.js';
 export { Control, type InterfaceInfo, type ManifestResult, type ConnStats, type Notification } from './control.js';
 export { Manifest, sha256Hash, type MessageType, type Flow, type Direction, type OnExhausted } from './manifest.js';
 export { codecs, CodecError, type Codec, type CodecName } from './codec.js';

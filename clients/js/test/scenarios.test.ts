@@ -20,7 +20,6 @@ interface Scenario {
   client_must: string;
 }
 const scenarios: Scenario[] = JSON.parse(readFileSync(path.join(repoRoot, 'spec/conformance/scenarios.json'), 'utf8'));
-const code = (name: string) => scenarios.find((s) => s.name === name)!.code!;
 
 type Play = (t: Transport, sc: Scenario) => Promise<void>;
 
@@ -49,17 +48,25 @@ async function connect(t: Transport, sc: Scenario, opts: Parameters<Client['conn
   }
 }
 
+/** withConn connects to the scenario, runs f, and closes the session whatever happens. */
+function withConn(f: (conn: Connection) => Promise<void>, opts: Parameters<Client['connect']>[1] = {}): Play {
+  return async (t, sc) => {
+    const { c, conn } = await connect(t, sc, opts);
+    try {
+      await f(conn);
+    } finally {
+      c.close();
+    }
+  };
+}
+
 /** violation: the client must end the connection itself with the scenario's code. */
-const violation: Play = async (t, sc) => {
-  const { c, conn } = await connect(t, sc);
-  try {
+const violation: Play = (t, sc) =>
+  withConn(async (conn) => {
     const end = await conn.closed;
     assert.equal(end.codeName, sc.code, end.message);
     assert.equal(end.remote, false);
-  } finally {
-    c.close();
-  }
-};
+  })(t, sc);
 
 const plays: Record<string, Play> = {
   'session.preface': async (t, sc) => {
@@ -90,15 +97,10 @@ const plays: Record<string, Play> = {
   'conformance.bad_varint': violation,
   'conformance.over_grant': violation,
   'conformance.unexpected_auth': violation,
-  'conformance.reply_wrong_type': async (t, sc) => {
-    const { c, conn } = await connect(t, sc);
-    try {
-      const r = await settle(conn.call('Ask', {}));
-      assert.ok(!r.ok && r.error instanceof CloseError && r.error.code === Code.protocol_error, String(r.ok || r.error));
-    } finally {
-      c.close();
-    }
-  },
+  'conformance.reply_wrong_type': withConn(async (conn) => {
+    const r = await settle(conn.call('Ask', {}));
+    assert.ok(!r.ok && r.error instanceof CloseError && r.error.code === Code.protocol_error, String(r.ok || r.error));
+  }),
   'conformance.manifest_mismatch': async (t, sc) => {
     // The manifest the client was "built against": the one the scenario serves, fetched first.
     const first = await connect(t, { ...sc, name: 'conformance.eof' });
@@ -120,140 +122,79 @@ const plays: Record<string, Play> = {
     const r = await settle(connect(t, sc));
     assert.ok(!r.ok && r.error instanceof RemoteError && r.error.code === Code.unknown_interface && r.error.reason === 'refused by the scenario');
   },
-  'conformance.invalid_body': async (t, sc) => {
-    const refused: RemoteError[] = [];
-    const { c, conn } = await connect(t, sc, { onRefused: (e) => refused.push(e) });
-    try {
-      const m = await conn.recv();
-      assert.equal(m.seq, 2);
-      assert.deepEqual(m.value, { n: 2 });
-      const end = await conn.closed;
-      assert.equal(end.code, Code.normal_close);
-      assert.equal(end.remote, true);
-      assert.equal(conn.stats().refused, 1);
-    } finally {
-      c.close();
-    }
-  },
-  'conformance.remote_close': async (t, sc) => {
-    const { c, conn } = await connect(t, sc);
-    try {
-      const got: number[] = [];
-      const r = await settle((async () => {
-        for await (const m of conn) got.push(m.value.n);
-      })());
-      assert.deepEqual(got, [1, 2], 'messages before the CLOSE are delivered');
-      assert.ok(!r.ok && r.error instanceof CloseError);
-      assert.equal(r.error.code, Code.draining);
-      assert.equal(r.error.reason, 'the server closed');
-      assert.equal(r.error.remote, true);
-    } finally {
-      c.close();
-    }
-  },
-  'conformance.eof': async (t, sc) => {
-    const { c, conn } = await connect(t, sc);
-    try {
-      assert.deepEqual((await conn.recv()).value, { n: 1 });
-      const end = await conn.closed;
-      assert.equal(end.code, Code.transport_error);
-      assert.match(end.reason, /without a CLOSE/);
-    } finally {
-      c.close();
-    }
-  },
-  'conformance.call_error': async (t, sc) => {
-    const { c, conn } = await connect(t, sc);
-    try {
-      const r = await settle(conn.call('Ask', {}));
-      assert.ok(!r.ok && r.error instanceof RemoteError && r.error.code === Code.internal && r.error.reason === 'refused by the scenario', String(r.ok || r.error));
-      assert.equal(conn.err, undefined, 'the connection goes on');
-      await conn.close('done');
-    } finally {
-      c.close();
-    }
-  },
-  'conformance.call_end': async (t, sc) => {
-    const { c, conn } = await connect(t, sc);
-    try {
-      const r = await settle(conn.call('Ask', {}));
-      assert.ok(!r.ok && /ended the reply without answering/.test(r.error.message), String(r.ok || r.error));
-      await conn.close('done');
-    } finally {
-      c.close();
-    }
-  },
-  'conformance.call_stream': async (t, sc) => {
-    const { c, conn } = await connect(t, sc);
-    try {
-      const items: number[] = [];
-      for await (const r of conn.callStream('Scan', {})) items.push(r.value.i);
-      assert.deepEqual(items, [1, 2, 3]);
-      assert.deepEqual((await conn.call('Ask', {})).value, { ok: true });
-      await conn.close('done');
-    } finally {
-      c.close();
-    }
-  },
-  'conformance.reply_unknown_corr': async (t, sc) => {
-    const { c, conn } = await connect(t, sc);
-    try {
-      assert.deepEqual((await conn.recv()).value, { n: 1 });
-      assert.equal((await conn.closed).code, Code.normal_close);
-    } finally {
-      c.close();
-    }
-  },
-  'conformance.credits_respected': async (t, sc) => {
-    const { c, conn } = await connect(t, sc);
-    try {
-      await Promise.all([1, 2, 3, 4, 5].map((i) => conn.send('Tell', { i })));
-      assert.equal(conn.stats().sentMessages, 5);
-      assert.equal((await conn.closed).code, Code.normal_close);
-    } finally {
-      c.close();
-    }
-  },
-  'conformance.auto_credit': async (t, sc) => {
-    const { c, conn } = await connect(t, sc);
-    try {
-      for (let i = 1; i <= 4; i++) assert.deepEqual((await conn.recv()).value, { n: i });
-      assert.equal((await conn.closed).code, Code.normal_close);
-    } finally {
-      c.close();
-    }
-  },
-  'conformance.pull_mode': async (t, sc) => {
-    const { c, conn } = await connect(t, sc, { pull: true });
-    try {
-      await new Promise((r) => setTimeout(r, 100));
-      assert.equal(conn.request(3), 3);
-      for (let i = 1; i <= 3; i++) assert.deepEqual((await conn.recv()).value, { n: i });
-      await conn.close('done');
-    } finally {
-      c.close();
-    }
-  },
-  'conformance.auth_bad_tag': async (t, sc) => {
-    const { c, conn } = await connect(t, sc);
-    try {
-      const m = await conn.recv();
-      assert.equal(m.seq, 2);
-      assert.equal(conn.stats().authFailures, 1);
-      assert.equal((await conn.closed).code, Code.normal_close);
-    } finally {
-      c.close();
-    }
-  },
-  'conformance.auth_client_tags': async (t, sc) => {
-    const { c, conn } = await connect(t, sc);
-    try {
-      await conn.send('Tell', { hello: 'world' });
-      assert.equal((await conn.closed).code, Code.normal_close);
-    } finally {
-      c.close();
-    }
-  },
+  'conformance.invalid_body': withConn(async (conn) => {
+    const m = await conn.recv();
+    assert.equal(m.seq, 2);
+    assert.deepEqual(m.value, { n: 2 });
+    const end = await conn.closed;
+    assert.equal(end.code, Code.normal_close);
+    assert.equal(end.remote, true);
+    assert.equal(conn.stats().refused, 1);
+  }),
+  'conformance.remote_close': withConn(async (conn) => {
+    const got: number[] = [];
+    const r = await settle((async () => {
+      for await (const m of conn) got.push(m.value.n);
+    })());
+    assert.deepEqual(got, [1, 2], 'messages before the CLOSE are delivered');
+    assert.ok(!r.ok && r.error instanceof CloseError);
+    assert.equal(r.error.code, Code.draining);
+    assert.equal(r.error.reason, 'the server closed');
+    assert.equal(r.error.remote, true);
+  }),
+  'conformance.eof': withConn(async (conn) => {
+    assert.deepEqual((await conn.recv()).value, { n: 1 });
+    const end = await conn.closed;
+    assert.equal(end.code, Code.transport_error);
+    assert.match(end.reason, /without a CLOSE/);
+  }),
+  'conformance.call_error': withConn(async (conn) => {
+    const r = await settle(conn.call('Ask', {}));
+    assert.ok(!r.ok && r.error instanceof RemoteError && r.error.code === Code.internal && r.error.reason === 'refused by the scenario', String(r.ok || r.error));
+    assert.equal(conn.err, undefined, 'the connection goes on');
+    await conn.close('done');
+  }),
+  'conformance.call_end': withConn(async (conn) => {
+    const r = await settle(conn.call('Ask', {}));
+    assert.ok(!r.ok && /ended the reply without answering/.test(r.error.message), String(r.ok || r.error));
+    await conn.close('done');
+  }),
+  'conformance.call_stream': withConn(async (conn) => {
+    const items: number[] = [];
+    for await (const r of conn.callStream('Scan', {})) items.push(r.value.i);
+    assert.deepEqual(items, [1, 2, 3]);
+    assert.deepEqual((await conn.call('Ask', {})).value, { ok: true });
+    await conn.close('done');
+  }),
+  'conformance.reply_unknown_corr': withConn(async (conn) => {
+    assert.deepEqual((await conn.recv()).value, { n: 1 });
+    assert.equal((await conn.closed).code, Code.normal_close);
+  }),
+  'conformance.credits_respected': withConn(async (conn) => {
+    await Promise.all([1, 2, 3, 4, 5].map((i) => conn.send('Tell', { i })));
+    assert.equal(conn.stats().sentMessages, 5);
+    assert.equal((await conn.closed).code, Code.normal_close);
+  }),
+  'conformance.auto_credit': withConn(async (conn) => {
+    for (let i = 1; i <= 4; i++) assert.deepEqual((await conn.recv()).value, { n: i });
+    assert.equal((await conn.closed).code, Code.normal_close);
+  }),
+  'conformance.pull_mode': withConn(async (conn) => {
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(conn.request(3), 3);
+    for (let i = 1; i <= 3; i++) assert.deepEqual((await conn.recv()).value, { n: i });
+    await conn.close('done');
+  }, { pull: true }),
+  'conformance.auth_bad_tag': withConn(async (conn) => {
+    const m = await conn.recv();
+    assert.equal(m.seq, 2);
+    assert.equal(conn.stats().authFailures, 1);
+    assert.equal((await conn.closed).code, Code.normal_close);
+  }),
+  'conformance.auth_client_tags': withConn(async (conn) => {
+    await conn.send('Tell', { hello: 'world' });
+    assert.equal((await conn.closed).code, Code.normal_close);
+  }),
 };
 plays['conformance.auth_missing_tag'] = plays['conformance.auth_bad_tag']!;
 
@@ -272,4 +213,3 @@ for (const transport of transports) {
     }
   });
 }
-void code;

@@ -61,7 +61,8 @@ server registers, changes or removes later appear, change and go on the gateway.
   GET  /NAME/stream             what the server sends: NDJSON, or SSE with
                                 Accept: text/event-stream, or a WebSocket (which
                                 also sends {"type":T,"value":V} to the server);
-                                ?n=N stops after N, ?credits=N sets the window
+                                ?n=N stops after N, ?credits=N sets the window,
+                                ?filter=CEL has the server send only what it selects
   POST /NAME/TYPE               a message: a request's reply as JSON; a stream
                                 request's replies as NDJSON or SSE; a one-way
                                 type's body of one JSON value or NDJSON lines
@@ -75,7 +76,7 @@ server has credit for it.
 
 Errors are JSON, {"error":{"code":"invalid_message","status":400,"message":...,
 "pointer":"/celsius"}}, with the ifkit code and a status from one table:
-invalid_message 400, message_too_large 413, unknown_interface and unknown_type
+invalid_message and invalid_filter 400, message_too_large 413, unknown_interface and unknown_type
 404, wrong_direction 405, limit_exceeded (no credit under the error policy) 429,
 auth_failed 403, draining 503, a call that timed out 504, internal 500, the
 server gone 502 (the gateway dials again).
