@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -43,6 +44,7 @@ var _ http.Handler = (*Gateway)(nil)
 // entry; the old one's shared connection is closed.
 type entry struct {
 	m        *manifest.Manifest
+	codecs   []string // the gateway's codecs, in its order of preference
 	openapi  doc
 	asyncapi doc
 
@@ -278,7 +280,7 @@ func (g *Gateway) load(ctx context.Context, ctl *control.Client, name string) er
 		return nil
 	}
 	g.mu.Lock()
-	g.ifaces[name] = &entry{m: m}
+	g.ifaces[name] = &entry{m: m, codecs: g.o.codecs}
 	g.mu.Unlock()
 	if old != nil {
 		old.retire("the interface's manifest changed")
@@ -363,7 +365,23 @@ func (e *entry) callConn(ctx context.Context, client *iface.Client) (*iface.Conn
 	if gone {
 		return nil, errorf(codes.UnknownInterface, "%s changed or went away; try again", e.m.Name)
 	}
-	return client.Connect(ctx, e.m.Name, iface.WithCatchAll(func(context.Context, *iface.Message) error { return nil }))
+	return e.connect(ctx, client, iface.WithCatchAll(func(context.Context, *iface.Message) error { return nil }))
+}
+
+// connect opens a connection to e's interface, asking for the gateway's
+// codecs that the interface offers (all of them when it offers none of
+// those).
+func (e *entry) connect(ctx context.Context, client *iface.Client, opts ...iface.ConnectOption) (*iface.Conn, error) {
+	var codecs []string
+	for _, c := range e.codecs {
+		if slices.Contains(e.m.Codecs, c) {
+			codecs = append(codecs, c)
+		}
+	}
+	if len(codecs) > 0 {
+		opts = append(opts, iface.WithCodec(codecs...))
+	}
+	return client.Connect(ctx, e.m.Name, opts...)
 }
 
 // release gives back a connection callConn returned: kept for the next

@@ -100,7 +100,7 @@ func (g *Gateway) callStream(ctx context.Context, w http.ResponseWriter, r *http
 	window := g.window(r, e.m)
 	// Messages that answer no call are dropped, and their credit given
 	// back, so that they never starve the replies.
-	conn, err := client.Connect(ctx, e.m.Name, iface.WithPullMode(), iface.WithCredits(window),
+	conn, err := e.connect(ctx, client, iface.WithPullMode(), iface.WithCredits(window),
 		iface.WithCatchAll(func(_ context.Context, m *iface.Message) error { m.Conn().Request(1); return nil }))
 	if err != nil {
 		writeError(w, err)
@@ -158,7 +158,7 @@ type refusal struct {
 func (g *Gateway) send(ctx context.Context, w http.ResponseWriter, r *http.Request, client *iface.Client, e *entry, t *manifest.MessageType) {
 	var mu sync.Mutex
 	var refusals []*codes.RemoteError
-	conn, err := client.Connect(ctx, e.m.Name,
+	conn, err := e.connect(ctx, client,
 		iface.WithCatchAll(func(context.Context, *iface.Message) error { return nil }),
 		iface.WithOnRefused(func(_ *iface.Conn, re *iface.RemoteError) {
 			mu.Lock()

@@ -3,6 +3,8 @@ package httpgw
 import (
 	"log/slog"
 	"time"
+
+	"github.com/ifkit/ifkit/codec"
 )
 
 // Defaults of the options.
@@ -39,6 +41,7 @@ type options struct {
 	writeTimeout  time.Duration
 	redialBackoff time.Duration
 	base          string
+	codecs        []string
 	log           *slog.Logger
 }
 
@@ -49,6 +52,7 @@ func defaultOptions() options {
 		writeTimeout:  DefaultWriteTimeout,
 		redialBackoff: DefaultRedialBackoff,
 		base:          "/",
+		codecs:        []string{codec.NameJSON},
 		log:           slog.New(slog.DiscardHandler),
 	}
 }
@@ -108,4 +112,14 @@ func WithLogger(l *slog.Logger) Option {
 			o.log = l
 		}
 	})
+}
+
+// WithCodecs sets the codecs the gateway asks for, in its order of
+// preference, among those each interface offers (all of them when it
+// offers none of these). The default is JSON alone, which is what HTTP
+// clients send and get: the server encodes and decodes, and the gateway
+// passes the text through; with "proto" the gateway converts through the
+// protobuf JSON mapping itself.
+func WithCodecs(names ...string) Option {
+	return optionFunc(func(o *options) { o.codecs = names })
 }

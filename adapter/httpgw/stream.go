@@ -269,7 +269,7 @@ func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, client *if
 	if f := (iface.Filter{Type: q.Get("filter_type"), CEL: q.Get("filter")}); f != (iface.Filter{}) {
 		opts = append(opts, iface.WithFilter(f))
 	}
-	conn, err := client.Connect(ctx, e.m.Name, opts...)
+	conn, err := e.connect(ctx, client, opts...)
 	if err != nil {
 		writeError(w, err)
 		return
