@@ -58,7 +58,9 @@ type TopicStats struct {
 // Topic returns the topic of the named interface, made on first use with
 // every open connection of that interface as a subscriber; connections
 // that open later subscribe, and those that end leave. The interface need
-// not be registered yet.
+// not be registered yet. A connection subscribes once the server has
+// started it, which can be just after the client's Connect has returned:
+// a message published in between does not reach it.
 func (s *Server) Topic(name string) *Topic {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -103,7 +103,7 @@ func Run(opts *Options) error {
 		return sendLogs(ctx, out, cl, logged)
 	}
 	for _, step := range []func(context.Context, io.Writer, *iface.Client, map[string]*manifest.Manifest) error{
-		introspect, streamToClient, streamToServer, requests, creditStall, badInput,
+		introspect, streamToClient, streamToServer, requests, creditStall, badInput, pubsub(srv),
 	} {
 		if err := step(ctx, out, cl, ms); err != nil {
 			return err

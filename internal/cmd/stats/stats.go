@@ -130,6 +130,8 @@ type statsJSON struct {
 	Paused           bool   `json:"paused"`
 	UptimeMs         int64  `json:"uptime_ms"`
 	AuthFailures     uint64 `json:"auth_failures"`
+	Matched          uint64 `json:"matched"`
+	FilteredOut      uint64 `json:"filtered_out"`
 }
 
 func write(opts *Options, st iface.ConnStats, n int) error {
@@ -152,6 +154,9 @@ func write(opts *Options, st iface.ConnStats, n int) error {
 		fmt.Fprintf(tw, "auth failures\t%d received messages\n", st.AuthFailures)
 	}
 	fmt.Fprintf(tw, "dropped\t%d messages (flow policy)\n", st.Dropped)
+	if st.Matched > 0 || st.FilteredOut > 0 {
+		fmt.Fprintf(tw, "filter\t%d messages matched and sent, %d filtered out (never sent)\n", st.Matched, st.FilteredOut)
+	}
 	fmt.Fprintf(tw, "credits\tthe server may send %d more; ifctl may send %d more\n", st.CreditsHeld, st.CreditsGranted)
 	fmt.Fprintf(tw, "queued\t%d messages waiting for credit\n", st.Queued)
 	paused := "no"
@@ -171,5 +176,6 @@ func toJSON(st iface.ConnStats) statsJSON {
 		CreditsHeld: st.CreditsHeld, CreditsGranted: st.CreditsGranted,
 		Queued: st.Queued, Paused: st.Paused,
 		UptimeMs: st.Uptime.Milliseconds(), AuthFailures: st.AuthFailures,
+		Matched: st.Matched, FilteredOut: st.FilteredOut,
 	}
 }
