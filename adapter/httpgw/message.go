@@ -121,7 +121,7 @@ func (g *Gateway) callStream(ctx context.Context, w http.ResponseWriter, r *http
 		return
 	}
 	defer rs.Close()
-	_, err = pump(ctx, conn, rs.Recv, out, 0)
+	_, err = pump(ctx, conn, window, rs.Recv, out, 0)
 	reason = g.ended(ctx, out, err)
 }
 

@@ -191,13 +191,16 @@ func (s *wsWriter) end(err error) {
 	s.ws.Close(websocket.StatusInternalError, reason)
 }
 
-// pump moves messages from next to out, granting conn one credit for each
-// message written (the connection is in pull mode, with its window
+// pump moves messages from next to out, giving conn back one credit for
+// each message written (the connection is in pull mode, with its window
 // requested already), until limit messages (0: no limit) or an error:
 // next's (io.EOF at the end of a reply stream, the connection's end) or
-// out's (an errClient).
-func pump(ctx context.Context, conn *iface.Conn, next func(context.Context) (*iface.Message, error), out streamWriter, limit int) (int, error) {
-	n := 0
+// out's (an errClient). Credits go back in batches of half the window, so
+// that the server is never more than a window ahead of the HTTP client
+// and a CREDIT frame is not written for every message.
+func pump(ctx context.Context, conn *iface.Conn, window int, next func(context.Context) (*iface.Message, error), out streamWriter, limit int) (int, error) {
+	n, taken := 0, 0
+	batch := max(1, window/2)
 	for limit == 0 || n < limit {
 		msg, err := next(ctx)
 		if err != nil {
@@ -211,7 +214,10 @@ func pump(ctx context.Context, conn *iface.Conn, next func(context.Context) (*if
 			return n, err
 		}
 		n++
-		conn.Request(1)
+		if taken++; taken >= batch {
+			conn.Request(taken)
+			taken = 0
+		}
 	}
 	return n, nil
 }
@@ -286,7 +292,7 @@ func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, client *if
 		return
 	}
 	conn.Request(window)
-	_, err = pump(ctx, conn, conn.Recv, out, limit)
+	_, err = pump(ctx, conn, window, conn.Recv, out, limit)
 	reason = g.ended(ctx, out, err)
 }
 
@@ -327,7 +333,7 @@ func (g *Gateway) serveWebSocket(ctx context.Context, w http.ResponseWriter, r *
 		return g.wsEnded(ctx, out, <-readErr)
 	}
 	conn.Request(window)
-	_, err = pump(ctx, conn, conn.Recv, out, limit)
+	_, err = pump(ctx, conn, window, conn.Recv, out, limit)
 	if errors.Is(err, context.Canceled) { // by the reader's end, or the request's
 		if rerr := <-readErr; rerr != nil {
 			err = rerr
