@@ -180,9 +180,8 @@ func (g *Gateway) send(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		}
 		ge := *toError(err)
 		if line > 0 {
-			ge.Line = line
+			ge.Line, ge.Sent = line, &sent
 		}
-		ge.Sent = &sent
 		writeError(w, &ge)
 	}
 	sendOne := func(line int, data []byte) error {

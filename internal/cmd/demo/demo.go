@@ -44,8 +44,8 @@ func NewCmd(io *cmdutil.IOStreams, run func(*Options) error) *cobra.Command {
 		Long: `Serve the built-in example interfaces (a sensor stream, a log sink, a key-value store,
 a job queue, a pub/sub topic, an HTTP-style API, a blob stream) on a temporary Unix
 socket, then act as a client: list and describe them over the control sub-interface,
-stream typed messages both ways, make requests, stall a sender with credits, and send
-an invalid message. Needs nothing but this binary; takes a few seconds.`,
+stream typed messages both ways, make requests, stall a sender with credits, send an
+invalid message, and put them all on HTTP through a gateway. Needs nothing but this binary; takes a few seconds.`,
 		Example: `  go run ./cmd/ifctl demo`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -102,8 +102,11 @@ func Run(opts *Options) error {
 	streamToServer := func(ctx context.Context, out io.Writer, cl *iface.Client, ms map[string]*manifest.Manifest) error {
 		return sendLogs(ctx, out, cl, logged)
 	}
+	gateway := func(ctx context.Context, out io.Writer, _ *iface.Client, _ map[string]*manifest.Manifest) error {
+		return overHTTP(ctx, out, addr)
+	}
 	for _, step := range []func(context.Context, io.Writer, *iface.Client, map[string]*manifest.Manifest) error{
-		introspect, streamToClient, streamToServer, requests, creditStall, badInput, pubsub(srv),
+		introspect, streamToClient, streamToServer, requests, creditStall, badInput, pubsub(srv), gateway,
 	} {
 		if err := step(ctx, out, cl, ms); err != nil {
 			return err
