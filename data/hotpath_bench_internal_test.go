@@ -4,8 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"syscall"
 	"testing"
+	"time"
 
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/ifkit/ifkit/codec"
 	"github.com/ifkit/ifkit/manifest"
 )
 
@@ -72,4 +81,85 @@ func BenchmarkCreditAccounting(b *testing.B) {
 			o.grant(g, window)
 		}
 	}
+}
+
+// BenchmarkSocketStream streams messages over a Unix socket pair with no
+// session under the connection (no yamux), the receiver on the lending
+// path (RecvFunc): the data plane's own cost, and the ceiling yamux sits
+// under. It should report 0 allocs/op at every size.
+func BenchmarkSocketStream(b *testing.B) {
+	for _, size := range []int{64, 1 << 10, 64 << 10} {
+		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) { benchSocketStream(b, size) })
+	}
+}
+
+func benchSocketStream(b *testing.B, size int) {
+	m, err := manifest.Parse("blob.yaml", []byte(`
+ifkit: 1
+name: bench.blob
+version: 1.0.0
+direction: send
+codecs: [proto]
+protos: [google/protobuf/wrappers.proto]
+messages:
+  send:
+    Out: {proto: google.protobuf.BytesValue}
+flow: {credits: 256, max_message_bytes: 1048576, on_exhausted: block}
+`), manifest.WithDir(b.TempDir()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pc, _ := codec.Standard().Lookup(codec.NameProto)
+	a, z := socketPair(b)
+	srv := New(a, nil, Config{ID: 1, Manifest: m, Codec: pc, Server: true, SendCredit: 256, ReceivesNothing: true, CloseTimeout: time.Second}).Start()
+	cli := New(z, nil, Config{ID: 1, Manifest: m, Codec: pc, Window: 256, AutoGrant: true, CloseTimeout: time.Second}).Start()
+	defer srv.Close("done")
+	defer cli.Close("done")
+	msg := wrapperspb.Bytes(make([]byte, size))
+	ctx := context.Background()
+	sent := make(chan error, 1)
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	go func() {
+		for range b.N {
+			if err := srv.Send(ctx, "Out", msg); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- nil
+	}()
+	n := 0
+	errEnough := errors.New("enough")
+	if err := cli.RecvFunc(ctx, func(*Message) error {
+		if n++; n == b.N {
+			return errEnough
+		}
+		return nil
+	}); err != errEnough {
+		b.Fatal(err)
+	}
+	if err := <-sent; err != nil {
+		b.Fatal(err)
+	}
+}
+
+// socketPair returns the two ends of a connected Unix stream socket pair.
+func socketPair(b *testing.B) (net.Conn, net.Conn) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ends [2]net.Conn
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "socketpair")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		ends[i] = c
+	}
+	return ends[0], ends[1]
 }
