@@ -189,8 +189,9 @@ func (c *Client) handshake(ctx context.Context, raw net.Conn, a Addr) error {
 	case prefaceAuthRequired:
 		if c.sessKey, err = clientAuth(raw, c.secret); err != nil {
 			raw.Close()
-			if errors.Is(err, errSecret) {
-				return &CloseError{Code: CodeAuthFailed, Reason: err.Error(), Remote: true}
+			var sf secretFailure
+			if errors.As(err, &sf) {
+				return &CloseError{Code: CodeAuthFailed, Reason: string(sf), Remote: true}
 			}
 			return fmt.Errorf("%w to %s: during authentication: %v", ErrConnect, a, err)
 		}
@@ -359,7 +360,10 @@ func (c *Client) Connect(ctx context.Context, iface string, opts ...ConnectOptio
 		window = int64(o.manifest.Flow.Credits)
 	}
 	if window <= 0 {
-		window = manifest.DefaultCredits
+		// Not knowing the manifest's credits, ask for the most a manifest
+		// may declare: the server clamps it to flow.credits (§4.5), and so
+		// does the client once the answer names the manifest.
+		window = manifest.MaxBufferedBytes
 	}
 	if !o.pull {
 		req.Credits = uint64(window)

@@ -85,6 +85,13 @@ const (
 // proof of the shared secret, or the server failed to prove it knows it.
 const errSecret errorString = "auth_failed"
 
+// secretFailure is the client's errSecret with what went wrong; its text
+// is the reason of the auth_failed CloseError Dial returns.
+type secretFailure string
+
+func (e secretFailure) Error() string        { return string(e) }
+func (e secretFailure) Is(target error) bool { return target == errSecret }
+
 // SecretFromFile reads a shared secret from a file (surrounding white space
 // is dropped). It must be at least 16 bytes.
 func SecretFromFile(path string) ([]byte, error) {
@@ -160,7 +167,7 @@ func serverAuth(rw io.ReadWriter, secret []byte) ([]byte, error) {
 // returns the session key.
 func clientAuth(rw io.ReadWriter, secret []byte) ([]byte, error) {
 	if secret == nil {
-		return nil, fmt.Errorf("%w: the server requires a shared secret (WithSecret, or ifctl's --secret-file)", errSecret)
+		return nil, secretFailure("the server requires a shared secret, and the client has none")
 	}
 	serverNonce := make([]byte, nonceLen)
 	if _, err := io.ReadFull(rw, serverNonce); err != nil {
@@ -178,14 +185,14 @@ func clientAuth(rw io.ReadWriter, secret []byte) ([]byte, error) {
 		return nil, err
 	}
 	if status[0] != authOK {
-		return nil, fmt.Errorf("%w: the server refused the shared secret", errSecret)
+		return nil, secretFailure("the server refused the shared secret")
 	}
 	serverMAC := make([]byte, macLen)
 	if _, err := io.ReadFull(rw, serverMAC); err != nil {
 		return nil, err
 	}
 	if !hmac.Equal(serverMAC, authMAC(secret, "server", clientNonce, serverNonce)) {
-		return nil, fmt.Errorf("%w: the server does not know the shared secret (an impostor?)", errSecret)
+		return nil, secretFailure("the server does not know the shared secret (an impostor?)")
 	}
 	return sessionKey(secret, serverNonce, clientNonce), nil
 }

@@ -683,14 +683,8 @@ func (s *Server) conn(id uint64) *Conn {
 // done; it then closes what remains as Close does. It returns ctx's error if
 // connections had to be cut off.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.draining = true
-	for l := range s.listeners {
-		l.Close()
-	}
-	s.mu.Unlock()
 	deadline, _ := ctx.Deadline()
-	s.hub.Notify(&control.Draining{Deadline: deadline})
+	s.Drain(deadline)
 	var err error
 	for err == nil {
 		s.mu.Lock()

@@ -371,7 +371,9 @@ func TestServedCommands(t *testing.T) {
 				r = run(t, "call", a, "jobs.queue", "Ack", "-d", `{"id":"j"}`)
 				check(t, r, 1, "jobs.queue Ack is not a request")
 				r = run(t, "send", a, "db.kv", "-d", `{"key":"k"}`)
-				check(t, r, 2, "db.kv takes several message types (Get, Put, Scan): say which with --type")
+				check(t, r, 1, "every type db.kv takes is a request (Get, Put, Scan): send it with ifctl call")
+				r = run(t, "send", a, "jobs.queue", "-d", `{"id":"j"}`)
+				check(t, r, 2, "jobs.queue takes several one-way message types (Ack, Nack): say which with --type", "ifctl send "+a+" jobs.queue --type Ack")
 			})
 
 			t.Run("call", func(t *testing.T) {
@@ -544,6 +546,11 @@ func TestServeShutdownEndsClients(t *testing.T) {
 			if code := watch.ProcessState.ExitCode(); code != 64+int(iface.CodeDraining) || !strings.Contains(wout.String(), "draining") || !strings.Contains(wout.String(), "disconnected: draining") {
 				t.Errorf("watch: exit %d, stdout %s stderr %s", code, wout.String(), werr.String())
 			}
+			// The notice comes before serve closes the connections, so a
+			// client can use it to hand over.
+			if d, c := strings.Index(wout.String(), "draining:"), strings.Index(wout.String(), "connection_closed"); d < 0 || c < 0 || d > c {
+				t.Errorf("watch saw the connection close before the draining notice:\n%s", wout.String())
+			}
 			srv.logged(t, "closed by the server: normal_close: the server is shutting down")
 		})
 	}
@@ -660,8 +667,15 @@ func TestSecret(t *testing.T) {
 			a := srv.addr
 			r := run(t, "list", a)
 			check(t, r, 64+int(iface.CodeAuthFailed), "requires a shared secret", "try: pass the server's shared secret with --secret-file FILE or --secret-env NAME")
+			if want := "ifctl: " + a + ": auth_failed: the server requires a shared secret, and the client has none\n"; !strings.HasPrefix(r.stderr, want) {
+				t.Errorf("stderr %q, want it to start %q", r.stderr, want)
+			}
 			r = run(t, "call", a, "db.kv", "Get", "--secret-file", "testdata/cli/wrong-secret.txt")
 			check(t, r, 64+int(iface.CodeAuthFailed), "refused the shared secret", "check the shared secret")
+			// Said once, in ifctl's words: no repeated code, no Go API.
+			if want := "ifctl: " + a + ": auth_failed: the server refused the shared secret\n"; !strings.HasPrefix(r.stderr, want) {
+				t.Errorf("stderr %q, want it to start %q", r.stderr, want)
+			}
 			srv.logged(t, "auth_failed: the client's proof of the shared secret was wrong")
 			r = run(t, "call", a, "db.kv", "Get", "--secret-file", "testdata/cli/secret.txt")
 			check(t, r, 0)

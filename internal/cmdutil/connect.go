@@ -124,10 +124,16 @@ func Dial(ctx context.Context, addr string, f *ConnFlags) (*iface.Client, error)
 	case errors.Is(err, iface.ErrNotIfkit):
 		return nil, Hint(err, "the address answers, but not as an ifkit server: check the host and port (ifkit servers are started with 'ifctl serve' or iface.Server)")
 	case errors.Is(err, iface.ErrAuth):
-		if f.SecretFile == "" && f.SecretEnv == "" && strings.Contains(err.Error(), "requires a shared secret") {
-			return nil, Hint(err, "pass the server's shared secret with --secret-file FILE or --secret-env NAME")
+		// Said once, without the library's "connection closed by peer".
+		msg := addr + ": " + iface.CodeAuthFailed.String()
+		var ce *iface.CloseError
+		if errors.As(err, &ce) && ce.Reason != "" {
+			msg += ": " + Untrusted(ce.Reason)
 		}
-		return nil, Hint(err, "check the shared secret (--secret-file, --secret-env) or that your user may use the socket")
+		if f.SecretFile == "" && f.SecretEnv == "" && strings.Contains(err.Error(), "requires a shared secret") {
+			return nil, Reword(err, msg, "pass the server's shared secret with --secret-file FILE or --secret-env NAME")
+		}
+		return nil, Reword(err, msg, "check the shared secret (--secret-file, --secret-env) or that your user may use the socket")
 	case ctx.Err() != nil:
 		return nil, err // interrupted
 	case dctx.Err() != nil:

@@ -76,17 +76,20 @@ func Usage(w io.Writer, m *manifest.Manifest, addr string) error {
 			ew.printf("  ifctl recv %s %s -n 3\n", addr, Untrusted(m.Name))
 		}
 	}
+	oneWay := 0
 	for _, t := range m.Recv {
-		data := "{}"
-		if len(t.Examples) > 0 {
-			data = string(t.Examples[0])
+		if t.Reply == nil {
+			oneWay++
 		}
+	}
+	for _, t := range m.Recv {
+		data := suggestedValue(m, t)
 		if t.Reply != nil {
 			ew.printf("  ifctl call %s %s %s -d %s\n", addr, Untrusted(m.Name), Untrusted(t.Name), Untrusted(shellQuote(data)))
 			continue
 		}
 		typ := ""
-		if len(m.Recv) > 1 {
+		if oneWay > 1 {
 			typ = " --type " + Untrusted(t.Name)
 		}
 		ew.printf("  ifctl send %s %s%s -d %s\n", addr, Untrusted(m.Name), typ, Untrusted(shellQuote(data)))
@@ -95,6 +98,18 @@ func Usage(w io.Writer, m *manifest.Manifest, addr string) error {
 		ew.printf("  ifctl stats %s %s\n", addr, Untrusted(m.Name))
 	}
 	return ew.err
+}
+
+// suggestedValue is the -d value Usage suggests for t: the first of its
+// SampleValues that is JSON (so it passes t's checks), else {}.
+func suggestedValue(m *manifest.Manifest, t *manifest.MessageType) string {
+	vals, _ := SampleValues(m, t)
+	for _, v := range vals {
+		if j, ok := v.(json.RawMessage); ok {
+			return string(j)
+		}
+	}
+	return "{}"
 }
 
 // shellQuote quotes s for a POSIX shell.

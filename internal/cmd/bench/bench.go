@@ -294,9 +294,9 @@ func receive(ctx context.Context, opts *Options, conn *iface.Conn, cnt *counter)
 
 // send sends messages of type t as fast as credits allow.
 func send(ctx context.Context, opts *Options, conn *iface.Conn, t *manifest.MessageType) (*Throughput, error) {
-	v, size, err := value(t, conn.Codec(), opts.Size)
+	v, size, err := value(conn.Manifest(), t, conn.Codec(), opts.Size)
 	if err != nil {
-		return nil, cmdutil.UsageError(err)
+		return nil, cmdutil.Problem(err.Error())
 	}
 	sctx, cancel := context.WithTimeout(ctx, opts.Duration)
 	defer cancel()
@@ -331,9 +331,9 @@ func rate(t *Throughput, elapsed time.Duration) *Throughput {
 
 // roundTrips calls t one request at a time.
 func roundTrips(ctx context.Context, opts *Options, conn *iface.Conn, t *manifest.MessageType) (*RTT, error) {
-	v, size, err := value(t, conn.Codec(), opts.Size)
+	v, size, err := value(conn.Manifest(), t, conn.Codec(), opts.Size)
 	if err != nil {
-		return nil, cmdutil.UsageError(err)
+		return nil, cmdutil.Problem(err.Error())
 	}
 	end := time.Now().Add(opts.Duration)
 	var samples []time.Duration

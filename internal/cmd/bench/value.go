@@ -9,14 +9,16 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/ifkit/ifkit/codec"
+	"github.com/ifkit/ifkit/internal/cmdutil"
 	"github.com/ifkit/ifkit/manifest"
 )
 
-// value returns what bench sends as a message of type t over a connection
-// with codec c, and its encoded size: the type's first example (a zero value
-// for a protobuf type without one), with its first bytes or string field
-// filled with size bytes when size >= 0.
-func value(t *manifest.MessageType, c codec.Codec, size int) (any, int, error) {
+// value returns what bench sends as a message of type t of m over a
+// connection with codec c, and its encoded size: the type's first example
+// (a zero value for a protobuf type without one, a value made from the
+// JSON Schema of a type with neither), with its first bytes or string
+// field filled with size bytes when size >= 0.
+func value(m *manifest.Manifest, t *manifest.MessageType, c codec.Codec, size int) (any, int, error) {
 	var v any
 	switch {
 	case c.Name() == codec.NameRaw:
@@ -42,13 +44,19 @@ func value(t *manifest.MessageType, c codec.Codec, size int) (any, int, error) {
 		}
 		v = msg
 	default:
-		if len(t.Examples) == 0 {
-			return nil, 0, fmt.Errorf("type %s has no protobuf definition and no example to send; add an example to the manifest", t.Name)
-		}
 		if size >= 0 {
 			return nil, 0, fmt.Errorf("--size needs a type with a protobuf definition; %s has only a JSON Schema", t.Name)
 		}
-		v = json.RawMessage(t.Examples[0])
+		vals, why := cmdutil.SampleValues(m, t)
+		for _, s := range vals {
+			if j, ok := s.(json.RawMessage); ok {
+				v = j
+				break
+			}
+		}
+		if v == nil {
+			return nil, 0, fmt.Errorf("type %s: nothing to send: %s", t.Name, why)
+		}
 	}
 	data, err := c.Append(nil, &t.Type, v)
 	if err != nil {

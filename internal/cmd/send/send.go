@@ -56,8 +56,8 @@ stops the command and names its line and field. Sending waits for the server's
 credits, as every client does; --timeout bounds connecting and each wait.
 
 --type names the message type; it may be left out when the interface has a
-single type clients send. Request types (those with a reply) are sent with
-'ifctl call'.
+single one-way type clients send. Request types (those with a reply) are sent
+with 'ifctl call'.
 
 The server may refuse a message after taking it (its handler fails): send
 reports each refusal with its line and exits 64+code. A refusal can come after
@@ -217,17 +217,29 @@ func print(opts *Options, res result) error {
 	return err
 }
 
-// onlyType is the type to send when --type is not given: the single type
-// clients may send.
+// onlyType is the type to send when --type is not given: the single
+// one-way type clients may send (requests go with ifctl call).
 func onlyType(m *manifest.Manifest, addr string) (*manifest.MessageType, error) {
 	if !m.Direction.Receives() {
 		return cmdutil.ClientType(m, "", addr) // says wrong direction
 	}
-	if len(m.Recv) == 1 {
-		return m.Recv[0], nil
+	var oneWay, requests []*manifest.MessageType
+	for _, t := range m.Recv {
+		if t.Reply == nil {
+			oneWay = append(oneWay, t)
+		} else {
+			requests = append(requests, t)
+		}
 	}
-	return nil, cmdutil.UsageError(cmdutil.Problem(fmt.Sprintf("%s takes several message types (%s): say which with --type", m.Name, cmdutil.TypeNames(m.Recv)),
-		fmt.Sprintf("ifctl send %s %s --type %s -d JSON", addr, m.Name, m.Recv[0].Name)))
+	switch {
+	case len(oneWay) == 1:
+		return oneWay[0], nil
+	case len(oneWay) == 0:
+		return nil, cmdutil.Problem(fmt.Sprintf("every type %s takes is a request (%s): send it with ifctl call, which waits for the answer", cmdutil.Untrusted(m.Name), cmdutil.TypeNames(requests)),
+			fmt.Sprintf("ifctl call %s %s %s -d JSON", addr, cmdutil.Untrusted(m.Name), cmdutil.Untrusted(requests[0].Name)))
+	}
+	return nil, cmdutil.UsageError(cmdutil.Problem(fmt.Sprintf("%s takes several one-way message types (%s): say which with --type", cmdutil.Untrusted(m.Name), cmdutil.TypeNames(oneWay)),
+		fmt.Sprintf("ifctl send %s %s --type %s -d JSON", addr, cmdutil.Untrusted(m.Name), cmdutil.Untrusted(oneWay[0].Name))))
 }
 
 // source returns how a value's position is named in errors: "line N" of

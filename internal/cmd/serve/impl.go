@@ -41,7 +41,7 @@ func newImpl(m *manifest.Manifest, opts *Options, log *logger, life *lifecycle) 
 	}
 	if opts.Mock || opts.Echo {
 		for _, t := range m.Send {
-			vals, why := mockValues(m, t)
+			vals, why := cmdutil.SampleValues(m, t)
 			if why != "" {
 				log.printf("%s: --mock cannot make a %s", m.Name, why)
 				continue

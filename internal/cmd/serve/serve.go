@@ -76,9 +76,9 @@ stderr. Text a client chose (a close reason, an interface name) is logged as it
 is when plain, and quoted ("a\nb", "\x1b[31m") when it holds line breaks or
 control characters, so it cannot forge a log line. Refused sessions and streams
 are logged at most 10 a second, then counted in one line. SIGINT or SIGTERM
-stops the server gracefully: it closes its connections normally (clients see
-normal_close), tells control streams it is draining and waits up to --grace
-before cutting off what remains.
+stops the server gracefully: it tells control streams it is draining, then
+closes its connections normally (clients see normal_close) and waits up to
+--grace before cutting off what remains.
 
 SIGHUP reloads the manifest files: an interface that is new is added, one whose
 manifest changed is registered again (open connections keep the old manifest,
@@ -271,9 +271,13 @@ wait:
 			h.reload(ctx)
 		}
 	}
-	log.printf("shutting down: closing connections, waiting up to %s", opts.Grace)
+	log.printf("shutting down: telling clients it is draining, closing connections, waiting up to %s", opts.Grace)
 	sctx, cancel := context.WithTimeout(context.Background(), opts.Grace)
 	defer cancel()
+	// The draining notice first, so that clients can use it to hand over
+	// before serve closes their connections.
+	deadline, _ := sctx.Deadline()
+	srv.Drain(deadline)
 	stop()
 	select {
 	case <-life.stop():

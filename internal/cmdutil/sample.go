@@ -1,9 +1,10 @@
-package serve
+package cmdutil
 
 import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"slices"
 	"sort"
 	"strings"
 
@@ -13,15 +14,15 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/ifkit/ifkit/codec"
-	"github.com/ifkit/ifkit/internal/cmdutil"
 	"github.com/ifkit/ifkit/manifest"
 )
 
-// mockValues returns the values --mock sends for t: its examples; or else
-// a few values made from its protobuf definition, or one minimal value made
-// from its JSON Schema, that pass t's checks. When no valid value could be
-// made, vals is nil and why says what failed.
-func mockValues(m *manifest.Manifest, t *manifest.MessageType) (vals []any, why string) {
+// SampleValues returns values of t that pass its checks, for serve --mock
+// to send, bench to time and describe to suggest: its examples; or else a
+// few values made from its protobuf definition, or one minimal value made
+// from its JSON Schema. When no valid value could be made, vals is nil and
+// why says what failed.
+func SampleValues(m *manifest.Manifest, t *manifest.MessageType) (vals []any, why string) {
 	rawOnly := len(m.Codecs) == 1 && m.Codecs[0] == codec.NameRaw
 	for _, e := range t.Examples {
 		vals = append(vals, json.RawMessage(e))
@@ -30,7 +31,7 @@ func mockValues(m *manifest.Manifest, t *manifest.MessageType) (vals []any, why 
 		return vals, ""
 	}
 	if rawOnly || (t.Proto == nil && t.Schema == nil) {
-		if contains(m.Codecs, codec.NameRaw) {
+		if slices.Contains(m.Codecs, codec.NameRaw) {
 			return []any{[]byte(fmt.Sprintf("mock %s message", t.Name))}, ""
 		}
 		return []any{json.RawMessage(`{}`)}, ""
@@ -49,7 +50,7 @@ func mockValues(m *manifest.Manifest, t *manifest.MessageType) (vals []any, why 
 			if err != nil {
 				break
 			}
-			if _, err := cmdutil.SendValue(t, codec.NameJSON, b); err != nil {
+			if _, err := SendValue(t, codec.NameJSON, b); err != nil {
 				break
 			}
 			made = append(made, json.RawMessage(b))
@@ -61,7 +62,7 @@ func mockValues(m *manifest.Manifest, t *manifest.MessageType) (vals []any, why 
 	candidates = append(candidates, `{}`)
 	var firstErr error
 	for _, c := range candidates {
-		if _, err := cmdutil.SendValue(t, codec.NameJSON, []byte(c)); err != nil {
+		if _, err := SendValue(t, codec.NameJSON, []byte(c)); err != nil {
 			if firstErr == nil {
 				firstErr = err
 			}
@@ -72,7 +73,7 @@ func mockValues(m *manifest.Manifest, t *manifest.MessageType) (vals []any, why 
 	return nil, fmt.Sprintf("%s has no examples and no value made from its definition passes its checks (%v); add an example to the manifest", t.Name, firstErr)
 }
 
-// mockVariants is how many values --mock makes from a protobuf definition.
+// mockVariants is how many values SampleValues makes from a protobuf definition.
 const mockVariants = 3
 
 // maxFillDepth bounds how deep fill goes into nested messages.
@@ -253,14 +254,5 @@ func ratNumber(r *big.Rat, integer bool) any {
 		}
 		return json.Number(q.String())
 	}
-	return json.Number(r.FloatString(6))
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	return json.Number(strings.TrimSuffix(strings.TrimRight(r.FloatString(6), "0"), "."))
 }
