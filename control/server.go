@@ -102,7 +102,8 @@ type stream struct {
 	scope   Scope
 	wmu     sync.Mutex
 	notes   chan Notification // for pushNotes to write
-	lost    atomic.Uint64     // dropped since the last NotificationsLost queued
+	qmu     sync.Mutex        // orders queue's drops with pushNotes' taking of the count
+	lost    uint64            // dropped since the last NotificationsLost; under qmu
 	done    chan struct{}     // closed by close
 	last    chan struct{}     // closed by finish: write what is queued, then close
 	once    sync.Once
@@ -208,14 +209,32 @@ func (h *Hub) Close() {
 // every later one is too until pushNotes has written the queue out and a
 // NotificationsLost after it: the order the reader sees stays exact.
 func (s *stream) queue(n Notification) {
-	if s.lost.Load() == 0 {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	if s.lost == 0 {
 		select {
 		case s.notes <- n:
 			return
 		default:
 		}
 	}
-	s.lost.Add(1)
+	s.lost++
+}
+
+// takeLost returns the count of dropped notifications once the queue is
+// written out, and resets it; 0 while the queue still holds some. Under
+// qmu with queue: a drop that comes after the queue emptied either finds
+// the count taken (and queues its notification, after the report) or is
+// in the count taken.
+func (s *stream) takeLost() uint64 {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	if len(s.notes) > 0 {
+		return 0
+	}
+	lost := s.lost
+	s.lost = 0
+	return lost
 }
 
 func (s *stream) write(m *controlpb.ControlFrame) error {
@@ -261,14 +280,12 @@ func (s *stream) pushNotes() {
 				return
 			}
 			// Drops happen only while the queue is full or after an
-			// earlier drop, so the queue always holds one to wake this
-			// loop; once it is written out, the count follows. A queue
-			// that sees the count swapped to 0 queues again, after it.
-			if len(s.notes) == 0 {
-				if lost := s.lost.Swap(0); lost > 0 && s.write(frameOf(&NotificationsLost{Count: lost})) != nil {
-					s.close()
-					return
-				}
+			// earlier drop, so the queue holds one to wake this loop
+			// until the count is taken; once it is written out, the
+			// count follows.
+			if lost := s.takeLost(); lost > 0 && s.write(frameOf(&NotificationsLost{Count: lost})) != nil {
+				s.close()
+				return
 			}
 		case <-s.last:
 			deadline := time.Now().Add(s.h.cfg.CloseTimeout)
@@ -279,7 +296,7 @@ func (s *stream) pushNotes() {
 						continue
 					}
 				default:
-					if lost := s.lost.Swap(0); lost > 0 {
+					if lost := s.takeLost(); lost > 0 {
 						s.writeBy(frameOf(&NotificationsLost{Count: lost}), deadline)
 					}
 				}
