@@ -150,29 +150,29 @@ func TestForward(t *testing.T) {
 
 func TestFailures(t *testing.T) {
 	up := upstream(t)
-	conn := connect(t, serve(t, up.URL, httpfwd.WithTimeout(100*time.Millisecond)))
+	// Only /slow is meant to run out of time: the others get a budget no
+	// busy machine exhausts, so the test never depends on the clock.
+	quick := connect(t, serve(t, up.URL, httpfwd.WithTimeout(100*time.Millisecond)))
+	patient := connect(t, serve(t, up.URL, httpfwd.WithTimeout(30*time.Second)))
 	for _, c := range []struct {
+		conn   *iface.Conn
 		req    string
 		status int
 		code   string
 	}{
-		{`{"method":"GET","path":"/slow"}`, 504, "canceled"},
-		{`{"method":"GET","path":"/big"}`, 502, "message_too_large"},
-		{`{"method":"GET","path":"//evil.example/x"}`, 400, "invalid_message"},
-		{`{"method":"GET","path":"/v1/x","body":"!","body_encoding":"base64"}`, 400, "invalid_message"},
+		{quick, `{"method":"GET","path":"/slow"}`, 504, "canceled"},
+		{patient, `{"method":"GET","path":"/big"}`, 502, "message_too_large"},
+		{patient, `{"method":"GET","path":"//evil.example/x"}`, 400, "invalid_message"},
+		{patient, `{"method":"GET","path":"/v1/x","body":"!","body_encoding":"base64"}`, 400, "invalid_message"},
 	} {
-		start := time.Now()
-		res := call(t, conn, c.req)
+		res := call(t, c.conn, c.req)
 		if res.Status != c.status || res.Headers[httpfwd.CodeHeader][0] != c.code {
 			t.Errorf("%s: %+v", c.req, res)
-		}
-		if time.Since(start) > 2*time.Second {
-			t.Errorf("%s took %s", c.req, time.Since(start))
 		}
 	}
 	down := httptest.NewServer(http.NotFoundHandler())
 	down.Close()
-	conn = connect(t, serve(t, down.URL))
+	conn := connect(t, serve(t, down.URL))
 	if res := call(t, conn, `{"method":"GET","path":"/"}`); res.Status != 502 || res.Headers[httpfwd.CodeHeader][0] != "transport_error" {
 		t.Errorf("upstream down: %+v", res)
 	}
