@@ -6,11 +6,12 @@ import (
 	"github.com/ifkit/ifkit/manifest"
 )
 
-// asyncAPI returns the AsyncAPI 3.0 document of m's streaming side: the
+// asyncAPI returns the AsyncAPI 3.0 document of m's streaming side, as
+// served from host under base: the
 // channel /NAME/stream (SSE, NDJSON or WebSocket), with the messages the
 // server sends on it (operation "send": the interface sends) and, on a
 // WebSocket, those it receives; and a channel per request/stream type.
-func asyncAPI(m *manifest.Manifest, base string) ([]byte, error) {
+func asyncAPI(m *manifest.Manifest, host, base string) ([]byte, error) {
 	s := newSchemas(m)
 	messages := map[string]any{}
 	message := func(t *manifest.MessageType) map[string]any {
@@ -88,7 +89,7 @@ func asyncAPI(m *manifest.Manifest, base string) ([]byte, error) {
 		"info":               info,
 		"defaultContentType": mediaJSON,
 		"servers": map[string]any{"gateway": map[string]any{
-			"host": "localhost", "pathname": base, "protocol": "http",
+			"host": host, "pathname": base, "protocol": "http",
 			"description": "the gateway this document came from (streams also as ws)",
 		}},
 		"channels":   channels,

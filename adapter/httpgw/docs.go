@@ -97,7 +97,7 @@ func (g *Gateway) serveDoc(w http.ResponseWriter, r *http.Request, e *entry, whi
 	case "openapi.json":
 		data, err = e.openapi.get(func() ([]byte, error) { return openAPI(e.m, g.o.base) })
 	case "asyncapi.json":
-		data, err = e.asyncapi.get(func() ([]byte, error) { return asyncAPI(e.m, g.o.base) })
+		data, err = asyncAPI(e.m, r.Host, g.o.base) // it names the host asked
 	}
 	if err != nil {
 		writeError(w, err)

@@ -43,10 +43,9 @@ var _ http.Handler = (*Gateway)(nil)
 // entry is one interface the gateway serves. A new manifest makes a new
 // entry; the old one's shared connection is closed.
 type entry struct {
-	m        *manifest.Manifest
-	codecs   []string // the gateway's codecs, in its order of preference
-	openapi  doc
-	asyncapi doc
+	m       *manifest.Manifest
+	codecs  []string // the gateway's codecs, in its order of preference
+	openapi doc
 
 	mu   sync.Mutex
 	idle []*iface.Conn // connections for request/reply calls, none in flight

@@ -62,6 +62,12 @@ func TestIndexAndDocuments(t *testing.T) {
 		if st != 200 || json.Unmarshal(body, &v) != nil {
 			t.Fatalf("%s: %d %s", doc, st, body)
 		}
+		if doc == "asyncapi.json" {
+			host := v["servers"].(map[string]any)["gateway"].(map[string]any)["host"]
+			if host != strings.TrimPrefix(w.http.URL, "http://") {
+				t.Errorf("asyncapi server host %v, want the one asked", host)
+			}
+		}
 	}
 }
 
