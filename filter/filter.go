@@ -9,6 +9,7 @@ import (
 	"github.com/google/cel-go/checker"
 	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/interpreter"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/ifkit/ifkit/data"
@@ -321,21 +322,24 @@ func (f *Filter) Match(t *manifest.MessageType, v any) data.Verdict {
 	if !ok {
 		val = NewValue(v)
 	}
-	if _, err := val.activation(f); err != nil {
+	act, err := val.activation(f)
+	if err != nil {
 		return data.Unfiltered // not a message of the type: encoding says why
 	}
-	if f.MatchValue(val) {
+	if f.eval(act) {
 		return data.Matched
 	}
 	return data.FilteredOut
 }
 
-// MatchValue evaluates the filter on val.
+// MatchValue evaluates the filter on val; a value that is not a message
+// of the type does not match.
 func (f *Filter) MatchValue(val *Value) bool {
 	act, err := val.activation(f)
-	if err != nil {
-		return false
-	}
+	return err == nil && f.eval(act)
+}
+
+func (f *Filter) eval(act interpreter.Activation) bool {
 	out, _, err := f.prg.Eval(act)
 	if err != nil {
 		return false

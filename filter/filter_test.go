@@ -209,3 +209,36 @@ func BenchmarkMatch(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMatchShared: one evaluation on a value already decoded (what a
+// topic's second and later subscribers cost).
+func BenchmarkMatchShared(b *testing.B) {
+	m := sensors(b)
+	f, err := filter.Compile(m, filter.Spec{CEL: `zone == "north" && probe.startsWith("bench-")`}, "proto")
+	if err != nil {
+		b.Fatal(err)
+	}
+	v := filter.NewValue(json.RawMessage(`{"probe":"bench-1","zone":"north"}`))
+	f.MatchValue(v)
+	b.ReportAllocs()
+	for b.Loop() {
+		if !f.MatchValue(v) {
+			b.Fatal("no match")
+		}
+	}
+}
+
+// BenchmarkMatchJSON: a schema-only type, decoded from JSON text each time.
+func BenchmarkMatchJSON(b *testing.B) {
+	f, err := filter.Compile(status(b), filter.Spec{Structured: `{"all":[{"field":"kind","eq":"status"},{"field":"level","in":[1,2]}]}`}, "json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	text := json.RawMessage(`{"kind":"status","program":"worker-1","level":1,"load":0.5,"up":true}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if f.Match(f.Type(), text) != data.Matched {
+			b.Fatal("no match")
+		}
+	}
+}

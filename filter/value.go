@@ -21,6 +21,10 @@ type Value struct {
 	obj  map[string]any // the JSON form, once made
 	err  error
 	done bool
+	// The activations, made once and pointed at each filter's fields in
+	// turn (a Value is used by one goroutine at a time).
+	pact *protoActivation
+	jact *jsonActivation
 }
 
 // NewValue wraps v, a message as given to Send: a proto.Message, JSON text
@@ -45,9 +49,17 @@ func (val *Value) activation(f *Filter) (interpreter.Activation, error) {
 		return nil, val.err
 	}
 	if f.jsonMsg {
-		return &jsonActivation{obj: val.obj, fields: f.fields}, nil
+		if val.jact == nil {
+			val.jact = &jsonActivation{obj: val.obj}
+		}
+		val.jact.fields = f.fields
+		return val.jact, nil
 	}
-	return &protoActivation{msg: val.msg, fields: f.fields}, nil
+	if val.pact == nil {
+		val.pact = &protoActivation{msg: val.msg}
+	}
+	val.pact.fields = f.fields
+	return val.pact, nil
 }
 
 // protoMessage returns v as a message of f's type.
