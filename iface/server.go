@@ -101,6 +101,7 @@ type Server struct {
 	allowUIDs []int
 	allowGIDs []int
 	onRefusal func(Refusal)
+	registry  string // WithRegistry's folder (registry.go)
 
 	hub *control.Hub // the control streams
 
@@ -237,6 +238,15 @@ func (s *Server) Serve(l net.Listener) error {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()
+	unregister, err := s.register(l)
+	if err != nil {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+		l.Close()
+		return err
+	}
+	defer unregister()
 	for {
 		raw, err := l.Accept()
 		if err != nil {

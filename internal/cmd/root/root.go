@@ -17,6 +17,7 @@ import (
 	"github.com/ifkit/ifkit/internal/cmd/describe"
 	"github.com/ifkit/ifkit/internal/cmd/gateway"
 	"github.com/ifkit/ifkit/internal/cmd/list"
+	"github.com/ifkit/ifkit/internal/cmd/ls"
 	"github.com/ifkit/ifkit/internal/cmd/manifest/diff"
 	"github.com/ifkit/ifkit/internal/cmd/manifest/hash"
 	"github.com/ifkit/ifkit/internal/cmd/manifest/show"
@@ -41,6 +42,7 @@ what it speaks and talk to it without writing code:
 
   ifctl serve FILE... --listen ADDR --mock    host interfaces from manifests (mock data, echo)
   ifctl list ADDR                             the interfaces a server hosts
+  ifctl ls [DIR]                              the ifkit sockets on this host (a registry folder)
   ifctl describe ADDR IFACE                   an interface's types, fields, flow and control
   ifctl recv ADDR IFACE                       print what it sends, as NDJSON
   ifctl send ADDR IFACE -d JSON|@file|@-      send it messages, checked first
@@ -70,7 +72,7 @@ Data goes to stdout, diagnostics to stderr. See 'ifctl help exit-codes'.`,
 	mf.AddCommand(validate.NewCmd(io, nil), show.NewCmd(io, nil), hash.NewCmd(io, nil), diff.NewCmd(io, nil))
 	root.AddCommand(mf,
 		serve.NewCmd(io, nil),
-		list.NewCmd(io, nil), describe.NewCmd(io, nil),
+		list.NewCmd(io, nil), ls.NewCmd(io, nil), describe.NewCmd(io, nil),
 		send.NewCmd(io, nil), recv.NewCmd(io, nil), call.NewCmd(io, nil),
 		ping.NewCmd(io, nil), stats.NewCmd(io, nil), watch.NewCmd(io, nil),
 		bench.NewCmd(io, nil),

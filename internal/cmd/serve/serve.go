@@ -43,6 +43,9 @@ type Options struct {
 	// makes it mutual TLS; a secret makes every client prove it.
 	TLSCert, TLSKey, TLSClientCA string
 	SecretFile, SecretEnv        string
+	// Registry is a folder where each Unix socket is linked while it is
+	// served, for ifctl ls ("" for none).
+	Registry string
 	// Ready, when set, is called with the listeners' addresses once they
 	// all listen (tests use it instead of reading stdout).
 	Ready func(addrs []string)
@@ -102,6 +105,10 @@ tls://host:port (with --tls-cert and --tls-key). A Unix socket is owner-only
   # every example interface on one TCP port, answering requests and echoing
   ifctl serve testdata/manifests/*.yaml --listen 127.0.0.1:7400 --mock --echo
 
+  # findable with ifctl ls while it runs
+  mkdir -p /tmp/ifkit-registry
+  ifctl serve testdata/manifests/db.kv.yaml --listen unix:///tmp/kv.sock --mock --registry /tmp/ifkit-registry
+
   # edit the manifests, then pick the changes up without a restart
   kill -HUP $(pgrep -f 'ifctl serve')
 
@@ -133,6 +140,7 @@ tls://host:port (with --tls-cert and --tls-key). A Unix socket is owner-only
 	fs.StringVar(&opts.TLSClientCA, "tls-client-ca", "", "PEM CA client certificates must chain to (mutual TLS)")
 	fs.StringVar(&opts.SecretFile, "secret-file", "", "require clients to prove the shared secret in this file")
 	fs.StringVar(&opts.SecretEnv, "secret-env", "", "require clients to prove the shared secret in this environment variable")
+	fs.StringVar(&opts.Registry, "registry", "", "link each Unix socket into this folder while serving, for ifctl ls (e.g. "+cmdutil.RegistryDir()+")")
 	for _, name := range []string{"tls-cert", "tls-key", "tls-client-ca", "secret-file"} {
 		_ = cmd.MarkFlagFilename(name)
 	}
@@ -200,6 +208,9 @@ func Run(ctx context.Context, opts *Options) error {
 	life := &lifecycle{stopping: stopping}
 	refusals := newRefusalLog(log, refusalLogMax, refusalLogWindow)
 	serverOpts = append(serverOpts, iface.WithOnRefusal(refusals.refused))
+	if opts.Registry != "" {
+		serverOpts = append(serverOpts, iface.WithRegistry(opts.Registry))
+	}
 	srv := iface.NewServer(serverOpts...)
 	h := &hosted{srv: srv, opts: opts, log: log, life: life}
 	files, errs := h.load(ctx)
