@@ -29,7 +29,7 @@ func asyncAPI(m *manifest.Manifest, host, base string) ([]byte, error) {
 	operations := map[string]any{}
 	stream := map[string]any{}
 	var sends, receives []any
-	for _, t := range m.Send {
+	for _, t := range pushed(m) {
 		stream[componentName(t.Name)] = message(t)
 		sends = append(sends, map[string]any{"$ref": "#/channels/stream/messages/" + componentName(t.Name)})
 	}

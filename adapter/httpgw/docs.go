@@ -37,7 +37,7 @@ func (g *Gateway) summary(m *manifest.Manifest) ifaceSummary {
 			"asyncapi": g.link(m.Name, "asyncapi.json"),
 		},
 	}
-	if m.Direction.Sends() || len(oneWay(m)) > 0 {
+	if len(pushed(m)) > 0 || len(oneWay(m)) > 0 {
 		s.Links["stream"] = g.link(m.Name, "stream")
 	}
 	for _, t := range m.Recv {
@@ -51,6 +51,24 @@ func (g *Gateway) summary(m *manifest.Manifest) ifaceSummary {
 		s.Messages = append(s.Messages, mr)
 	}
 	return s
+}
+
+// pushed returns the types the server sends on its own: those that answer
+// no request (a reply type comes only in answer to its request).
+func pushed(m *manifest.Manifest) []*manifest.MessageType {
+	replies := map[string]bool{}
+	for _, t := range m.Recv {
+		if t.Reply != nil {
+			replies[t.Reply.Type] = true
+		}
+	}
+	var out []*manifest.MessageType
+	for _, t := range m.Send {
+		if !replies[t.Name] {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // oneWay returns the types the server receives that answer nothing.

@@ -99,6 +99,7 @@ func TestErrors(t *testing.T) {
 		{"POST", "/t.api/manifest", `{}`, 405, codes.WrongDirection, ""},
 		{"DELETE", "/", ``, 405, codes.WrongDirection, ""},
 		{"GET", "/t.sink/stream", ``, 405, codes.WrongDirection, ""},
+		{"GET", "/db.kv/stream", ``, 405, codes.WrongDirection, ""},
 		{"GET", "/t.feed/stream?n=x", ``, 400, codes.InvalidMessage, ""},
 		{"POST", "/t.sink/Note", `{"text":1}`, 400, codes.InvalidMessage, "/text"},
 		{"POST", "/t.sink/Note", strings.Repeat(" ", 3000), 413, codes.MessageTooLarge, ""},

@@ -26,9 +26,9 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// api is a duplex interface with every kind of route: a request/reply
-// (Hello), a request/stream (Count), a one-way message (Note), and a send
-// type the server pushes on its own (Tick, on Start).
+// api is a duplex interface with every kind of POST route: a request/reply
+// (Hello), a request/stream (Count), a one-way message (Note); its server
+// sends only replies, so it has no GET stream.
 const api = `
 ifkit: 1
 name: t.api

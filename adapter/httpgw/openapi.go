@@ -34,7 +34,7 @@ func openAPI(m *manifest.Manifest, base string) ([]byte, error) {
 	paths[prefix+"/manifest"] = docs("The interface's canonical manifest (its ETag is the manifest hash)")
 	paths[prefix+"/openapi.json"] = docs("This document")
 	paths[prefix+"/asyncapi.json"] = docs("The AsyncAPI 3.0 document of the interface's streams")
-	if m.Direction.Sends() {
+	if len(pushed(m)) > 0 {
 		paths[prefix+"/stream"] = streamPath(m, s, errResp)
 	}
 	for _, t := range m.Recv {
@@ -115,7 +115,7 @@ func typePath(m *manifest.Manifest, t *manifest.MessageType, s *schemas, errResp
 // streamPath is the GET route of the interface's long-lived stream.
 func streamPath(m *manifest.Manifest, s *schemas, errResp any) map[string]any {
 	var items []any
-	for _, t := range m.Send {
+	for _, t := range pushed(m) {
 		items = append(items, s.typeRef(t))
 	}
 	value := map[string]any{}

@@ -256,8 +256,15 @@ func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, client *if
 	ctx, cancel := g.requestContext(r)
 	defer cancel()
 	isWS := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
-	if !e.m.Direction.Sends() && !isWS {
+	switch {
+	case isWS && len(pushed(e.m)) == 0 && len(oneWay(e.m)) == 0:
+		writeError(w, errorf(codes.WrongDirection, "%s has no stream: its server sends only replies, and takes only requests; POST them to %s", e.m.Name, g.link(e.m.Name, "TYPE")))
+		return
+	case !isWS && len(pushed(e.m)) == 0 && !e.m.Direction.Sends():
 		writeError(w, errorf(codes.WrongDirection, "%s only receives: POST to %s, or open a WebSocket on this route to send it messages", e.m.Name, g.link(e.m.Name, "TYPE")))
+		return
+	case !isWS && len(pushed(e.m)) == 0:
+		writeError(w, errorf(codes.WrongDirection, "%s sends only replies: POST a request to %s and read its reply there", e.m.Name, g.link(e.m.Name, "TYPE")))
 		return
 	}
 	limit := 0
@@ -329,7 +336,7 @@ func (g *Gateway) serveWebSocket(ctx context.Context, w http.ResponseWriter, r *
 		ctx = ws.CloseRead(ctx) // answers pings and closes; done when the client closes
 		readErr <- nil
 	}
-	if !m.Direction.Sends() {
+	if len(pushed(m)) == 0 {
 		return g.wsEnded(ctx, out, <-readErr)
 	}
 	conn.Request(window)
