@@ -76,10 +76,10 @@ server has credit for it.
 
 Errors are JSON, {"error":{"code":"invalid_message","status":400,"message":...,
 "pointer":"/celsius"}}, with the ifkit code and a status from one table:
-invalid_message and invalid_filter 400, message_too_large 413, unknown_interface and unknown_type
-404, wrong_direction 405, limit_exceeded (no credit under the error policy) 429,
-auth_failed 403, draining 503, a call that timed out 504, internal 500, the
-server gone 502 (the gateway dials again).
+invalid_message and invalid_filter 400, message_too_large 413, unknown_interface
+and unknown_type 404, wrong_direction 405, limit_exceeded (no credit under the
+error policy) 429, auth_failed 403, draining 503, a call that timed out 504,
+internal 500, the server gone 502 (the gateway dials again).
 
 The gateway is an ifkit client: --tls-*, --secret-file and address lists work
 as in every ifctl command. It has no authentication of its own: anyone who can
