@@ -197,7 +197,7 @@ func (s *Suite) report(v Verdict) { s.write(v) }
 // bytes back, closing its side when the client closes its own: a test of a
 // client's multiplexer alone (framing, windows, FIN) against hashicorp/yamux.
 // It sends a keepalive Ping every 50 ms and ends the session when one goes
-// unanswered for 2 s, so a client that does not answer Pings fails too.
+// unanswered for 3 s, so a client that does not answer Pings fails too.
 func (s *Suite) yamuxEcho(c net.Conn) {
 	defer c.Close()
 	if err := readClientPreface(c); err != nil {
@@ -208,7 +208,7 @@ func (s *Suite) yamuxEcho(c net.Conn) {
 	}
 	cfg := yamux.DefaultConfig()
 	cfg.KeepAliveInterval = 50 * time.Millisecond
-	cfg.ConnectionWriteTimeout = 2 * time.Second
+	cfg.ConnectionWriteTimeout = 3 * time.Second
 	eachStream(c, cfg, func(st *yamux.Stream) { io.Copy(st, st) })
 }
 
