@@ -399,6 +399,9 @@ func (e *entry) release(conn *iface.Conn, clean bool) {
 
 // ServeHTTP routes a request (see the package documentation).
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if len(g.o.origins) > 0 && g.cors(w, r) {
+		return
+	}
 	path := strings.TrimPrefix(r.URL.Path, "/")
 	name, rest, _ := strings.Cut(path, "/")
 	if name == "" {

@@ -224,3 +224,24 @@ func TestServerGone(t *testing.T) {
 		t.Fatalf("Hello after redial: %d %s", st, body)
 	}
 }
+
+func TestCORS(t *testing.T) {
+	w := newWorld(t, httpgw.WithCORS("https://app.example"))
+	st, hdr, _ := w.do("OPTIONS", "/t.api/Hello", "", "", "Origin", "https://app.example", "Access-Control-Request-Method", "POST")
+	if st != 204 || hdr.Get("Access-Control-Allow-Origin") != "https://app.example" || !strings.Contains(hdr.Get("Access-Control-Allow-Methods"), "POST") {
+		t.Errorf("preflight: %d %v", st, hdr)
+	}
+	st, hdr, _ = w.do("POST", "/t.api/Hello", "application/json", `{"name":"c"}`, "Origin", "https://app.example")
+	if st != 200 || hdr.Get("Access-Control-Allow-Origin") != "https://app.example" {
+		t.Errorf("request: %d %v", st, hdr)
+	}
+	_, hdr, _ = w.do("POST", "/t.api/Hello", "application/json", `{"name":"c"}`, "Origin", "https://evil.example")
+	if hdr.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("another origin was allowed: %v", hdr)
+	}
+	// Without WithCORS, nothing is allowed.
+	w2 := newWorld(t)
+	if _, hdr, _ := w2.do("GET", "/", "", "", "Origin", "https://app.example"); hdr.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("CORS without WithCORS: %v", hdr)
+	}
+}

@@ -42,6 +42,7 @@ type options struct {
 	redialBackoff time.Duration
 	base          string
 	codecs        []string
+	origins       []string
 	log           *slog.Logger
 }
 
@@ -122,4 +123,15 @@ func WithLogger(l *slog.Logger) Option {
 // protobuf JSON mapping itself.
 func WithCodecs(names ...string) Option {
 	return optionFunc(func(o *options) { o.codecs = names })
+}
+
+// WithCORS lets web pages of these origins ("https://app.example", or "*"
+// for any) use the gateway from a browser: their requests get
+// Access-Control-Allow-Origin, their preflights an answer, their
+// WebSockets a handshake. Without it the gateway answers no CORS request,
+// and only same-origin pages may open a WebSocket. The gateway has no
+// authentication of its own: allow only origins you trust with the
+// gateway's credentials.
+func WithCORS(origins ...string) Option {
+	return optionFunc(func(o *options) { o.origins = append(o.origins, origins...) })
 }

@@ -314,7 +314,9 @@ type wsIn struct {
 // other formats), and the client's text messages {"type","value"} are sent
 // to the server, the next read only once the previous one was sent.
 func (g *Gateway) serveWebSocket(ctx context.Context, w http.ResponseWriter, r *http.Request, conn *iface.Conn, window, limit int) string {
-	ws, err := websocket.Accept(w, r, nil)
+	// Without WithCORS, only same-origin pages may open one (the library's
+	// default check of Origin against Host).
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: g.originPatterns()})
 	if err != nil {
 		return "ifkit gateway: the WebSocket handshake failed: " + err.Error()
 	}

@@ -36,6 +36,7 @@ type Options struct {
 	CallTimeout  time.Duration
 	WriteTimeout time.Duration
 	Grace        time.Duration
+	CORS         []string // origins whose web pages may use the gateway
 	Verbose      bool
 	Conn         cmdutil.ConnFlags
 	// Ready, when set, is called with the gateway's base URL once it
@@ -84,7 +85,8 @@ internal 500, the server gone 502 (the gateway dials again).
 The gateway is an ifkit client: --tls-*, --secret-file and address lists work
 as in every ifctl command. It has no authentication of its own: anyone who can
 reach --http can use the interfaces with the gateway's credentials, so it
-listens on 127.0.0.1 unless told otherwise.
+listens on 127.0.0.1 unless told otherwise, and answers no cross-origin request
+from a browser unless --cors names the page's origin.
 
 ` + cmdutil.AddrHelp,
 		Example: `  # a mock sensor stream, on HTTP
@@ -119,6 +121,7 @@ listens on 127.0.0.1 unless told otherwise.
 	fs.DurationVar(&opts.CallTimeout, "call-timeout", httpgw.DefaultCallTimeout, "how long a request waits for its reply (0: as long as the HTTP client)")
 	fs.DurationVar(&opts.WriteTimeout, "write-timeout", httpgw.DefaultWriteTimeout, "cut off a stream's HTTP client that takes nothing for this long (0: never)")
 	fs.DurationVar(&opts.Grace, "grace", DefaultGrace, "how long shutting down waits for HTTP requests to end")
+	fs.StringArrayVar(&opts.CORS, "cors", nil, "let web pages of this origin (https://app.example, or *) use the gateway from a browser (repeatable)")
 	fs.BoolVarP(&opts.Verbose, "verbose", "v", false, "log interfaces as they come and go, and each session")
 	cmdutil.AddConnFlags(cmd, &opts.Conn, 0, "how long each dial to ADDR may take (0: 10s)")
 	return cmd
@@ -144,6 +147,7 @@ func Run(ctx context.Context, opts *Options) error {
 		httpgw.WithStreamCredits(opts.Credits),
 		httpgw.WithCallTimeout(opts.CallTimeout),
 		httpgw.WithWriteTimeout(opts.WriteTimeout),
+		httpgw.WithCORS(opts.CORS...),
 		httpgw.WithLogger(log))
 	if err != nil {
 		return cmdutil.Explain(err, opts.Addr)
