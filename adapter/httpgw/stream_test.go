@@ -238,3 +238,42 @@ func TestClientGoesAway(t *testing.T) {
 		}
 	}
 }
+
+// TestWebSocketClientGoesAway: a WebSocket closed mid-stream ends the
+// ifkit connection with a reason.
+func TestWebSocketClientGoesAway(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	for _, how := range []string{"close", "drop"} {
+		ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(w.url("/t.feed/stream"), "http"), &websocket.DialOptions{HTTPClient: w.http.Client()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 3; i++ {
+			if _, _, err := ws.Read(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		closed := make(chan struct{})
+		if how == "close" {
+			go func() { // Close waits for the answer, which the unread stream holds up
+				defer close(closed)
+				ws.Close(websocket.StatusNormalClosure, "bye")
+			}()
+		} else {
+			ws.CloseNow()
+			close(closed)
+		}
+		select {
+		case err := <-w.ended:
+			var ce *codes.CloseError
+			if !errors.As(err, &ce) || ce.Code != codes.NormalClose || !strings.Contains(ce.Reason, "ifkit gateway:") {
+				t.Errorf("%s: the connection ended with %v", how, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: the ifkit connection did not end", how)
+		}
+		ws.CloseNow()
+		<-closed
+	}
+}
