@@ -408,3 +408,55 @@ func TestTopicStalledSubscriber(t *testing.T) {
 		})
 	}
 }
+
+// TestFilteredOutUsesNoCredit: a pull-mode subscriber that grants 3
+// credits gets the 3 matching messages of 30; the 27 others used none
+// (nothing was dropped for want of credit, nothing is queued).
+func TestFilteredOutUsesNoCredit(t *testing.T) {
+	m := load(t, "sensors.temperature.yaml")
+	sent := make(chan error, 1)
+	_, addr := serve(t, "mem", iface.Interface{Manifest: m, OnConnect: func(ctx context.Context, c *iface.Conn) {
+		for i := range 30 {
+			zone := "south"
+			if i%10 == 9 {
+				zone = "north"
+			}
+			if err := c.Send(ctx, "Reading", reading("p", zone, i)); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- nil
+	}})
+	cl := dial(t, addr)
+	conn, err := cl.Connect(ctx(t), "sensors.temperature", iface.WithPullMode(), iface.WithFilter(iface.Filter{CEL: `zone == "north"`}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close("done")
+	conn.Request(3)
+	for _, w := range []int{9, 19, 29} {
+		msg, err := conn.Recv(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := celsiusOf(t, msg); got != w {
+			t.Fatalf("got %d, want %d", got, w)
+		}
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	ctl, err := cl.Control(ctx(t), "sensors.temperature", iface.AttachTo(conn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctl.Close()
+	st, err := ctl.Stats(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.FilteredOut != 27 || st.Matched != 3 || st.Dropped != 0 || st.Queued != 0 || st.CreditsHeld != 0 {
+		t.Errorf("server stats %+v: want 27 filtered out, 3 matched, none dropped or queued, no credit left", st)
+	}
+}
