@@ -9,20 +9,25 @@
 #   SYSTEMS="ifkit-proto yamux" SIZES="64" bench/instr.sh
 #
 # Go needs GODEBUG=asyncpreemptoff=1 under valgrind (its preemption signals
-# otherwise break the run). Needs valgrind on PATH.
+# otherwise break the run). GOMAXPROCS defaults to 1 (see procs below).
+# Needs valgrind on PATH.
 set -euo pipefail
 cd "$(dirname "$0")"
 systems=${SYSTEMS:-ifkit-proto ifkit-json yamux grpc}
 sizes=${SIZES:-64 1k 64k}
 transport=${TRANSPORT:-unix}
+# One P by default: valgrind runs one thread at a time anyway, and with more
+# Ps the instructions of idle Ps spinning for work (as many as the work
+# itself, and different every run) drown the difference between runs.
+procs=${GOMAXPROCS:-1}
 bin=$(mktemp -d)/bench
 trap 'rm -rf "$(dirname "$bin")"' EXIT
 go build -o "$bin" .
 
-count() { # count SYSTEM SIZE N: instructions of the whole run (empty if it failed, twice)
+count() { # count SYSTEM SIZE N: instructions of the whole run (empty if it failed three times: valgrind itself crashes now and then)
   local out
-  for _ in 1 2; do
-    if out=$(GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+  for _ in 1 2 3; do
+    if out=$(GOMAXPROCS=$procs GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind --callgrind-out-file=/dev/null \
       "$bin" -only="$1,throughput,$transport,$2" -reps 1 -count "$3" -no-warmup 2>&1); then
       sed -n 's/.*Collected : \([0-9]*\).*/\1/p' <<<"$out"
       return
