@@ -254,6 +254,10 @@ func conformanceHandshakes(t *testing.T) any {
 			&sessionpb.OpenStream{Interface: "sensors.temperature", Kind: sessionpb.StreamKind_STREAM_KIND_CONTROL, ConnectionId: 1}},
 		{"CONTROL, standalone, no interface", map[string]any{"kind": 2},
 			&sessionpb.OpenStream{Kind: sessionpb.StreamKind_STREAM_KIND_CONTROL}},
+		{"DATA with a CEL filter (§4.8)", map[string]any{"interface": "sensors.temperature", "kind": 1, "credits": 4, "filter": map[string]any{"cel": `zone == "north"`}},
+			&sessionpb.OpenStream{Interface: "sensors.temperature", Kind: sessionpb.StreamKind_STREAM_KIND_DATA, Credits: 4, Filter: &sessionpb.Filter{Cel: `zone == "north"`}}},
+		{"DATA with a structured filter on a named type (§4.8)", map[string]any{"interface": "events.topic", "kind": 1, "filter": map[string]any{"type": "Event", "structured": `{"field":"severity","in":["warning","critical"]}`}},
+			&sessionpb.OpenStream{Interface: "events.topic", Kind: sessionpb.StreamKind_STREAM_KIND_DATA, Filter: &sessionpb.Filter{Type: "Event", Structured: `{"field":"severity","in":["warning","critical"]}`}}},
 	}
 	result := []struct {
 		name   string
@@ -268,6 +272,8 @@ func conformanceHandshakes(t *testing.T) any {
 			&sessionpb.OpenResult{Code: uint32(codes.UnknownInterface), Reason: "no interface \"x\""}},
 		{"CONTROL accepted (A.6)", map[string]any{"connection_id": 1, "manifest_hash": hash},
 			&sessionpb.OpenResult{ConnectionId: 1, ManifestHash: hash}},
+		{"refused: invalid_filter, with the position (§4.8.3)", map[string]any{"code": 21, "reason": "filter (cel) at 1:1: celsius is a field of Reading, but not one it may be filtered on (filter_fields: probe, zone)"},
+			&sessionpb.OpenResult{Code: uint32(codes.InvalidFilter), Reason: "filter (cel) at 1:1: celsius is a field of Reading, but not one it may be filtered on (filter_fields: probe, zone)"}},
 	}
 	req := func(r *controlpb.Request) *controlpb.ControlFrame {
 		return &controlpb.ControlFrame{Frame: &controlpb.ControlFrame_Request{Request: r}}
@@ -288,6 +294,12 @@ func conformanceHandshakes(t *testing.T) any {
 		{"request ping, empty (A.6)", map[string]any{"request": map[string]any{"id": 1, "ping": map[string]any{}}}, req(&controlpb.Request{Id: 1, Op: &controlpb.Request_Ping{Ping: &controlpb.Ping{}}})},
 		{"request stats of connection 3", map[string]any{"request": map[string]any{"id": 3, "stats": map[string]any{"connection_id": 3}}}, req(&controlpb.Request{Id: 3, Op: &controlpb.Request_Stats{Stats: &controlpb.Stats{ConnectionId: 3}}})},
 		{"request close with a reason", map[string]any{"request": map[string]any{"id": 4, "close": map[string]any{"reason": "bye"}}}, req(&controlpb.Request{Id: 4, Op: &controlpb.Request_Close{Close: &controlpb.Close{Reason: "bye"}}})},
+		{"request filter: replace the attached connection's (§10.2)", map[string]any{"request": map[string]any{"id": 6, "filter": map[string]any{"structured": `{"field":"zone","eq":"south"}`}}},
+			req(&controlpb.Request{Id: 6, Op: &controlpb.Request_Filter{Filter: &controlpb.SetFilter{Structured: `{"field":"zone","eq":"south"}`}}})},
+		{"request filter: remove connection 3's", map[string]any{"request": map[string]any{"id": 7, "filter": map[string]any{"connection_id": 3}}},
+			req(&controlpb.Request{Id: 7, Op: &controlpb.Request_Filter{Filter: &controlpb.SetFilter{ConnectionId: 3}}})},
+		{"response stats with filter counts", map[string]any{"response": map[string]any{"id": 3, "stats": map[string]any{"connection_id": 3, "sent_messages": 2, "matched": 2, "filtered_out": 8}}},
+			resp(&controlpb.Response{Id: 3, Result: &controlpb.Response_Stats{Stats: &controlpb.ConnStats{ConnectionId: 3, SentMessages: 2, Matched: 2, FilteredOut: 8}}})},
 		{"response pong empty (A.6)", map[string]any{"response": map[string]any{"id": 1, "pong": ""}}, resp(&controlpb.Response{Id: 1, Result: &controlpb.Response_Pong{Pong: []byte{}}})},
 		{"response failed: unimplemented", map[string]any{"response": map[string]any{"id": 5, "code": 18, "reason": "no"}}, resp(&controlpb.Response{Id: 5, Code: uint32(codes.Unimplemented), Reason: "no"})},
 		{"response list", map[string]any{"response": map[string]any{"id": 1, "interfaces": map[string]any{"interfaces": []any{map[string]any{"name": "a", "version": "1.0.0", "direction": "send", "manifest_hash": hash}}}}},
