@@ -16,6 +16,7 @@ import (
 	"github.com/ifkit/ifkit/internal/cmd/demo"
 	"github.com/ifkit/ifkit/internal/cmd/describe"
 	"github.com/ifkit/ifkit/internal/cmd/gateway"
+	"github.com/ifkit/ifkit/internal/cmd/gen/golang"
 	"github.com/ifkit/ifkit/internal/cmd/list"
 	"github.com/ifkit/ifkit/internal/cmd/ls"
 	"github.com/ifkit/ifkit/internal/cmd/manifest/diff"
@@ -52,6 +53,7 @@ what it speaks and talk to it without writing code:
   ifctl gateway ADDR --http HOST:PORT         every interface on HTTP (JSON, SSE, WebSocket, OpenAPI)
   ifctl manifest validate|show|hash FILE      check manifests offline
   ifctl manifest diff OLD NEW                 what changed, and whether it breaks peers
+  ifctl gen go MANIFEST... --out DIR          typed Go client and server stubs
 
 ADDR is unix:///abs/path.sock, unix:rel.sock, tcp://host:port, host:port or
 tls://host:port; a comma-separated list means "any of these" (failover).
@@ -69,8 +71,13 @@ Data goes to stdout, diagnostics to stderr. See 'ifctl help exit-codes'.`,
 		Use:   "manifest",
 		Short: "Validate manifests, show their canonical form and hash, compare versions",
 	}
+	gen := &cobra.Command{
+		Use:   "gen",
+		Short: "Write code from manifests",
+	}
+	gen.AddCommand(golang.NewCmd(io, nil))
 	mf.AddCommand(validate.NewCmd(io, nil), show.NewCmd(io, nil), hash.NewCmd(io, nil), diff.NewCmd(io, nil))
-	root.AddCommand(mf,
+	root.AddCommand(mf, gen,
 		serve.NewCmd(io, nil),
 		list.NewCmd(io, nil), ls.NewCmd(io, nil), describe.NewCmd(io, nil),
 		send.NewCmd(io, nil), recv.NewCmd(io, nil), call.NewCmd(io, nil),
