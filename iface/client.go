@@ -387,8 +387,9 @@ func (c *Client) Connect(ctx context.Context, iface string, opts ...ConnectOptio
 				iface, c.addr, changes, o.manifest.Hash(), o.manifest.Version)}
 		}
 		if m, err = c.manifests.load(iface, res.GetManifestHash(), res.GetManifest()); err != nil {
-			c.decline(st, CodeProtocolError, "the served manifest does not load: "+err.Error())
-			return nil, fmt.Errorf("ifkit: the manifest %s served for %s does not load: %w", c.addr, iface, err)
+			reason := "the served manifest does not load: " + err.Error()
+			c.decline(st, CodeProtocolError, reason)
+			return nil, &CloseError{Code: CodeProtocolError, Remote: true, Reason: fmt.Sprintf("%s at %s: %s", iface, c.addr, reason)}
 		}
 	}
 	cd, ok := c.codecs.Lookup(res.GetCodec())
@@ -457,8 +458,13 @@ func (mc *ManifestCache) load(iface, hash string, served []byte) (*manifest.Mani
 	if err != nil {
 		return nil, err
 	}
-	if m.Hash() != hash || !bytes.Equal(m.Canonical(), served) {
-		return m, nil // not shared
+	if m.Hash() != hash {
+		// spec §4.5, §13: type ids are relied on only under the hash the
+		// server declared; bytes of another manifest are a broken server.
+		return nil, fmt.Errorf("the served manifest hashes to %s, but the server declared %s", m.Hash(), hash)
+	}
+	if !bytes.Equal(m.Canonical(), served) {
+		return m, nil // not in canonical form: not shared
 	}
 	mc.mu.Lock()
 	defer mc.mu.Unlock()

@@ -2,6 +2,7 @@ package iface
 
 import (
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,21 +51,16 @@ messages:
 	if a != b {
 		t.Fatal("the same served manifest was parsed twice")
 	}
-	// Other bytes under the known hash: parsed on their own, not shared.
-	c, err := mc.load("cache.test", src.Hash(), other.Canonical())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c == a || c.Hash() != other.Hash() {
-		t.Fatalf("other bytes under a known hash got %s", c.Hash())
+	// Other bytes under the known hash: refused, never shared.
+	if c, err := mc.load("cache.test", src.Hash(), other.Canonical()); err == nil || c != nil || !strings.Contains(err.Error(), "hashes to "+other.Hash()) {
+		t.Fatalf("other bytes under a known hash: %v, %v; want an error naming their hash", c, err)
 	}
 	if d, _ := mc.load("cache.test", src.Hash(), src.Canonical()); d != a {
 		t.Fatal("a lying server replaced the shared manifest")
 	}
-	// Bytes whose hash is not the served one are never shared.
-	e, _ := mc.load("cache.test", "sha256:bogus", src.Canonical())
-	if e == a {
-		t.Fatal("a manifest served under a wrong hash was shared")
+	// Bytes whose hash is not the served one are refused.
+	if e, err := mc.load("cache.test", "sha256:bogus", src.Canonical()); e != nil || err == nil {
+		t.Fatal("a manifest served under a wrong hash was accepted")
 	}
 	if _, ok := mc.m["sha256:bogus"]; ok {
 		t.Fatal("a manifest served under a wrong hash was cached")
