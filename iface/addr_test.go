@@ -2,6 +2,8 @@ package iface_test
 
 import (
 	"context"
+	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,4 +107,27 @@ func TestListenReplacesStaleSocketButNotFiles(t *testing.T) {
 		t.Fatalf("Listen over a stale socket: %v", err)
 	}
 	l2.Close()
+}
+
+// A server of another protocol version: the dial fails with
+// unsupported_version, still matching ErrConnect.
+func TestDialOtherVersion(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.Read(make([]byte, 8))
+		c.Write([]byte{'I', 'F', 'K', 'T', 2, 0, 0, 0})
+	}()
+	_, err = iface.Dial(context.Background(), l.Addr().String())
+	if iface.CodeOf(err) != iface.CodeUnsupportedVersion || !errors.Is(err, iface.ErrConnect) {
+		t.Fatalf("Dial = %v (%s), want unsupported_version matching ErrConnect", err, iface.CodeOf(err))
+	}
 }

@@ -182,6 +182,9 @@ func (c *Client) handshake(ctx context.Context, raw net.Conn, a Addr) error {
 		if errors.Is(err, ErrNotIfkit) {
 			return fmt.Errorf("%s: %w", a, err)
 		}
+		if errors.Is(err, errBadVersion) {
+			return &CloseError{Code: CodeUnsupportedVersion, Reason: fmt.Sprintf("%s: %v", a, err), Remote: true, Cause: ErrConnect}
+		}
 		return fmt.Errorf("%w to %s: %v", ErrConnect, a, err)
 	}
 	switch status {
@@ -203,7 +206,7 @@ func (c *Client) handshake(ctx context.Context, raw net.Conn, a Addr) error {
 		return fmt.Errorf("%w to %s: the server refused the session (shutting down, or at its connection limit)", ErrConnect, a)
 	default:
 		raw.Close()
-		return fmt.Errorf("%w to %s: the server does not speak protocol version %d", ErrConnect, a, protocolVersion)
+		return &CloseError{Code: CodeUnsupportedVersion, Reason: fmt.Sprintf("%s does not speak protocol version %d (its preface status is %#02x)", a, protocolVersion, status), Remote: true, Cause: ErrConnect}
 	}
 	raw.SetDeadline(time.Time{})
 	sess, err := yamux.Client(raw, c.cfg.clientYamux())
