@@ -165,14 +165,32 @@ func TestFilterRefusedAtOpen(t *testing.T) {
 func TestFilterReplaced(t *testing.T) {
 	forEachTransport(t, func(t *testing.T, transport string) {
 		m := load(t, "sensors.temperature.yaml")
-		step := make(chan int)
+		// The server sends ten readings per step and says when it has:
+		// a filter replaced meanwhile would otherwise apply to the rest of
+		// a step.
+		steps, sent := make(chan int), make(chan struct{})
 		_, addr := serve(t, transport, iface.Interface{Manifest: m, OnConnect: func(ctx context.Context, c *iface.Conn) {
-			for base := range step {
+			for {
+				var base int
+				select {
+				case base = <-steps:
+				case <-ctx.Done():
+					return
+				}
 				for i := range 10 {
 					c.Send(ctx, "Reading", reading("p", []string{"north", "south"}[i%2], base+i))
 				}
+				select {
+				case sent <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
 			}
 		}})
+		step := func(base int) {
+			steps <- base
+			<-sent
+		}
 		cl := dial(t, addr)
 		conn, err := cl.Connect(ctx(t), "sensors.temperature", iface.WithFilter(iface.Filter{CEL: `zone == "north"`}))
 		if err != nil {
@@ -196,25 +214,24 @@ func TestFilterReplaced(t *testing.T) {
 				}
 			}
 		}
-		step <- 0
+		step(0)
 		expect(0, 2, 4, 6, 8)
 		if err := ctl.SetFilter(ctx(t), iface.Filter{Structured: `{"field":"zone","eq":"south"}`}); err != nil {
 			t.Fatal(err)
 		}
-		step <- 10
+		step(10)
 		expect(11, 13, 15, 17, 19)
 		err = ctl.SetFilter(ctx(t), iface.Filter{CEL: `celsius > 1.0`})
 		if iface.CodeOf(err) != iface.CodeInvalidFilter || !strings.Contains(err.Error(), "at 1:1") {
 			t.Fatalf("an invalid replacement: %v, want invalid_filter at 1:1", err)
 		}
-		step <- 20
+		step(20)
 		expect(21, 23, 25, 27, 29) // the old filter stayed
 		if err := ctl.SetFilter(ctx(t), iface.Filter{}); err != nil {
 			t.Fatal(err)
 		}
-		step <- 30
+		step(30)
 		expect(30, 31, 32, 33, 34, 35, 36, 37, 38, 39)
-		close(step)
 	})
 }
 
