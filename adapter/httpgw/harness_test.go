@@ -300,7 +300,7 @@ func errorOf(t testing.TB, body []byte) httpgw.Error {
 // eventually retries f until it holds or 5 s pass.
 func eventually(t testing.TB, what string, f func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second) // a wait, not a measure: a loaded machine is slow
 	for !f() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
