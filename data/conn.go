@@ -26,9 +26,11 @@ import (
 // on a goroutine of their own with owned messages, or, with
 // Config.InlineHandlers, on the connection's reader with borrowed ones
 // (see Message), which costs no copy, no queue and no hand-off.
-// An error a handler returns is sent to the peer as an ERROR with code
-// internal and the error's text: it fails the peer's Call, or reaches its
-// refusal hook (Config.OnRefused).
+// An error a handler returns is sent to the peer as an ERROR: with its code
+// and reason when it is a *codes.RemoteError (return one to refuse with
+// not_found, invalid_message, …), else with code internal and the error's
+// text. It fails the peer's Call, or reaches its refusal hook
+// (Config.OnRefused).
 type Handler func(ctx context.Context, msg *Message) error
 
 // Conn is one connection between a client and a server on one interface:
@@ -1015,7 +1017,7 @@ func (c *Conn) onMessage(f *frame) bool {
 		if c.inline {
 			ok := true
 			if err := h(c.ctx, c.lend(t, f)); err != nil {
-				ok = c.refuse(codes.Internal, f.seq, err.Error())
+				ok = c.refuseHandled(f.seq, err)
 			}
 			c.consumed()
 			return ok
@@ -1155,9 +1157,21 @@ func (c *Conn) dispatchLoop() {
 func (c *Conn) handle(m *Message) {
 	h := c.handler(m.Type)
 	if err := h(c.ctx, m); err != nil {
-		c.refuse(codes.Internal, m.Seq, err.Error())
+		c.refuseHandled(m.Seq, err)
 	}
 	c.consumed()
+}
+
+// refuseHandled refuses message seq because its handler failed with err:
+// with err's own code and reason when it is a *codes.RemoteError (a handler
+// that refuses on purpose: not_found, invalid_message, …), else internal
+// with err's text.
+func (c *Conn) refuseHandled(seq uint64, err error) bool {
+	var re *codes.RemoteError
+	if errors.As(err, &re) && re.Code != codes.OK {
+		return c.refuse(re.Code, seq, re.Reason)
+	}
+	return c.refuse(codes.Internal, seq, err.Error())
 }
 
 // Pause holds (true) or releases (false) this end's sending, and its grants

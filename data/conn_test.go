@@ -134,3 +134,26 @@ func TestPipeCloseReason(t *testing.T) {
 		t.Fatalf("server end: %v, want normal_close by peer: bye", srv.Err())
 	}
 }
+
+// A handler refuses with a code of its choosing by returning a
+// *codes.RemoteError; any other error is internal.
+func TestHandlerRefusalCode(t *testing.T) {
+	m := load(t, "db.kv")
+	_, cli := data.PipeForTest(t, m, data.Config{Handlers: map[string]data.Handler{
+		"Get": func(ctx context.Context, msg *data.Message) error {
+			return &codes.RemoteError{Code: codes.NotFound, Reason: "no such key"}
+		},
+		"Put": func(ctx context.Context, msg *data.Message) error {
+			return errors.New("disk full")
+		},
+	}}, data.Config{})
+	_, err := cli.Call(ctx(t), "Get", json.RawMessage(`{"key":"a"}`))
+	var re *codes.RemoteError
+	if !errors.As(err, &re) || re.Code != codes.NotFound || re.Reason != "no such key" {
+		t.Fatalf("Get: %v, want not_found: no such key", err)
+	}
+	_, err = cli.Call(ctx(t), "Put", json.RawMessage(`{"key":"a","value":"YQ=="}`))
+	if codes.Of(err) != codes.Internal || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("Put: %v, want internal: disk full", err)
+	}
+}
