@@ -1,9 +1,14 @@
 package data
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/ifkit/ifkit/codec"
 	"github.com/ifkit/ifkit/manifest"
 )
 
@@ -48,6 +53,38 @@ func (m *Message) Clone() *Message {
 // pointer encoding/json fills for json, a *[]byte for raw.
 func (m *Message) Decode(v any) error {
 	return m.conn.codec.Unmarshal(m.Data, &m.Type.Type, v)
+}
+
+// JSON returns the message's value as compact JSON, whatever the codec:
+// the protobuf JSON mapping (default values included) for proto, the text
+// itself for json, a base64 string of the bytes for raw. It is what tools
+// that print or forward messages as JSON (ifctl, the HTTP gateway) show.
+func (m *Message) JSON() (json.RawMessage, error) {
+	var text []byte
+	switch m.conn.codec.Name() {
+	case codec.NameProto:
+		pm := m.Type.New()
+		if pm == nil {
+			return nil, fmt.Errorf("ifkit: %s came as protobuf but has no protobuf definition to decode it with", m.Type.Name)
+		}
+		if err := m.Decode(pm); err != nil {
+			return nil, err
+		}
+		b, err := protojson.MarshalOptions{EmitDefaultValues: true}.Marshal(pm)
+		if err != nil {
+			return nil, err
+		}
+		text = b
+	case codec.NameJSON:
+		text = m.Data
+	default:
+		return json.Marshal(m.Data) // a []byte marshals as base64
+	}
+	var buf bytes.Buffer // protojson varies its spacing on purpose; the text is as sent
+	if err := json.Compact(&buf, text); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // IsRequest reports whether the sender expects a reply (the type declares

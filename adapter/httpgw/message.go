@@ -78,7 +78,7 @@ func (g *Gateway) call(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		writeError(w, err)
 		return
 	}
-	value, err := MessageJSON(reply)
+	value, err := reply.JSON()
 	if err != nil {
 		writeError(w, err)
 		return

@@ -206,7 +206,7 @@ func pump(ctx context.Context, conn *iface.Conn, window int, next func(context.C
 		if err != nil {
 			return n, err
 		}
-		value, err := MessageJSON(msg)
+		value, err := msg.JSON()
 		if err != nil {
 			return n, fmt.Errorf("decoding message %d (%s): %w", msg.Seq, msg.Type.Name, err)
 		}

@@ -1,17 +1,13 @@
 package httpgw
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ifkit/ifkit/codec"
 	"github.com/ifkit/ifkit/codes"
-	"github.com/ifkit/ifkit/iface"
 	"github.com/ifkit/ifkit/manifest"
 )
 
@@ -23,37 +19,6 @@ type Record struct {
 	Seq   uint64          `json:"seq"`
 	Type  string          `json:"type"`
 	Value json.RawMessage `json:"value"`
-}
-
-// MessageJSON returns a received message's value as compact JSON: a
-// protobuf message through its JSON mapping (protojson, with default
-// values, so every field shows), JSON as it came, raw bytes as a base64
-// string.
-func MessageJSON(m *iface.Message) (json.RawMessage, error) {
-	switch m.Conn().Codec().Name() {
-	case codec.NameJSON:
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, m.Data); err != nil {
-			return nil, err
-		}
-		return buf.Bytes(), nil
-	case codec.NameProto:
-		pm := m.Type.New()
-		if pm == nil {
-			return nil, fmt.Errorf("%s came as protobuf but has no protobuf definition", m.Type.Name)
-		}
-		if err := proto.Unmarshal(m.Data, pm); err != nil {
-			return nil, err
-		}
-		b, err := protojson.MarshalOptions{EmitDefaultValues: true}.Marshal(pm)
-		if err != nil {
-			return nil, err
-		}
-		var buf bytes.Buffer
-		json.Compact(&buf, b) // protojson varies its spacing on purpose
-		return buf.Bytes(), nil
-	}
-	return json.Marshal(base64.StdEncoding.EncodeToString(m.Data))
 }
 
 // sendValue checks a JSON value from an HTTP client against t, as the

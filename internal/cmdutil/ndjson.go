@@ -11,10 +11,7 @@ import (
 	"os"
 	"strings"
 
-	"google.golang.org/protobuf/encoding/protojson"
-
 	"github.com/ifkit/ifkit/codec"
-	"github.com/ifkit/ifkit/iface"
 	"github.com/ifkit/ifkit/manifest"
 )
 
@@ -27,38 +24,6 @@ type Record struct {
 	Seq   uint64          `json:"seq"`
 	Type  string          `json:"type"`
 	Value json.RawMessage `json:"value"`
-}
-
-// MessageValue returns a received message's value as JSON: protobuf
-// messages through their type's descriptor (protojson, defaults included),
-// JSON as it came, raw bytes as a base64 string.
-func MessageValue(m *iface.Message) (json.RawMessage, error) {
-	var out []byte
-	switch m.Conn().Codec().Name() {
-	case codec.NameProto:
-		pm := m.Type.New()
-		if pm == nil {
-			return nil, fmt.Errorf("%s has no protobuf definition to decode it with", m.Type.Name)
-		}
-		if err := m.Decode(pm); err != nil {
-			return nil, err
-		}
-		b, err := protojson.MarshalOptions{EmitDefaultValues: true}.Marshal(pm)
-		if err != nil {
-			return nil, err
-		}
-		out = b
-	case codec.NameJSON:
-		out = m.Data
-	default:
-		b, _ := json.Marshal(m.Data) // []byte marshals as base64
-		return b, nil
-	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, out); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }
 
 // SendValue checks a JSON value locally against t, as the server will, and

@@ -165,7 +165,7 @@ func one(ctx context.Context, opts *Options, conn *iface.Conn, m *manifest.Manif
 		if !opts.Collect {
 			return write(opts, msg)
 		}
-		v, err := cmdutil.MessageValue(msg)
+		v, err := msg.JSON()
 		if err != nil {
 			return fmt.Errorf("reply #%d (%s): %w", msg.Seq, msg.Type.Name, err)
 		}
@@ -215,7 +215,7 @@ func stream(ctx context.Context, opts *Options, conn *iface.Conn, t *manifest.Me
 }
 
 func write(opts *Options, msg *iface.Message) error {
-	v, err := cmdutil.MessageValue(msg)
+	v, err := msg.JSON()
 	if err != nil {
 		return fmt.Errorf("reply #%d (%s): %w", msg.Seq, msg.Type.Name, err)
 	}

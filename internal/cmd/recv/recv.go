@@ -113,7 +113,7 @@ func Run(ctx context.Context, opts *Options) error {
 			progress.Done()
 			return ended(opts, conn, err, ctx, got)
 		}
-		v, err := cmdutil.MessageValue(msg)
+		v, err := msg.JSON()
 		if err != nil {
 			conn.Close("ifctl recv: cannot decode")
 			return fmt.Errorf("message #%d (%s): %w", msg.Seq, msg.Type.Name, err)

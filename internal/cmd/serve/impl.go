@@ -276,7 +276,7 @@ func echoValue(msg *iface.Message) (any, error) {
 	if msg.Conn().Codec().Name() == codec.NameRaw {
 		return msg.Data, nil
 	}
-	v, err := cmdutil.MessageValue(msg)
+	v, err := msg.JSON()
 	return json.RawMessage(v), err
 }
 
@@ -286,7 +286,7 @@ const previewBytes = 200
 // preview is a received message as logged: its JSON, cut short (at the
 // start of a character, so the cut does not make it invalid UTF-8).
 func preview(msg *iface.Message) string {
-	v, err := cmdutil.MessageValue(msg)
+	v, err := msg.JSON()
 	if err != nil {
 		return fmt.Sprintf("(%d bytes)", len(msg.Data))
 	}
