@@ -194,7 +194,11 @@ func (c *Client) handshake(ctx context.Context, raw net.Conn, a Addr) error {
 			raw.Close()
 			var sf secretFailure
 			if errors.As(err, &sf) {
-				return &CloseError{Code: CodeAuthFailed, Reason: string(sf), Remote: true}
+				ce := &CloseError{Code: CodeAuthFailed, Reason: string(sf), Remote: true}
+				if c.secret == nil {
+					ce.Cause = ErrSecretRequired
+				}
+				return ce
 			}
 			return fmt.Errorf("%w to %s: during authentication: %v", ErrConnect, a, err)
 		}

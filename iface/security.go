@@ -85,6 +85,11 @@ const (
 // proof of the shared secret, or the server failed to prove it knows it.
 const errSecret errorString = "auth_failed"
 
+// ErrSecretRequired is the cause of the auth_failed error of a Dial without
+// a shared secret to a server that requires one: errors.Is tells it from a
+// wrong secret.
+const ErrSecretRequired errorString = "dial WithSecret"
+
 // secretFailure is the client's errSecret with what went wrong; its text
 // is the reason of the auth_failed CloseError Dial returns.
 type secretFailure string

@@ -130,6 +130,9 @@ func TestSharedSecret(t *testing.T) {
 				if !errors.Is(err, iface.ErrAuth) || iface.CodeOf(err) != iface.CodeAuthFailed {
 					t.Errorf("%s: %v, want auth_failed", name, err)
 				}
+				if errors.Is(err, iface.ErrSecretRequired) != (name == "no secret") {
+					t.Errorf("%s: errors.Is(ErrSecretRequired) = %v", name, !(name == "no secret"))
+				}
 				if err != nil && strings.Contains(err.Error(), "horse") {
 					t.Errorf("%s: the error shows the secret: %v", name, err)
 				}

@@ -130,7 +130,7 @@ func Dial(ctx context.Context, addr string, f *ConnFlags) (*iface.Client, error)
 		if errors.As(err, &ce) && ce.Reason != "" {
 			msg += ": " + Untrusted(ce.Reason)
 		}
-		if f.SecretFile == "" && f.SecretEnv == "" && strings.Contains(err.Error(), "requires a shared secret") {
+		if f.SecretFile == "" && f.SecretEnv == "" && errors.Is(err, iface.ErrSecretRequired) {
 			return nil, Reword(err, msg, "pass the server's shared secret with --secret-file FILE or --secret-env NAME")
 		}
 		return nil, Reword(err, msg, "check the shared secret (--secret-file, --secret-env) or that your user may use the socket")
