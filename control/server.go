@@ -419,11 +419,15 @@ func (s *stream) connOp(req *controlpb.Request) *controlpb.Response {
 		ctx, cancel := context.WithTimeout(context.Background(), s.h.cfg.ResetTimeout)
 		defer cancel()
 		if err := c.Reset(ctx, o.Reset_.GetPosition()); err != nil {
-			code := codes.Of(err)
+			code, reason := codes.Of(err), err.Error()
 			if errors.Is(err, context.DeadlineExceeded) {
 				code = codes.Canceled
 			}
-			return failure(id, code, "reset: %v", err)
+			var re *codes.RemoteError
+			if errors.As(err, &re) {
+				reason = re.Reason // the hook's refusal: its own words, not the text of an error about a control request
+			}
+			return failure(id, code, "reset: %s", reason)
 		}
 	case *controlpb.Request_Close:
 		c.Close(o.Close.GetReason())

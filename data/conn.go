@@ -130,6 +130,11 @@ type Config struct {
 	// consumed, otherwise only Request grants.
 	Window    int64
 	AutoGrant bool
+	// ManualCredit grants the window at the start, as AutoGrant does, but
+	// renews it only when the application calls Request, not as messages
+	// are consumed: a receiver whose credit means "stored", which grants
+	// once what it took is committed.
+	ManualCredit bool
 	// ReceivesNothing: the peer may send no MESSAGE at all (a server on a
 	// send interface): no credit is granted, and a MESSAGE is wrong_direction.
 	ReceivesNothing bool
@@ -207,11 +212,11 @@ func New(stream net.Conn, br *bufio.Reader, cfg Config) *Conn {
 	c.out = newOutbox(flow.OnExhausted, flow.Credits, cfg.SendCredit)
 	window := max(cfg.Window, 1)
 	initial := window
-	if !cfg.AutoGrant || cfg.ReceivesNothing {
+	if !(cfg.AutoGrant || cfg.ManualCredit) || cfg.ReceivesNothing {
 		initial = 0
 	}
 	c.receivesNothing = cfg.ReceivesNothing
-	c.in = newLedger(window, initial, cfg.AutoGrant)
+	c.in = newLedger(window, initial, cfg.AutoGrant && !cfg.ManualCredit)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.br = br
 	c.owner = cfg.Owner
@@ -621,8 +626,9 @@ func (s *recvSink) stop(c *Conn) error {
 	return nil
 }
 
-// Request grants the peer n more credits (pull mode, WithPullMode), as far
-// as the window allows, and returns how many were granted.
+// Request grants the peer n more credits (pull mode, WithPullMode; a
+// server's Config.ManualCredit), as far as the window allows, and returns
+// how many were granted.
 func (c *Conn) Request(n int) int {
 	g := c.in.request(int64(n))
 	if g > 0 {
@@ -1160,6 +1166,15 @@ func (c *Conn) handle(m *Message) {
 		c.refuseHandled(m.Seq, err)
 	}
 	c.consumed()
+}
+
+// Refuse tells the peer that m, a message taken with Recv or RecvFunc, was
+// refused, as a handler's error does: with err's code and reason when it is
+// a *codes.RemoteError, else internal with err's text. It is for an
+// application that processes what it took later (a sink whose batch's
+// transaction failed refuses every message of the batch).
+func (c *Conn) Refuse(m *Message, err error) {
+	c.refuseHandled(m.Seq, err)
 }
 
 // refuseHandled refuses message seq because its handler failed with err:

@@ -36,6 +36,11 @@ type Interface struct {
 	// borrowed messages, without a copy, a queue or a goroutine; see
 	// data.Config.InlineHandlers for what a handler may then do.
 	InlineHandlers bool
+	// ManualCredit grants each connection its credit window when it opens
+	// and renews it only when the application calls Conn.Request, not as
+	// messages are taken (Recv, handlers): for a sink whose credit means
+	// "stored", granted once what it took is committed.
+	ManualCredit bool
 	// OnConnect runs for each new connection, in a goroutine the server owns,
 	// with a context cancelled when the connection ends or the server closes.
 	// A send interface typically streams from here.
@@ -593,6 +598,7 @@ func (s *Server) openData(sess *yamux.Session, key []byte, st *yamux.Stream, br 
 		Window:          window,
 		ReceivesNothing: !m.Direction.Receives(),
 		AutoGrant:       true,
+		ManualCredit:    i.ManualCredit,
 		Handlers:        i.Handlers,
 		CatchAll:        i.CatchAll,
 		InlineHandlers:  i.InlineHandlers,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ifkit/ifkit/iface"
 	"github.com/ifkit/ifkit/internal/cmdutil"
+	"github.com/ifkit/ifkit/manifest"
 )
 
 // Options are the inputs of `ifctl recv`.
@@ -22,6 +23,7 @@ type Options struct {
 	Credits int    // credit window; 0: the manifest's flow.credits
 	Values  bool   // print the values alone
 	Filter  string // the subscription filter: CEL, or the structured form (JSON)
+	Reset   string // a position to reset the server's data location to before anything is sent
 	Output  cmdutil.Format
 	Conn    cmdutil.ConnFlags
 }
@@ -45,6 +47,12 @@ message fails (exit 1).
 printed (at most the manifest's flow.credits, the default). A worker that
 handles 4 messages at a time grants 4.
 
+--reset POSITION asks the server, through the control operation reset, to move
+its data location (a change feed's position, an offset) before it sends
+anything: recv grants no credit until the server has done it. What POSITION
+means is the interface's (its description says); a database change feed
+takes the position of the last change you have, now or start.
+
 -o text prints "#seq Type value"; -o yaml one document per message.
 
 ` + cmdutil.FilterHelp + `
@@ -54,6 +62,7 @@ handles 4 messages at a time grants 4.
   ifctl recv 127.0.0.1:7400 sensors.temperature --values | jq .celsius
   ifctl recv unix:///tmp/ifkit.sock jobs.queue --credits 4 --timeout 30s
   ifctl recv unix:///tmp/ifkit.sock sensors.temperature --filter 'zone == "north"'
+  ifctl recv unix:///tmp/db.sock db.orders.changes --reset 41
   ifctl recv unix:///tmp/ifkit.sock events.topic --filter '{"field":"severity","in":["warning","critical"]}'`,
 		Args:              cobra.ExactArgs(2),
 		ValidArgsFunction: cmdutil.CompleteIfaces,
@@ -72,6 +81,7 @@ handles 4 messages at a time grants 4.
 	cmd.Flags().IntVar(&opts.Credits, "credits", 0, "messages the server may send ahead (0: the manifest's flow.credits)")
 	cmd.Flags().BoolVar(&opts.Values, "values", false, "print each message's value alone")
 	cmd.Flags().StringVar(&opts.Filter, "filter", "", "receive only the messages this filter selects (CEL, or structured JSON starting with {)")
+	cmd.Flags().StringVar(&opts.Reset, "reset", "", "first reset the server's data location to this position (control operation reset)")
 	cmdutil.AddOutputFlag(cmd, &opts.Output, cmdutil.JSON)
 	cmdutil.AddConnFlags(cmd, &opts.Conn, 0, "stop after this long (0: never; connecting gives up after 10s)")
 	return cmd
@@ -92,6 +102,9 @@ func Run(ctx context.Context, opts *Options) error {
 	if opts.Filter != "" {
 		co = append(co, iface.WithFilter(cmdutil.ParseFilter(opts.Filter)))
 	}
+	if opts.Reset != "" {
+		co = append(co, iface.WithPullMode()) // no credit before the reset
+	}
 	rctx, cancel := cmdutil.WithTimeout(ctx, opts.Conn.Timeout)
 	defer cancel()
 	conn, err := cmdutil.ConnectTo(rctx, c, opts.Addr, opts.Iface, co...)
@@ -101,6 +114,13 @@ func Run(ctx context.Context, opts *Options) error {
 	if err := cmdutil.NeedServerSends(conn.Manifest(), opts.Addr); err != nil {
 		conn.Close("ifctl recv: wrong direction")
 		return err
+	}
+	window := 0
+	if opts.Reset != "" {
+		if window, err = reset(rctx, c, conn, opts); err != nil {
+			conn.Close("ifctl recv: reset failed")
+			return err
+		}
 	}
 	progress := cmdutil.NewProgress(opts.IO.ErrOut)
 	if cmdutil.IsTerminal(opts.IO.Out) {
@@ -119,6 +139,9 @@ func Run(ctx context.Context, opts *Options) error {
 			return fmt.Errorf("message #%d (%s): %w", msg.Seq, msg.Type.Name, err)
 		}
 		got++
+		if window > 0 {
+			conn.Request(1) // pull mode after a reset: one credit back per message taken
+		}
 		if err := cmdutil.WriteRecord(opts.IO.Out, opts.Output, cmdutil.Record{Seq: msg.Seq, Type: msg.Type.Name, Value: v}, opts.Values); err != nil {
 			conn.Close("ifctl recv: cannot write")
 			return err
@@ -154,4 +177,28 @@ func ended(opts *Options, conn *iface.Conn, err error, parent context.Context, g
 		return nil
 	}
 	return cmdutil.Explain(err, opts.Addr)
+}
+
+// reset resets the server's data location for conn to opts.Reset, then
+// grants the credit window (recv connected in pull mode so that nothing
+// comes before the reset), which it returns.
+func reset(ctx context.Context, c *iface.Client, conn *iface.Conn, opts *Options) (int, error) {
+	m := conn.Manifest()
+	if !m.Offers(manifest.OpReset) {
+		return 0, cmdutil.Problem(fmt.Sprintf("%s does not offer reset (its manifest's control list has no reset)", m.Name), "leave out --reset")
+	}
+	ctl, err := c.Control(ctx, m.Name, iface.AttachTo(conn))
+	if err != nil {
+		return 0, cmdutil.Explain(err, opts.Addr)
+	}
+	defer ctl.Close()
+	if err := ctl.Reset(ctx, opts.Reset); err != nil {
+		return 0, fmt.Errorf("--reset %s: %w", opts.Reset, err)
+	}
+	window := m.Flow.Credits
+	if opts.Credits > 0 {
+		window = min(opts.Credits, window)
+	}
+	conn.Request(window)
+	return window, nil
 }

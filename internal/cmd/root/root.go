@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	sqlcmd "github.com/ifkit/ifkit/internal/cmd/adapter/sql"
 	"github.com/ifkit/ifkit/internal/cmd/bench"
 	"github.com/ifkit/ifkit/internal/cmd/call"
 	"github.com/ifkit/ifkit/internal/cmd/demo"
@@ -51,6 +52,7 @@ what it speaks and talk to it without writing code:
   ifctl ping ADDR | stats ADDR IFACE | watch ADDR
   ifctl bench ADDR IFACE                      throughput or round-trip latency
   ifctl gateway ADDR --http HOST:PORT         every interface on HTTP (JSON, SSE, WebSocket, OpenAPI)
+  ifctl adapter sql [--dsn DSN] --listen ADDR  a database as interfaces (SQLite file by default)
   ifctl manifest validate|show|hash FILE      check manifests offline
   ifctl manifest diff OLD NEW                 what changed, and whether it breaks peers
   ifctl gen go MANIFEST... --out DIR          typed Go client and server stubs
@@ -76,8 +78,13 @@ Data goes to stdout, diagnostics to stderr. See 'ifctl help exit-codes'.`,
 		Short: "Write code from manifests",
 	}
 	gen.AddCommand(golang.NewCmd(io, nil))
+	adapter := &cobra.Command{
+		Use:   "adapter",
+		Short: "Serve a database or a message queue as ifkit interfaces",
+	}
+	adapter.AddCommand(sqlcmd.NewCmd(io, nil))
 	mf.AddCommand(validate.NewCmd(io, nil), show.NewCmd(io, nil), hash.NewCmd(io, nil), diff.NewCmd(io, nil))
-	root.AddCommand(mf, gen,
+	root.AddCommand(mf, gen, adapter,
 		serve.NewCmd(io, nil),
 		list.NewCmd(io, nil), ls.NewCmd(io, nil), describe.NewCmd(io, nil),
 		send.NewCmd(io, nil), recv.NewCmd(io, nil), call.NewCmd(io, nil),

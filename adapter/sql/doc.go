@@ -1,0 +1,56 @@
+// Package dbadapter (import path adapter/sql) serves a database as ifkit
+// interfaces: PostgreSQL through jackc/pgx, or a SQLite file
+// (modernc.org/sqlite, no cgo) as the embedded default. Its manifests are
+// made from the schema, and made again when the schema changes.
+//
+//	a, err := dbadapter.New(ctx, "", dbadapter.DefaultConfig()) // ./ifkit.db
+//	srv := iface.NewServer()
+//	a.Register(srv)
+//	srv.ListenAndServe(ctx, "unix:///tmp/db.sock")
+//	defer a.Close() // after srv.Close
+//
+// From one database and a Config it serves:
+//
+//   - NAME (duplex): each configured query as a request answered by a
+//     stream of typed rows, read from the cursor only as the client grants
+//     credit (Reply waits for it, so a slow client holds the cursor and
+//     the adapter one row); each statement as a request answered by a
+//     Result with the rows affected; Query and Exec with any SQL when the
+//     configuration allows raw SQL; Begin, Commit and Rollback when it
+//     allows transactions, scoped to the connection (its end rolls back).
+//   - NAME.TABLE.sink (recv): messages inserted as rows in batches, one
+//     transaction per batch, the connection's credit renewed only once the
+//     batch has committed (iface.Interface.ManualCredit): credit means
+//     stored. With Sink.Key, rows are inserted with ON CONFLICT (key) DO
+//     NOTHING, so a message re-sent after a reconnect is not stored twice;
+//     the key is the columns the client fills with its id and sequence
+//     number (when the protocol carries a client key and sequence of its
+//     own, they are what will fill these columns).
+//   - NAME.TABLE.changes (send): the table's inserts, updates and deletes,
+//     from a change table its triggers fill, in commit order, each carrying
+//     its position. A connection starts at now; the control operation reset
+//     moves it (a position to go on after, "now" or "start"). On PostgreSQL
+//     a NOTIFY wakes the feeds at once; otherwise they look every FeedPoll,
+//     and at once after the adapter's own writes.
+//
+// Column types become JSON Schema types (integer with the range of int2
+// and int4, number, string with maxLength of varchar(n), enum of an enum
+// type, boolean, base64 bytes, date-time, date, uuid, any JSON for json
+// columns), NOT NULL makes a member required (in a sink: unless the
+// database fills it), and a nullable column's type admits null.
+//
+// Failures are refused with a code and the database's reason (which
+// column, which constraint), from one table:
+//
+//	invalid_message   a value the database refuses: NOT NULL, unique, check and
+//	                  foreign-key violations, bad values, SQL it does not accept
+//	limit_exceeded    the database is busy, full or out of resources
+//	canceled          the request was cancelled (the client went away)
+//	unimplemented     the database does not allow it (read-only, permissions)
+//	transport_error   the database is unreachable or went away
+//	internal          anything else
+//
+// A batch of a sink that fails is rolled back whole: its failing message is
+// refused with the reason, its others with "rolled back with its batch";
+// other connections go on.
+package dbadapter

@@ -1,0 +1,257 @@
+package dbadapter
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ifkit/ifkit/codes"
+	"github.com/ifkit/ifkit/iface"
+	"github.com/ifkit/ifkit/manifest"
+)
+
+// Positions reset takes besides a change id.
+const (
+	PositionNow   = "now"   // the latest change: only what happens next
+	PositionStart = "start" // before the first change kept
+)
+
+// feedState is one feed connection's position.
+type feedState struct {
+	mu  sync.Mutex
+	pos int64 // the last change sent (or reset to)
+	gen int   // counts resets
+	// moved is closed by a reset, to wake the feed; stopSend, when set,
+	// stops the send that waits for credit.
+	moved    chan struct{}
+	stopSend context.CancelFunc
+}
+
+func (a *Adapter) feedInterface(t *table, m *manifest.Manifest) iface.Interface {
+	return iface.Interface{
+		Manifest:  m,
+		OnConnect: func(ctx context.Context, c *iface.Conn) { a.runFeed(ctx, c, t) },
+		OnReset:   func(ctx context.Context, c *iface.Conn, position string) error { return a.resetFeed(ctx, c, position) },
+	}
+}
+
+// feedOf returns c's feed state, made at now when first needed (by the
+// feed or by a reset that comes first).
+func (a *Adapter) feedOf(ctx context.Context, c *iface.Conn) (*feedState, error) {
+	a.mu.Lock()
+	st := a.feeds[c]
+	a.mu.Unlock()
+	if st != nil {
+		return st, nil
+	}
+	now, err := a.latest(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if st := a.feeds[c]; st != nil {
+		return st, nil
+	}
+	st = &feedState{pos: now, moved: make(chan struct{})}
+	a.feeds[c] = st
+	context.AfterFunc(c.Context(), func() {
+		a.mu.Lock()
+		delete(a.feeds, c)
+		a.mu.Unlock()
+	})
+	return st, nil
+}
+
+// latest is the id of the latest change.
+func (a *Adapter) latest(ctx context.Context) (int64, error) {
+	var n sql.NullInt64
+	err := a.db.QueryRowContext(ctx, "SELECT MAX(id) FROM "+a.ref(a.cfg.ChangeTable)).Scan(&n)
+	return n.Int64, err
+}
+
+// ref is a table's name in SQL: in the configured schema on PostgreSQL.
+func (a *Adapter) ref(name string) string {
+	if a.d.name() == "postgres" {
+		return quoteIdent(a.cfg.Schema) + "." + quoteIdent(name)
+	}
+	return quoteIdent(name)
+}
+
+// resetFeed moves c's feed to position: a change id (the feed goes on
+// after it), "now" or "start".
+func (a *Adapter) resetFeed(ctx context.Context, c *iface.Conn, position string) error {
+	var pos int64
+	switch p := strings.TrimSpace(position); p {
+	case PositionNow, "":
+		n, err := a.latest(ctx)
+		if err != nil {
+			return a.refusal(err, "reset")
+		}
+		pos = n
+	case PositionStart, "beginning", "0":
+		pos = 0
+	default:
+		n, err := strconv.ParseInt(p, 10, 64)
+		if err != nil || n < 0 {
+			return invalid("%q is not a position: give the position of the last change you have (to go on after it), now or start", position)
+		}
+		pos = n
+	}
+	st, err := a.feedOf(ctx, c)
+	if err != nil {
+		return a.refusal(err, "reset")
+	}
+	st.mu.Lock()
+	st.pos = pos
+	st.gen++
+	close(st.moved)
+	st.moved = make(chan struct{})
+	if st.stopSend != nil {
+		st.stopSend()
+	}
+	st.mu.Unlock()
+	return nil
+}
+
+// change is one row of the change table.
+type change struct {
+	id  int64
+	op  string
+	row sql.NullString
+	old sql.NullString
+}
+
+// runFeed sends t's changes after the connection's position, each sent
+// only once the client has credit for it, until the connection ends.
+func (a *Adapter) runFeed(ctx context.Context, c *iface.Conn, t *table) {
+	st, err := a.feedOf(ctx, c)
+	if err != nil {
+		re := a.refusal(err, "starting the feed")
+		c.End(&codes.CloseError{Code: re.Code, Reason: re.Reason})
+		return
+	}
+	limit := a.cfg.Credits
+	q := "SELECT id, op, row, old FROM " + a.ref(a.cfg.ChangeTable) + " WHERE tbl = " + a.d.placeholder(1) +
+		" AND id > " + a.d.placeholder(2) + " ORDER BY id LIMIT " + strconv.Itoa(limit)
+	if a.d.name() == "postgres" {
+		q = strings.Replace(q, "row, old", "row::text, old::text", 1)
+	}
+	timer := time.NewTimer(a.cfg.FeedPoll)
+	defer timer.Stop()
+	var buf []byte
+	for {
+		woken := a.changes(t.Name)
+		sendCtx, stop := context.WithCancel(ctx)
+		st.mu.Lock()
+		pos, gen, moved := st.pos, st.gen, st.moved
+		st.stopSend = stop
+		st.mu.Unlock()
+		batch, err := a.readChanges(ctx, q, t.Name, pos)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			a.log.Warn("reading the change table failed; trying again", "table", t.Name, "err", err)
+			batch = nil
+		}
+		for _, ch := range batch {
+			buf = a.changeJSON(buf[:0], t, ch)
+			if err := c.Send(sendCtx, TypeChange, json.RawMessage(buf)); err != nil {
+				if errors.Is(err, context.Canceled) && ctx.Err() == nil {
+					break // a reset: read again from the new position
+				}
+				stop()
+				if ctx.Err() == nil && codes.Of(err) == codes.Internal {
+					c.End(&codes.CloseError{Code: codes.Internal, Reason: fmt.Sprintf("change %d of %s does not fit the manifest: %v", ch.id, t.Name, err)})
+				}
+				return
+			}
+			st.mu.Lock()
+			if st.gen == gen {
+				st.pos = ch.id
+			}
+			st.mu.Unlock()
+		}
+		stop()
+		if len(batch) == limit {
+			continue
+		}
+		timer.Reset(a.cfg.FeedPoll)
+		select {
+		case <-ctx.Done():
+			return
+		case <-woken:
+		case <-moved:
+		case <-timer.C:
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+func (a *Adapter) readChanges(ctx context.Context, q, tbl string, pos int64) ([]change, error) {
+	rows, err := a.db.QueryContext(ctx, q, tbl, pos)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []change
+	for rows.Next() {
+		var ch change
+		if err := rows.Scan(&ch.id, &ch.op, &ch.row, &ch.old); err != nil {
+			return nil, err
+		}
+		out = append(out, ch)
+	}
+	return out, rows.Err()
+}
+
+// changeJSON is the Change message of ch: its row's values as a query of
+// the table would give them.
+func (a *Adapter) changeJSON(buf []byte, t *table, ch change) []byte {
+	buf = append(buf, `{"position":`...)
+	buf = strconv.AppendInt(buf, ch.id, 10)
+	buf = append(buf, `,"op":`...)
+	buf = appendJSONString(buf, ch.op)
+	buf = append(buf, `,"row":`...)
+	buf = rowFromChange(buf, t, ch.row.String)
+	if ch.old.Valid {
+		buf = append(buf, `,"old":`...)
+		buf = rowFromChange(buf, t, ch.old.String)
+	}
+	return append(buf, '}')
+}
+
+func rowFromChange(buf []byte, t *table, text string) []byte {
+	var vals map[string]json.RawMessage
+	if json.Unmarshal([]byte(text), &vals) != nil {
+		return append(buf, "{}"...)
+	}
+	buf = append(buf, '{')
+	first := true
+	for _, c := range t.Columns {
+		v, ok := vals[c.Name]
+		if !ok {
+			continue
+		}
+		if !first {
+			buf = append(buf, ',')
+		}
+		first = false
+		buf = appendJSONString(buf, c.Name)
+		buf = append(buf, ':')
+		buf = fromChange(buf, c.Kind, v)
+	}
+	return append(buf, '}')
+}
