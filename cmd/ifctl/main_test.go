@@ -235,6 +235,8 @@ func TestDemo(t *testing.T) {
 		"stalled: server sent 2, holds 3 queued, has 0 credits",
 		"received #5",
 		"/level: value must be one of", // /level sorts before /time
+		"change feed after reset start: #1 insert basil, #2 insert tomato, #3 insert sunflower", // the database step
+		"invalid_message: plants: CHECK constraint failed",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)

@@ -105,8 +105,11 @@ func Run(opts *Options) error {
 	gateway := func(ctx context.Context, out io.Writer, _ *iface.Client, _ map[string]*manifest.Manifest) error {
 		return overHTTP(ctx, out, addr)
 	}
+	sqlite := func(ctx context.Context, out io.Writer, _ *iface.Client, _ map[string]*manifest.Manifest) error {
+		return database(ctx, out, dir)
+	}
 	for _, step := range []func(context.Context, io.Writer, *iface.Client, map[string]*manifest.Manifest) error{
-		introspect, streamToClient, streamToServer, requests, creditStall, badInput, pubsub(srv), gateway,
+		introspect, streamToClient, streamToServer, requests, creditStall, badInput, pubsub(srv), gateway, sqlite,
 	} {
 		if err := step(ctx, out, cl, ms); err != nil {
 			return err
