@@ -116,8 +116,8 @@ type served struct {
 	cl  *iface.Client
 }
 
-// serve starts an adapter for b with cfg on a server on an in-process
-// network, and dials it; everything is closed when the test ends.
+// serve starts an adapter for b with cfg on a server on a Unix socket,
+// and dials it; everything is closed when the test ends.
 func serve(t testing.TB, b *backend, cfg dbadapter.Config) *served {
 	t.Helper()
 	ctx := context.Background()
@@ -129,14 +129,19 @@ func serve(t testing.TB, b *backend, cfg dbadapter.Config) *served {
 	if err := a.Register(srv); err != nil {
 		t.Fatal(err)
 	}
-	mem := iface.NewMemNetwork()
-	l, err := iface.Listen(ctx, "mem://db", iface.WithMemNetwork(mem))
+	dir, err := os.MkdirTemp("", "ifdb") // short: socket paths are limited
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	addr := "unix://" + filepath.Join(dir, "s.sock")
+	l, err := iface.Listen(ctx, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
 	go func() { srv.Serve(l); close(done) }()
-	cl, err := iface.Dial(ctx, "mem://db", iface.WithMemNetwork(mem))
+	cl, err := iface.Dial(ctx, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
