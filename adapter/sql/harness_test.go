@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,6 +115,8 @@ type served struct {
 	a   *dbadapter.Adapter
 	srv *iface.Server
 	cl  *iface.Client
+	// close stops the server and the adapter (the test's end does it too).
+	close func()
 }
 
 // serve starts an adapter for b with cfg on a server on a Unix socket,
@@ -145,13 +148,15 @@ func serve(t testing.TB, b *backend, cfg dbadapter.Config) *served {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	s := &served{a: a, srv: srv, cl: cl}
+	s.close = sync.OnceFunc(func() {
 		cl.Close()
 		srv.Close()
 		<-done
 		a.Close()
 	})
-	return &served{a: a, srv: srv, cl: cl}
+	t.Cleanup(s.close)
+	return s
 }
 
 func connect(t testing.TB, s *served, name string, opts ...iface.ConnectOption) *iface.Conn {
