@@ -345,6 +345,12 @@ func TestFeed(t *testing.T) {
 		s := serve(t, b, shopConfig())
 		ctx := ctxT(t)
 		c := connect(t, s, "shop.orders.changes")
+		// A feed starts at the latest change when its goroutine starts,
+		// which may be after connect returns: reset now makes it exact.
+		ctl, err := s.cl.Control(ctx, "shop.orders.changes", iface.AttachTo(c))
+		must(t, err)
+		defer ctl.Close()
+		must(t, ctl.Reset(ctx, "now"))
 		b.exec(t, `INSERT INTO orders (customer, item, price) VALUES ('ada', 'tomatoes', 2.5)`,
 			`UPDATE orders SET qty = 3, paid = true WHERE item = 'tomatoes'`,
 			`DELETE FROM orders WHERE item = 'tomatoes'`)
@@ -365,9 +371,6 @@ func TestFeed(t *testing.T) {
 			t.Fatalf("positions %v do not grow", positions)
 		}
 		// reset to the first change's position: the two after it again.
-		ctl, err := s.cl.Control(ctx, "shop.orders.changes", iface.AttachTo(c))
-		must(t, err)
-		defer ctl.Close()
 		must(t, ctl.Reset(ctx, fmt.Sprint(positions[0])))
 		for _, want := range positions[1:] {
 			m, err := c.Recv(ctx)

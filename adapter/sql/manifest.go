@@ -173,7 +173,7 @@ func (a *Adapter) feedManifest(t *table) (*manifest.Manifest, error) {
 	}
 	change["properties"].(map[string]any)["row"].(map[string]any)["description"] = "the row after an insert or update; the deleted row for a delete"
 	change["properties"].(map[string]any)["old"].(map[string]any)["description"] = "the row before an update"
-	desc := fmt.Sprintf("The changes of table `%s`: inserts, updates and deletes, in commit order, as they happen (a trigger fills the change table `%s`).\n\nA connection starts at now. Every message carries its `position`; the control operation `reset` moves the feed: `reset N` goes on after the change at position N (resume where you stopped), `reset now` skips to the latest change, `reset start` goes back to the first one kept.\n\n| column | SQL type | |\n|---|---|---|%s",
+	desc := fmt.Sprintf("The changes of table `%s`: inserts, updates and deletes, in commit order, as they happen (a trigger fills the change table `%s`).\n\nA connection starts at now (the latest change when its feed starts, just after the connection opens; reset now to be exact). Every message carries its `position`; the control operation `reset` moves the feed: `reset N` goes on after the change at position N (resume where you stopped), `reset now` skips to the latest change, `reset start` goes back to the first one kept.\n\n| column | SQL type | |\n|---|---|---|%s",
 		t.Name, a.cfg.ChangeTable, describeColumns(t.Columns))
 	return a.parse(feedName(&a.cfg, t.Name), map[string]any{
 		"ifkit": 1, "name": feedName(&a.cfg, t.Name), "version": "1.0.0", "title": "Changes of " + t.Name,
