@@ -35,6 +35,7 @@ type ConnStats struct {
 	AuthFailures     uint64 // received messages whose authentication tag was wrong
 	Matched          uint64 // messages the subscriber's filter selected and the server sent
 	FilteredOut      uint64 // messages the filter did not select: never sent, no credit used
+	CreditStalls     uint64 // sends that found no credit (then waited, failed or dropped by the flow policy)
 }
 
 // Filter is a subscriber's filter as the control operation filter carries

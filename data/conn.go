@@ -1219,11 +1219,12 @@ type Stats struct {
 	AuthFailures     uint64 // received messages whose authentication tag was wrong
 	Matched          uint64 // messages the filter selected and sent (Filter)
 	FilteredOut      uint64 // messages the filter did not select, never sent
+	CreditStalls     uint64 // sends that found no credit: they waited, failed or were dropped by the flow policy
 }
 
 // Stats returns the connection's counters.
 func (c *Conn) Stats() Stats {
-	queued, held, dropped := c.out.snapshot()
+	queued, held, dropped, stalls := c.out.snapshot()
 	granted, _ := c.in.outstanding()
 	return Stats{
 		ConnectionID:     c.id,
@@ -1242,5 +1243,6 @@ func (c *Conn) Stats() Stats {
 		AuthFailures:     c.authFailures.Load(),
 		Matched:          c.matched.Load(),
 		FilteredOut:      c.filteredOut.Load(),
+		CreditStalls:     stalls,
 	}
 }

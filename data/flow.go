@@ -66,6 +66,7 @@ type outbox struct {
 	final    []byte    // the CLOSE frame, sent last
 	paused   bool      // the writer holds messages (control: pause)
 	dropped  uint64
+	stalls   uint64        // sends that found no room: counted where they wait, fail or drop, never on the path with credit
 	err      error         // set once when the connection ends
 	changed  chan struct{} // closed on a change while a sender waits on it; nil when none does
 	// The writer waits on wake (one slot, made once) rather than on
@@ -142,7 +143,7 @@ func (o *outbox) put(ctx context.Context, m *outMsg) error { return o.enqueue(ct
 // errWouldWait instead.
 func (o *outbox) enqueue(ctx context.Context, m *outMsg, noWait bool) error {
 	o.mu.Lock()
-	for {
+	for stalled := false; ; stalled = true {
 		if o.err != nil {
 			o.mu.Unlock()
 			return o.err
@@ -151,6 +152,9 @@ func (o *outbox) enqueue(ctx context.Context, m *outMsg, noWait bool) error {
 			o.push(m)
 			o.mu.Unlock()
 			return nil
+		}
+		if !stalled {
+			o.stalls++
 		}
 		switch o.policy {
 		case manifest.FailFast:
@@ -205,7 +209,7 @@ func (o *outbox) putBatch(ctx context.Context, ms []*outMsg) (int, error) {
 	}
 	done := 0
 	o.mu.Lock()
-	for {
+	for stalled := false; ; stalled = true {
 		if o.err != nil {
 			o.mu.Unlock()
 			return done, o.err
@@ -221,6 +225,9 @@ func (o *outbox) putBatch(ctx context.Context, ms []*outMsg) (int, error) {
 				o.mu.Unlock()
 				return done, nil
 			}
+		}
+		if !stalled {
+			o.stalls++
 		}
 		wait := o.waitChan()
 		o.mu.Unlock()
@@ -476,11 +483,12 @@ func (o *outbox) close(err error, final []byte) {
 	o.mu.Unlock()
 }
 
-// snapshot reports the messages queued, the credit held and the drop count.
-func (o *outbox) snapshot() (queued int, credits int64, dropped uint64) {
+// snapshot reports the messages queued, the credit held, the drop count
+// and the stall count.
+func (o *outbox) snapshot() (queued int, credits int64, dropped, stalls uint64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.messages, o.credits, o.dropped
+	return o.messages, o.credits, o.dropped, o.stalls
 }
 
 // ledger is a receiver's credit account. It keeps the invariant

@@ -68,8 +68,8 @@ func TestOutboxBlockHonoursContext(t *testing.T) {
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("put = %v, want context.Canceled", err)
 	}
-	if q, _, _ := o.snapshot(); q != 0 {
-		t.Fatalf("a cancelled put left %d messages queued", q)
+	if q, _, _, stalls := o.snapshot(); q != 0 || stalls != 1 {
+		t.Fatalf("a cancelled put left %d messages queued and counted %d stalls, want 0 and 1", q, stalls)
 	}
 }
 
@@ -87,8 +87,8 @@ func TestOutboxFailFastAndDropNewest(t *testing.T) {
 	if err := o.put(ctx, msg("b")); !errors.Is(err, ErrDropped) {
 		t.Fatalf("put = %v, want ErrDropped", err)
 	}
-	if q, _, d := o.snapshot(); q != 1 || d != 1 {
-		t.Fatalf("queued %d dropped %d, want 1 and 1", q, d)
+	if q, _, d, stalls := o.snapshot(); q != 1 || d != 1 || stalls != 1 {
+		t.Fatalf("queued %d dropped %d stalls %d, want 1, 1 and 1", q, d, stalls)
 	}
 }
 
@@ -107,7 +107,7 @@ func TestOutboxDropOldestNeverDropsReplies(t *testing.T) {
 	if err := o.put(ctx, msg("plain")); err != nil {
 		t.Fatal(err)
 	}
-	if q, _, d := o.snapshot(); q != 2 || d != 1 {
+	if q, _, d, _ := o.snapshot(); q != 2 || d != 1 {
 		t.Fatalf("queued %d dropped %d, want 2 and 1", q, d)
 	}
 	// A reply waits for room.
@@ -125,6 +125,11 @@ func TestOutboxDropOldestNeverDropsReplies(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	// The plain message and the waiting reply each found no room once,
+	// however often the reply looked again.
+	if _, _, _, stalls := o.snapshot(); stalls != 2 {
+		t.Fatalf("stalls = %d, want 2", stalls)
+	}
 }
 
 func TestOutboxDropOldestKeepsTheNewest(t *testing.T) {
@@ -135,7 +140,7 @@ func TestOutboxDropOldestKeepsTheNewest(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if q, _, d := o.snapshot(); q != 3 || d != 2 {
+	if q, _, d, _ := o.snapshot(); q != 3 || d != 2 {
 		t.Fatalf("queued %d dropped %d, want 3 and 2", q, d)
 	}
 	o.grant(2, 1<<40)
