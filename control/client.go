@@ -175,20 +175,32 @@ func (c *Client) do(ctx context.Context, req *controlpb.Request) (*controlpb.Res
 	}
 	select {
 	case r := <-ch:
-		if code := codes.Code(r.GetCode()); code != codes.OK {
-			return nil, &codes.RemoteError{Code: code, Reason: r.GetReason()}
-		}
-		return r, nil
+		return answer(r)
 	case <-ctx.Done():
 		c.mu.Lock()
 		delete(c.calls, id)
 		c.mu.Unlock()
 		return nil, ctx.Err()
 	case <-c.done:
+		// The response may have arrived just before the end (a server
+		// answers a wrong operator proof, then closes the stream).
+		select {
+		case r := <-ch:
+			return answer(r)
+		default:
+		}
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return nil, c.err
 	}
+}
+
+// answer is a response as do returns it: a failure as a RemoteError.
+func answer(r *controlpb.Response) (*controlpb.Response, error) {
+	if code := codes.Code(r.GetCode()); code != codes.OK {
+		return nil, &codes.RemoteError{Code: code, Reason: r.GetReason()}
+	}
+	return r, nil
 }
 
 // List returns the interfaces the server hosts, sorted by name.
@@ -241,44 +253,79 @@ func (c *Client) Ping(ctx context.Context) (time.Duration, error) {
 }
 
 // Stats returns the counters of the attached connection, as the server sees them.
-func (c *Client) Stats(ctx context.Context) (ConnStats, error) {
-	r, err := c.do(ctx, &controlpb.Request{Op: &controlpb.Request_Stats{Stats: &controlpb.Stats{}}})
-	if err != nil {
-		return ConnStats{}, err
-	}
-	return statsFromPB(r.GetStats()), nil
-}
+func (c *Client) Stats(ctx context.Context) (ConnStats, error) { return c.Conn(0).Stats(ctx) }
 
 // Pause stops the data flow of the attached connection, both ways, until Resume.
-func (c *Client) Pause(ctx context.Context) error {
-	_, err := c.do(ctx, &controlpb.Request{Op: &controlpb.Request_Pause{Pause: &controlpb.Pause{}}})
-	return err
-}
+func (c *Client) Pause(ctx context.Context) error { return c.Conn(0).Pause(ctx) }
 
 // Resume restarts the data flow Pause stopped.
-func (c *Client) Resume(ctx context.Context) error {
-	_, err := c.do(ctx, &controlpb.Request{Op: &controlpb.Request_Resume{Resume: &controlpb.Resume{}}})
-	return err
-}
+func (c *Client) Resume(ctx context.Context) error { return c.Conn(0).Resume(ctx) }
 
 // Reset asks the server to reset the attached connection's data location to
 // position (interface-defined; "" for the start).
 func (c *Client) Reset(ctx context.Context, position string) error {
-	_, err := c.do(ctx, &controlpb.Request{Op: &controlpb.Request_Reset_{Reset_: &controlpb.Reset{Position: position}}})
-	return err
+	return c.Conn(0).Reset(ctx, position)
 }
 
 // CloseConn asks the server to close the attached connection with reason.
 func (c *Client) CloseConn(ctx context.Context, reason string) error {
-	_, err := c.do(ctx, &controlpb.Request{Op: &controlpb.Request_Close{Close: &controlpb.Close{Reason: reason}}})
-	return err
+	return c.Conn(0).Close(ctx, reason)
 }
 
 // SetFilter replaces the filter of the attached connection: from the
 // server's next message on, only those f selects are sent. The zero Filter
 // removes it. A filter the server cannot compile fails with invalid_filter
 // and its position, and the connection keeps the filter it had.
-func (c *Client) SetFilter(ctx context.Context, f Filter) error {
-	_, err := c.do(ctx, &controlpb.Request{Op: &controlpb.Request_Filter{Filter: &controlpb.SetFilter{Type: f.Type, Cel: f.CEL, Structured: f.Structured}}})
+func (c *Client) SetFilter(ctx context.Context, f Filter) error { return c.Conn(0).SetFilter(ctx, f) }
+
+// Conn returns the connection operations on the connection with that id,
+// over this stream (0: the attached one). The server allows only its own
+// session's connections, unless the stream has the operator scope
+// (Operator).
+func (c *Client) Conn(id uint64) ConnRef { return ConnRef{c: c, id: id} }
+
+// ConnRef is one connection as a control stream acts on it; see Client.Conn.
+type ConnRef struct {
+	c  *Client
+	id uint64 // 0: the stream's attached connection
+}
+
+// Stats returns the connection's counters, as the server sees them.
+func (r ConnRef) Stats(ctx context.Context) (ConnStats, error) {
+	resp, err := r.c.do(ctx, &controlpb.Request{Op: &controlpb.Request_Stats{Stats: &controlpb.Stats{ConnectionId: r.id}}})
+	if err != nil {
+		return ConnStats{}, err
+	}
+	return statsFromPB(resp.GetStats()), nil
+}
+
+// Pause stops the connection's data flow, both ways, until Resume.
+func (r ConnRef) Pause(ctx context.Context) error {
+	_, err := r.c.do(ctx, &controlpb.Request{Op: &controlpb.Request_Pause{Pause: &controlpb.Pause{ConnectionId: r.id}}})
+	return err
+}
+
+// Resume restarts the data flow Pause stopped.
+func (r ConnRef) Resume(ctx context.Context) error {
+	_, err := r.c.do(ctx, &controlpb.Request{Op: &controlpb.Request_Resume{Resume: &controlpb.Resume{ConnectionId: r.id}}})
+	return err
+}
+
+// Reset asks the server to reset the connection's data location to
+// position (interface-defined; "" for the start).
+func (r ConnRef) Reset(ctx context.Context, position string) error {
+	_, err := r.c.do(ctx, &controlpb.Request{Op: &controlpb.Request_Reset_{Reset_: &controlpb.Reset{ConnectionId: r.id, Position: position}}})
+	return err
+}
+
+// Close asks the server to close the connection with reason (normal_close).
+func (r ConnRef) Close(ctx context.Context, reason string) error {
+	_, err := r.c.do(ctx, &controlpb.Request{Op: &controlpb.Request_Close{Close: &controlpb.Close{ConnectionId: r.id, Reason: reason}}})
+	return err
+}
+
+// SetFilter replaces the connection's filter; see Client.SetFilter.
+func (r ConnRef) SetFilter(ctx context.Context, f Filter) error {
+	_, err := r.c.do(ctx, &controlpb.Request{Op: &controlpb.Request_Filter{Filter: &controlpb.SetFilter{ConnectionId: r.id, Type: f.Type, Cel: f.CEL, Structured: f.Structured}}})
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,10 +18,13 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// host is a Host with one interface and one connection.
+// host is a Host with one interface and two connections: 7 of the
+// stream's session, 9 of another.
 type host struct {
-	m      *manifest.Manifest
-	target *target
+	m       *manifest.Manifest
+	target  *target
+	other   *target
+	refused []string
 }
 
 func (h *host) Interfaces() []*manifest.Manifest { return []*manifest.Manifest{h.m} }
@@ -30,12 +34,31 @@ func (h *host) Manifest(name string) *manifest.Manifest {
 	}
 	return nil
 }
-func (h *host) Conn(id uint64, iface string) control.Target {
-	if id == 7 && iface == h.m.Name {
+func (h *host) Conn(id uint64, iface string, anySession bool) control.Target {
+	switch {
+	case iface != h.m.Name:
+		return nil
+	case id == 7:
 		return h.target
+	case id == 9 && anySession && h.other != nil:
+		return h.other
 	}
 	return nil
 }
+func (h *host) Connections(iface string) []control.Connection {
+	return []control.Connection{
+		{Stats: control.ConnStats{ConnectionID: 7, Interface: h.m.Name}, Client: "me"},
+		{Stats: control.ConnStats{ConnectionID: 9, Interface: h.m.Name}, Client: "other", Peer: &control.PeerCred{UID: 1000, GID: 100, PID: 42}},
+	}
+}
+func (h *host) ServerStats(iface string) control.ServerStats {
+	return control.ServerStats{
+		Interfaces: []control.InterfaceStats{{Interface: h.m.Name, Open: 2, Opened: 5, Ended: map[codes.Code]uint64{codes.NormalClose: 3},
+			Types: []control.TypeStats{{Type: "Get", Handled: 4, Errors: 1, Processing: 8 * time.Millisecond, LastError: "no key", Latency: make([]uint64, control.LatencyBuckets)}}}},
+		Refusals: map[codes.Code]uint64{codes.AuthFailed: 2},
+	}
+}
+func (h *host) Refused(code codes.Code, reason string) { h.refused = append(h.refused, reason) }
 
 type target struct {
 	paused bool
@@ -172,4 +195,98 @@ func TestNotificationsLostAreCounted(t *testing.T) {
 	c.Close()
 	h.Close()
 	<-done
+}
+
+var adminSecret = []byte("0123456789abcdef-admin")
+
+// The operator scope: refused without the admin secret, with a clear
+// reason; a wrong secret ends the stream; the right one reaches another
+// session's connection, the list of connections and the server's counters.
+func TestOperatorScope(t *testing.T) {
+	m, err := manifest.Load("../testdata/manifests/db.kv.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHub()
+	defer h.Close()
+	ctx := context.Background()
+	other := &target{}
+	hs := &host{m: m, target: &target{}, other: other}
+	scope := control.Scope{Host: hs, Interface: m.Name, AdminSecret: adminSecret}
+
+	c := serve(t, h, scope)
+	if _, err := c.Connections(ctx, ""); codes.Of(err) != codes.AuthFailed || !strings.Contains(err.Error(), "needs the operator scope") {
+		t.Fatalf("Connections without the scope: %v, want auth_failed saying why", err)
+	}
+	if _, err := c.ServerStats(ctx, ""); codes.Of(err) != codes.AuthFailed {
+		t.Fatalf("ServerStats without the scope: %v, want auth_failed", err)
+	}
+	if err := c.Conn(9).Pause(ctx); codes.Of(err) != codes.NotFound || !strings.Contains(err.Error(), "in this session") || other.paused {
+		t.Fatalf("Pause of another session's connection: %v (paused %v), want not_found", err, other.paused)
+	}
+
+	wrong := serve(t, h, scope)
+	if err := wrong.Operator(ctx, []byte("not-the-admin-secret")); codes.Of(err) != codes.AuthFailed || !strings.Contains(err.Error(), "not the server's admin secret") {
+		t.Fatalf("Operator with a wrong secret: %v, want auth_failed", err)
+	}
+	select {
+	case <-wrong.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream stayed open after a wrong operator proof")
+	}
+	if len(hs.refused) != 1 || strings.Contains(hs.refused[0], "not-the-admin") {
+		t.Fatalf("refusals reported: %q, want one, without the secret", hs.refused)
+	}
+
+	if err := c.Operator(ctx, adminSecret); err != nil {
+		t.Fatalf("Operator: %v", err)
+	}
+	conns, err := c.Connections(ctx, "")
+	if err != nil || len(conns) != 2 || conns[1].Stats.ConnectionID != 9 || conns[1].Client != "other" || conns[1].Peer == nil || conns[1].Peer.PID != 42 {
+		t.Fatalf("Connections = %+v, %v", conns, err)
+	}
+	if err := c.Conn(9).Pause(ctx); err != nil || !other.paused {
+		t.Fatalf("Pause of connection 9 as an operator: %v (paused %v)", err, other.paused)
+	}
+	if err := c.Conn(9).Close(ctx, "operator says"); err != nil || other.closed != "operator says" {
+		t.Fatalf("Close of connection 9 as an operator: %v (%q)", err, other.closed)
+	}
+	if err := c.Conn(8).Pause(ctx); codes.Of(err) != codes.NotFound {
+		t.Fatalf("Pause of no connection: %v, want not_found", err)
+	}
+	st, err := c.ServerStats(ctx, "")
+	if err != nil || len(st.Interfaces) != 1 || st.Refusals[codes.AuthFailed] != 2 {
+		t.Fatalf("ServerStats = %+v, %v", st, err)
+	}
+	if ty := st.Interfaces[0].Types; len(ty) != 1 || ty[0].Handled != 4 || ty[0].Average() != 2*time.Millisecond || ty[0].LastError != "no key" {
+		t.Fatalf("type stats = %+v", ty)
+	}
+	if _, err := c.ServerStats(ctx, "no.such"); codes.Of(err) != codes.UnknownInterface {
+		t.Fatalf("ServerStats of an unknown interface: %v", err)
+	}
+
+	// A server without an admin secret says so.
+	plain := serve(t, h, control.Scope{Host: hs, Interface: m.Name})
+	if err := plain.Operator(ctx, adminSecret); codes.Of(err) != codes.Unimplemented {
+		t.Fatalf("Operator on a server without an admin secret: %v, want unimplemented", err)
+	}
+	// A scope granted at open (an operator's certificate) needs no proof.
+	cert := serve(t, h, control.Scope{Host: hs, Interface: m.Name, Operator: true})
+	if _, err := cert.Connections(ctx, m.Name); err != nil {
+		t.Fatalf("Connections with the scope from the start: %v", err)
+	}
+}
+
+func TestLatencyBuckets(t *testing.T) {
+	for _, c := range []struct {
+		d    time.Duration
+		want int
+	}{{0, 0}, {time.Microsecond, 0}, {time.Microsecond + 1, 1}, {4 * time.Microsecond, 1}, {time.Millisecond, 5}, {time.Second, 10}, {5 * time.Second, 11}, {time.Hour, 11}} {
+		if got := control.LatencyBucket(c.d); got != c.want {
+			t.Errorf("LatencyBucket(%v) = %d, want %d", c.d, got, c.want)
+		}
+	}
+	if control.LatencyBound(control.LatencyBuckets-1) != 0 || control.LatencyBound(10) != 1048576*time.Microsecond {
+		t.Errorf("bounds: last %v, 10th %v", control.LatencyBound(control.LatencyBuckets-1), control.LatencyBound(10))
+	}
 }

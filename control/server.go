@@ -3,6 +3,7 @@ package control
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ifkit/ifkit/codes"
+	"github.com/ifkit/ifkit/internal/authmac"
 	"github.com/ifkit/ifkit/internal/pb/controlpb"
 	"github.com/ifkit/ifkit/internal/pbio"
 	"github.com/ifkit/ifkit/manifest"
@@ -25,9 +27,18 @@ type Host interface {
 	// Manifest returns the hosted manifest of that name, or nil.
 	Manifest(name string) *manifest.Manifest
 	// Conn returns the live connection with that id on that interface, if
-	// this stream may act on it (package iface allows only the stream's
-	// own session's), or nil.
-	Conn(id uint64, iface string) Target
+	// this stream may act on it, or nil: without anySession, only a
+	// connection of the stream's own session (package iface's rule); with
+	// it (the operator scope), one of any session.
+	Conn(id uint64, iface string, anySession bool) Target
+	// Connections returns the live connections of every session on iface
+	// ("" for all), sorted by id (the operator scope's list).
+	Connections(iface string) []Connection
+	// ServerStats returns the server's counters for iface ("" for all).
+	ServerStats(iface string) ServerStats
+	// Refused reports an operator proof the stream failed, for the
+	// server's log and counters (never with the secret or the proof).
+	Refused(code codes.Code, reason string)
 }
 
 // Target is a connection the control operations act on.
@@ -93,6 +104,12 @@ type Scope struct {
 	Host      Host
 	Interface string // "" for the server as a whole
 	Attach    uint64 // the connection the stream is attached to, or 0
+	// Operator gives the stream the operator scope from the start (its
+	// session's client certificate names an operator).
+	Operator bool
+	// AdminSecret, when set, lets the stream gain the operator scope by
+	// proving it (operator_challenge, operator_proof).
+	AdminSecret []byte
 }
 
 // stream is the server end of one control stream.
@@ -109,6 +126,11 @@ type stream struct {
 	once    sync.Once
 	lastly  sync.Once
 	pushing atomic.Bool
+
+	// Request state, used only by Serve's loop.
+	operator  bool   // the stream has the operator scope
+	challenge []byte // the operator challenge not yet answered
+	hangUp    bool   // close the stream once the current response is written
 }
 
 // Serve serves one control stream until it ends: it writes answer (the
@@ -118,7 +140,7 @@ type stream struct {
 // as it has the answer misses none. br holds what the handshake read ahead.
 func (h *Hub) Serve(st net.Conn, br *bufio.Reader, answer []byte, scope Scope) {
 	s := &stream{
-		h: h, st: st, scope: scope,
+		h: h, st: st, scope: scope, operator: scope.Operator,
 		notes: make(chan Notification, h.cfg.Queue),
 		done:  make(chan struct{}),
 		last:  make(chan struct{}),
@@ -164,7 +186,7 @@ func (h *Hub) Serve(st net.Conn, br *bufio.Reader, answer []byte, scope Scope) {
 		if req == nil {
 			return // only requests travel client → server
 		}
-		if err := s.write(&controlpb.ControlFrame{Frame: &controlpb.ControlFrame_Response{Response: s.handle(req)}}); err != nil {
+		if err := s.write(&controlpb.ControlFrame{Frame: &controlpb.ControlFrame_Response{Response: s.handle(req)}}); err != nil || s.hangUp {
 			return
 		}
 	}
@@ -361,6 +383,26 @@ func (s *stream) handle(req *controlpb.Request) *controlpb.Response {
 			return failure(id, codes.Unimplemented, "%s does not offer ping", s.scope.Interface)
 		}
 		return &controlpb.Response{Id: id, Result: &controlpb.Response_Pong{Pong: op.Ping.GetPayload()}}
+	case *controlpb.Request_OperatorChallenge, *controlpb.Request_OperatorProof:
+		return s.operatorOp(req)
+	case *controlpb.Request_Connections:
+		if !s.operator {
+			return s.needOperator(id, "listing the connections")
+		}
+		list := &controlpb.ConnectionList{}
+		for _, c := range host.Connections(op.Connections.GetInterface()) {
+			list.Connections = append(list.Connections, connectionToPB(c))
+		}
+		return &controlpb.Response{Id: id, Result: &controlpb.Response_Connections{Connections: list}}
+	case *controlpb.Request_ServerStats:
+		if !s.operator {
+			return s.needOperator(id, "reading the server's counters")
+		}
+		name := op.ServerStats.GetInterface()
+		if name != "" && host.Manifest(name) == nil {
+			return failure(id, codes.UnknownInterface, "no interface %q here", name)
+		}
+		return &controlpb.Response{Id: id, Result: &controlpb.Response_ServerStats{ServerStats: serverStatsToPB(host.ServerStats(name))}}
 	}
 	return s.connOp(req)
 }
@@ -404,9 +446,12 @@ func (s *stream) connOp(req *controlpb.Request) *controlpb.Response {
 	if target == 0 {
 		target = s.scope.Attach
 	}
-	c := s.scope.Host.Conn(target, iface)
-	if c == nil {
-		return failure(id, codes.NotFound, "no open connection %d on %s in this session; attach the control stream to a connection or name one of this session's", target, iface)
+	c := s.scope.Host.Conn(target, iface, s.operator)
+	switch {
+	case c == nil && s.operator:
+		return failure(id, codes.NotFound, "no open connection %d on %s", target, iface)
+	case c == nil:
+		return failure(id, codes.NotFound, "no open connection %d on %s in this session; attach the control stream to a connection or name one of this session's (an operator, with the server's admin secret, may name any session's)", target, iface)
 	}
 	switch o := req.GetOp().(type) {
 	case *controlpb.Request_Stats:
@@ -438,6 +483,52 @@ func (s *stream) connOp(req *controlpb.Request) *controlpb.Response {
 		}
 	}
 	return &controlpb.Response{Id: id}
+}
+
+// needOperator refuses an operation of the operator scope to a stream
+// without it, saying how to get it.
+func (s *stream) needOperator(id uint64, what string) *controlpb.Response {
+	how := "the session has no operator's client certificate, and the server has no admin secret to prove (ifctl serve --admin-secret-file)"
+	if s.scope.AdminSecret != nil {
+		how = "prove the server's admin secret first (operator_challenge, then operator_proof; ifctl --admin-secret-file), or connect with an operator's client certificate"
+	}
+	return failure(id, codes.AuthFailed, "%s needs the operator scope: %s", what, how)
+}
+
+// operatorOp serves operator_challenge and operator_proof. A wrong proof
+// is answered auth_failed and ends the stream, so each guess of the secret
+// costs a new stream and two round trips.
+func (s *stream) operatorOp(req *controlpb.Request) *controlpb.Response {
+	id := req.GetId()
+	if s.scope.AdminSecret == nil {
+		return failure(id, codes.Unimplemented, "this server has no admin secret (ifctl serve --admin-secret-file), so no operator proof")
+	}
+	switch op := req.GetOp().(type) {
+	case *controlpb.Request_OperatorChallenge:
+		s.challenge = make([]byte, operatorNonceLen)
+		if _, err := rand.Read(s.challenge); err != nil {
+			s.challenge = nil
+			return failure(id, codes.Internal, "no random challenge: %v", err)
+		}
+		return &controlpb.Response{Id: id, Result: &controlpb.Response_Challenge{Challenge: s.challenge}}
+	case *controlpb.Request_OperatorProof:
+		challenge := s.challenge
+		s.challenge = nil // one proof per challenge
+		nonce := op.OperatorProof.GetClientNonce()
+		switch {
+		case challenge == nil:
+			s.hangUp = true
+			s.scope.Host.Refused(codes.AuthFailed, "an operator proof without a challenge")
+			return failure(id, codes.AuthFailed, "an operator proof needs a challenge first (operator_challenge); closing the stream")
+		case len(nonce) != operatorNonceLen || !authmac.Equal(op.OperatorProof.GetMac(), OperatorProof(s.scope.AdminSecret, challenge, nonce)):
+			s.hangUp = true
+			s.scope.Host.Refused(codes.AuthFailed, "a wrong operator proof: the client has another admin secret")
+			return failure(id, codes.AuthFailed, "the operator proof is wrong: that is not the server's admin secret; closing the stream")
+		}
+		s.operator = true
+		return &controlpb.Response{Id: id, Result: &controlpb.Response_Operator{Operator: OperatorAnswer(s.scope.AdminSecret, challenge, nonce)}}
+	}
+	return failure(id, codes.Unimplemented, "unknown control operation")
 }
 
 // Bounds on the peer-given texts a notification repeats to every watcher.

@@ -154,6 +154,7 @@ func statsToPB(s ConnStats) *controlpb.ConnStats {
 		Queued: s.Queued, Paused: s.Paused,
 		UptimeMs: uint64(s.Uptime.Milliseconds()), AuthFailures: s.AuthFailures,
 		Matched: s.Matched, FilteredOut: s.FilteredOut,
+		CreditStalls: s.CreditStalls,
 	}
 }
 
@@ -167,6 +168,7 @@ func statsFromPB(s *controlpb.ConnStats) ConnStats {
 		Queued: s.GetQueued(), Paused: s.GetPaused(),
 		Uptime: time.Duration(s.GetUptimeMs()) * time.Millisecond, AuthFailures: s.GetAuthFailures(),
 		Matched: s.GetMatched(), FilteredOut: s.GetFilteredOut(),
+		CreditStalls: s.GetCreditStalls(),
 	}
 }
 

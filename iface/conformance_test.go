@@ -23,6 +23,7 @@ import (
 
 	"github.com/ifkit/ifkit/codec"
 	"github.com/ifkit/ifkit/codes"
+	"github.com/ifkit/ifkit/control"
 	"github.com/ifkit/ifkit/data"
 	"github.com/ifkit/ifkit/internal/pb/controlpb"
 	"github.com/ifkit/ifkit/internal/pb/sessionpb"
@@ -284,7 +285,7 @@ func conformanceHandshakes(t *testing.T) any {
 	note := func(n *controlpb.Notification) *controlpb.ControlFrame {
 		return &controlpb.ControlFrame{Frame: &controlpb.ControlFrame_Notification{Notification: n}}
 	}
-	control := []struct {
+	frames := []struct {
 		name   string
 		fields any
 		m      *controlpb.ControlFrame
@@ -308,6 +309,34 @@ func conformanceHandshakes(t *testing.T) any {
 		{"notification draining (A.6)", map[string]any{"notification": map[string]any{"draining": map[string]any{"deadline_unix_ms": 1795000000000}}}, note(&controlpb.Notification{Event: &controlpb.Notification_Draining{Draining: &controlpb.Draining{DeadlineUnixMs: 1795000000000}}})},
 		{"notification connection_closed", map[string]any{"notification": map[string]any{"connection_closed": map[string]any{"connection_id": 3, "code": 3, "reason": "message 9 arrived without credit", "interface": "db.kv"}}},
 			note(&controlpb.Notification{Event: &controlpb.Notification_ConnectionClosed{ConnectionClosed: &controlpb.ConnectionClosed{ConnectionId: 3, Code: 3, Reason: "message 9 arrived without credit", Interface: "db.kv"}}})},
+		{"request operator_challenge (§10.4)", map[string]any{"request": map[string]any{"id": 8, "operator_challenge": map[string]any{}}},
+			req(&controlpb.Request{Id: 8, Op: &controlpb.Request_OperatorChallenge{OperatorChallenge: &controlpb.OperatorChallenge{}}})},
+		{"request connections of db.kv (§10.4)", map[string]any{"request": map[string]any{"id": 10, "connections": map[string]any{"interface": "db.kv"}}},
+			req(&controlpb.Request{Id: 10, Op: &controlpb.Request_Connections{Connections: &controlpb.ListConnections{Interface: "db.kv"}}})},
+		{"request server_stats of every interface (§10.4)", map[string]any{"request": map[string]any{"id": 11, "server_stats": map[string]any{}}},
+			req(&controlpb.Request{Id: 11, Op: &controlpb.Request_ServerStats{ServerStats: &controlpb.GetServerStats{}}})},
+		{"request pause of another session's connection 12 (§10.4)", map[string]any{"request": map[string]any{"id": 12, "pause": map[string]any{"connection_id": 12}}},
+			req(&controlpb.Request{Id: 12, Op: &controlpb.Request_Pause{Pause: &controlpb.Pause{ConnectionId: 12}}})},
+		{"response connections: one Unix peer", map[string]any{"response": map[string]any{"id": 10, "connections": map[string]any{"connections": []any{map[string]any{
+			"connection_id": 12, "interface": "db.kv", "client": "loader", "codec": "json", "peer": map[string]any{"uid": 1000, "gid": 1000, "pid": 4242},
+			"stats": map[string]any{"connection_id": 12, "interface": "db.kv", "received_messages": 5, "credits_granted": 59, "uptime_ms": 61000, "credit_stalls": 1}}}}}},
+			resp(&controlpb.Response{Id: 10, Result: &controlpb.Response_Connections{Connections: &controlpb.ConnectionList{Connections: []*controlpb.ConnectionInfo{{
+				ConnectionId: 12, Interface: "db.kv", Client: "loader", Codec: "json", Peer: &controlpb.PeerCredentials{Uid: 1000, Gid: 1000, Pid: 4242},
+				Stats: &controlpb.ConnStats{ConnectionId: 12, Interface: "db.kv", ReceivedMessages: 5, CreditsGranted: 59, UptimeMs: 61000, CreditStalls: 1}}}}}})},
+		{"response server_stats: per type", map[string]any{"response": map[string]any{"id": 11, "server_stats": map[string]any{
+			"interfaces": []any{map[string]any{"interface": "db.kv", "connections_open": 1, "connections_opened": 3,
+				"totals": map[string]any{"interface": "db.kv", "received_messages": 9},
+				"ended":  []any{map[string]any{"code": 1, "count": 2}},
+				"types":  []any{map[string]any{"type": "Get", "handled": 9, "errors": 1, "processing_ns": 90000, "last_error": "no such key", "latency": []any{0, 0, 8, 1, 0, 0, 0, 0, 0, 0, 0, 0}}}}},
+			"refusals": []any{map[string]any{"code": 13, "count": 1}}}}},
+			resp(&controlpb.Response{Id: 11, Result: &controlpb.Response_ServerStats{ServerStats: &controlpb.ServerStats{
+				Interfaces: []*controlpb.InterfaceStats{{Interface: "db.kv", ConnectionsOpen: 1, ConnectionsOpened: 3,
+					Totals: &controlpb.ConnStats{Interface: "db.kv", ReceivedMessages: 9},
+					Ended:  []*controlpb.CodeCount{{Code: 1, Count: 2}},
+					Types:  []*controlpb.TypeStats{{Type: "Get", Handled: 9, Errors: 1, ProcessingNs: 90000, LastError: "no such key", Latency: []uint64{0, 0, 8, 1, 0, 0, 0, 0, 0, 0, 0, 0}}}}},
+				Refusals: []*controlpb.CodeCount{{Code: 13, Count: 1}}}}})},
+		{"response failed: the operator scope is needed", map[string]any{"response": map[string]any{"id": 10, "code": 13, "reason": "listing the connections needs the operator scope"}},
+			resp(&controlpb.Response{Id: 10, Code: uint32(codes.AuthFailed), Reason: "listing the connections needs the operator scope"})},
 		{"notification notifications_lost", map[string]any{"notification": map[string]any{"notifications_lost": map[string]any{"count": 12}}}, note(&controlpb.Notification{Event: &controlpb.Notification_NotificationsLost{NotificationsLost: &controlpb.NotificationsLost{Count: 12}}})},
 	}
 	var os, or, cf []messageVector
@@ -317,7 +346,7 @@ func conformanceHandshakes(t *testing.T) any {
 	for _, v := range result {
 		or = append(or, messageVector{v.name, v.fields, encodeMsg(v.m)})
 	}
-	for _, v := range control {
+	for _, v := range frames {
 		cf = append(cf, messageVector{v.name, v.fields, encodeMsg(v.m)})
 	}
 
@@ -353,8 +382,31 @@ func conformanceHandshakes(t *testing.T) any {
 			SessionKey:  sk, MessageKeys: keys, ServerRefusal: []byte{authFailed},
 		})
 	}
+
+	// Operator proofs (§10.4): a fixed challenge and client nonce.
+	type operatorProof struct {
+		AdminSecret string   `json:"admin_secret"`
+		Challenge   hexBytes `json:"challenge"`    // the server's nonce: Response.challenge
+		ClientNonce hexBytes `json:"client_nonce"` // OperatorProof.client_nonce
+		Proof       hexBytes `json:"proof"`        // OperatorProof.mac: MAC("operator-client", challenge, client_nonce)
+		Answer      hexBytes `json:"answer"`       // Response.operator: MAC("operator-server", client_nonce, challenge)
+	}
+	var ops []operatorProof
+	for _, o := range []struct {
+		secret string
+		ch, cn []byte
+	}{
+		{"an-admin-secret-0123456789abcdef", seq(0x40, 32), seq(0x60, 32)},
+		{"sixteen-bytes-ok", bytes.Repeat([]byte{0xaa}, 32), bytes.Repeat([]byte{0x55}, 32)},
+	} {
+		secret := []byte(o.secret)
+		ops = append(ops, operatorProof{
+			AdminSecret: o.secret, Challenge: o.ch, ClientNonce: o.cn,
+			Proof: control.OperatorProof(secret, o.ch, o.cn), Answer: control.OperatorAnswer(secret, o.ch, o.cn),
+		})
+	}
 	return map[string]any{
-		"prefaces": prefaces, "shared_secret": ex,
+		"prefaces": prefaces, "shared_secret": ex, "operator": ops,
 		"open_stream": os, "open_result": or, "control_frame": cf,
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net"
 
 	"github.com/hashicorp/yamux"
 
@@ -43,8 +44,8 @@ func (c *Client) Control(ctx context.Context, iface string, opts ...ControlOptio
 
 // serveControl checks a control stream's handshake and serves it with the
 // server's hub, scoped to the stream's session.
-func (s *Server) serveControl(sess *yamux.Session, st *yamux.Stream, br *bufio.Reader, open *sessionpb.OpenStream, i *Interface) {
-	host := sessionHost{s: s, sess: sess}
+func (s *Server) serveControl(sess *yamux.Session, p *peer, st *yamux.Stream, br *bufio.Reader, open *sessionpb.OpenStream, i *Interface) {
+	host := sessionHost{s: s, sess: sess, remote: st.RemoteAddr(), iface: open.GetInterface()}
 	switch id := open.GetConnectionId(); {
 	case open.GetInterface() != "" && i == nil:
 		s.refuse(st, open, CodeUnknownInterface, fmt.Sprintf("no interface %q here; this server has %s", open.GetInterface(), s.interfaceNames()))
@@ -52,23 +53,33 @@ func (s *Server) serveControl(sess *yamux.Session, st *yamux.Stream, br *bufio.R
 	case i != nil && len(i.Manifest.Control) == 0:
 		s.refuse(st, open, CodeUnimplemented, i.Manifest.Name+" offers no control sub-interface (its manifest has control: [])")
 		return
-	case id != 0 && host.Conn(id, open.GetInterface()) == nil:
-		s.refuse(st, open, CodeNotFound, fmt.Sprintf("no open connection %d on %s in this session (a control stream attaches only to its own session's connections)", id, open.GetInterface()))
+	case id != 0 && host.Conn(id, open.GetInterface(), p.operator) == nil:
+		reason := fmt.Sprintf("no open connection %d on %s in this session (a control stream attaches only to its own session's connections)", id, open.GetInterface())
+		if p.operator {
+			reason = fmt.Sprintf("no open connection %d on %s", id, open.GetInterface())
+		}
+		s.refuse(st, open, CodeNotFound, reason)
 		return
 	}
 	result := &sessionpb.OpenResult{Code: uint32(CodeOK), ConnectionId: open.GetConnectionId()}
 	if i != nil {
 		result.ManifestHash = i.Manifest.Hash()
 	}
-	s.hub.Serve(st, br, encodeMsg(result), control.Scope{Host: host, Interface: open.GetInterface(), Attach: open.GetConnectionId()})
+	s.hub.Serve(st, br, encodeMsg(result), control.Scope{
+		Host: host, Interface: open.GetInterface(), Attach: open.GetConnectionId(),
+		Operator: p.operator, AdminSecret: s.adminSecret,
+	})
 }
 
 // sessionHost is the server as one session's control streams see it: they
 // act only on their own session's connections (ids are sequential, and one
-// client must not pause, reset, close or read the stats of another's).
+// client must not pause, reset, close or read the stats of another's),
+// unless they have the operator scope.
 type sessionHost struct {
-	s    *Server
-	sess *yamux.Session
+	s      *Server
+	sess   *yamux.Session
+	remote net.Addr // the stream's peer, for refusals
+	iface  string   // the stream's interface
 }
 
 func (h sessionHost) Interfaces() []*manifest.Manifest { return h.s.Interfaces() }
@@ -80,15 +91,21 @@ func (h sessionHost) Manifest(name string) *manifest.Manifest {
 	return nil
 }
 
-func (h sessionHost) Conn(id uint64, iface string) control.Target {
+func (h sessionHost) Conn(id uint64, iface string, anySession bool) control.Target {
 	h.s.mu.Lock()
 	sc := h.s.conns[id]
 	h.s.mu.Unlock()
-	if sc == nil || sc.sess != h.sess || sc.conn.Manifest().Name != iface {
+	if sc == nil || (sc.sess != h.sess && !anySession) || sc.conn.Manifest().Name != iface {
 		return nil
 	}
 	return target{sc}
 }
+
+func (h sessionHost) Connections(iface string) []control.Connection { return h.s.Connections(iface) }
+
+func (h sessionHost) ServerStats(iface string) control.ServerStats { return h.s.statsOf(iface) }
+
+func (h sessionHost) Refused(code Code, reason string) { h.s.refused(h.remote, h.iface, code, reason) }
 
 // target is a server's connection as the control operations act on it.
 type target struct{ *servedConn }

@@ -2,7 +2,11 @@
 
 package iface
 
-import "net"
+import (
+	"net"
+
+	"github.com/ifkit/ifkit/control"
+)
 
 // peerAllowed refuses every Unix peer when an allow-list is set: this
 // platform's peer credentials are not read yet.
@@ -13,3 +17,7 @@ func (s *Server) peerAllowed(raw net.Conn) bool {
 	_, isUnix := raw.(*net.UnixConn)
 	return !isUnix
 }
+
+// unixPeerCred returns nil: this platform's peer credentials are not read
+// yet.
+func unixPeerCred(net.Conn) *control.PeerCred { return nil }

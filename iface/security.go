@@ -3,7 +3,6 @@ package iface
 import (
 	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
@@ -11,6 +10,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/ifkit/ifkit/internal/authmac"
 )
 
 // ServerTLS builds the TLS configuration of a tls:// server from PEM files:
@@ -77,7 +78,7 @@ const (
 	authOK              = 0x00
 	authFailed          = 0x04
 	nonceLen            = 32
-	macLen              = sha256.Size
+	macLen              = authmac.Size
 	minSecretLen        = 16
 )
 
@@ -97,38 +98,36 @@ type secretFailure string
 func (e secretFailure) Error() string        { return string(e) }
 func (e secretFailure) Is(target error) bool { return target == errSecret }
 
-// SecretFromFile reads a shared secret from a file (surrounding white space
-// is dropped). It must be at least 16 bytes.
+// SecretFromFile reads a secret, shared (WithSecret) or admin
+// (WithAdminSecret), from a file (surrounding white space is dropped). It
+// must be at least 16 bytes.
 func SecretFromFile(path string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading the shared secret: %w", err)
+		return nil, fmt.Errorf("reading the secret: %w", err)
 	}
 	return checkSecret([]byte(strings.TrimSpace(string(data))), path)
 }
 
-// SecretFromEnv reads a shared secret from an environment variable.
+// SecretFromEnv reads a secret, shared or admin, from an environment
+// variable.
 func SecretFromEnv(name string) ([]byte, error) {
 	v, ok := os.LookupEnv(name)
 	if !ok {
-		return nil, fmt.Errorf("the environment variable %s holding the shared secret is not set", name)
+		return nil, fmt.Errorf("the environment variable %s holding the secret is not set", name)
 	}
 	return checkSecret([]byte(strings.TrimSpace(v)), "$"+name)
 }
 
 func checkSecret(s []byte, where string) ([]byte, error) {
 	if len(s) < minSecretLen {
-		return nil, fmt.Errorf("the shared secret in %s is %d bytes; use at least %d (e.g. openssl rand -hex 32)", where, len(s), minSecretLen)
+		return nil, fmt.Errorf("the secret in %s is %d bytes; use at least %d (e.g. openssl rand -hex 32)", where, len(s), minSecretLen)
 	}
 	return s, nil
 }
 
 func authMAC(secret []byte, label string, a, b []byte) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("ifkit-auth-v1 " + label))
-	m.Write(a)
-	m.Write(b)
-	return m.Sum(nil)
+	return authmac.MAC(secret, label, a, b)
 }
 
 // sessionKey is the key both ends derive after a successful challenge-

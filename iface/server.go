@@ -108,6 +108,10 @@ type Server struct {
 	onRefusal func(Refusal)
 	registry  string // WithRegistry's folder (registry.go)
 
+	adminSecret   []byte      // WithAdminSecret (operator.go)
+	operatorNames []string    // WithOperatorCertNames
+	stats         serverStats // stats.go
+
 	hub *control.Hub // the control streams
 
 	mu        sync.Mutex
@@ -166,6 +170,7 @@ func (s *Server) Register(i Interface) error {
 			return fmt.Errorf("iface: Register %s: handler for %q, which is not a type the server receives (messages.recv)", i.Manifest.Name, name)
 		}
 	}
+	s.instrument(&i)
 	s.mu.Lock()
 	old, existed := s.ifaces[i.Manifest.Name]
 	s.ifaces[i.Manifest.Name] = &i
@@ -360,6 +365,7 @@ func (s *Server) serveSession(raw net.Conn) {
 		}
 	}
 	raw.SetDeadline(time.Time{})
+	p := s.newPeer(raw, key != nil)
 	// yamux answers each Ping from a goroutine of its own: the guard ends a
 	// session that floods them (spec/PROTOCOL.md §3.6).
 	guard, err := muxguard.New(raw, muxguard.DefaultConfig())
@@ -405,7 +411,7 @@ func (s *Server) serveSession(raw net.Conn) {
 			continue
 		}
 		s.wg.Add(1)
-		go s.serveStream(sess, key, st)
+		go s.serveStream(sess, key, p, st)
 	}
 }
 
@@ -454,7 +460,7 @@ func closeWhenIdle(sess *yamux.Session, d time.Duration, lastOpen *atomic.Int64)
 
 // serveStream runs one stream's handshake and hands it to a data connection
 // or a control server.
-func (s *Server) serveStream(sess *yamux.Session, key []byte, st *yamux.Stream) {
+func (s *Server) serveStream(sess *yamux.Session, key []byte, p *peer, st *yamux.Stream) {
 	defer s.wg.Done()
 	st.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	br := bufio.NewReaderSize(st, streamReadBuffer)
@@ -480,7 +486,7 @@ func (s *Server) serveStream(sess *yamux.Session, key []byte, st *yamux.Stream) 
 		s.refuse(st, &open, CodeDraining, "the server is shutting down")
 		return
 	case open.GetKind() == sessionpb.StreamKind_STREAM_KIND_CONTROL:
-		s.serveControl(sess, st, br, &open, iface)
+		s.serveControl(sess, p, st, br, &open, iface)
 		return
 	case open.GetKind() != sessionpb.StreamKind_STREAM_KIND_DATA:
 		s.refuse(st, &open, CodeProtocolError, fmt.Sprintf("unknown stream kind %d", open.GetKind()))
@@ -489,7 +495,7 @@ func (s *Server) serveStream(sess *yamux.Session, key []byte, st *yamux.Stream) 
 		s.refuse(st, &open, CodeUnknownInterface, fmt.Sprintf("no interface %q here; this server has %s", open.GetInterface(), s.interfaceNames()))
 		return
 	}
-	s.openData(sess, key, st, br, &open, iface)
+	s.openData(sess, key, p, st, br, &open, iface)
 }
 
 func (s *Server) interfaceNames() string {
@@ -515,6 +521,7 @@ func (s *Server) refuse(st net.Conn, open *sessionpb.OpenStream, code Code, reas
 
 // refused reports a session or stream turned away to the WithOnRefusal hook.
 func (s *Server) refused(remote net.Addr, iface string, code Code, reason string) {
+	s.stats.refusal(code)
 	if s.onRefusal == nil {
 		return
 	}
@@ -547,7 +554,7 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func (s *Server) openData(sess *yamux.Session, key []byte, st *yamux.Stream, br *bufio.Reader, open *sessionpb.OpenStream, i *Interface) {
+func (s *Server) openData(sess *yamux.Session, key []byte, p *peer, st *yamux.Stream, br *bufio.Reader, open *sessionpb.OpenStream, i *Interface) {
 	m := i.Manifest
 	c, err := s.negotiate(m, open.GetCodecs())
 	if err != nil {
@@ -619,8 +626,9 @@ func (s *Server) openData(sess *yamux.Session, key []byte, st *yamux.Stream, br 
 	// stream the client opens as soon as it has the id finds it.
 	s.notifyConn(conn, &control.ConnectionOpened{ConnectionID: id, Interface: m.Name, Codec: c.Name(), Client: open.GetClient()})
 	s.mu.Lock()
-	s.conns[id] = &servedConn{conn: conn, sess: sess, iface: i}
+	s.conns[id] = &servedConn{conn: conn, sess: sess, iface: i, peer: p, client: open.GetClient()}
 	s.mu.Unlock()
+	s.stats.opened(m.Name)
 	if err := pbio.Write(st, result); err != nil {
 		conn.Abandon(localClose(CodeTransportError, "writing the handshake answer", err))
 		st.Close()
@@ -650,25 +658,28 @@ func (s *Server) openData(sess *yamux.Session, key []byte, st *yamux.Stream, br 
 
 // servedConn is a connection the server holds, with the session it is on.
 type servedConn struct {
-	conn  *Conn
-	sess  *yamux.Session
-	iface *Interface
+	conn   *Conn
+	sess   *yamux.Session
+	iface  *Interface
+	peer   *peer
+	client string // the name the client gave in OpenStream
 }
 
 // forgetConn is called when c ends. It stays in s.ending until its
 // goroutines have returned, having written its CLOSE frame: Shutdown waits
 // for that, so it never closes a session under a CLOSE still being written.
 func (s *Server) forgetConn(c *Conn) {
-	s.mu.Lock()
-	delete(s.conns, c.ID())
-	s.ending[c] = struct{}{}
-	s.mu.Unlock()
-	s.unsubscribe(c)
 	cc := &control.ConnectionClosed{ConnectionID: c.ID(), Interface: c.Manifest().Name}
 	var ce *CloseError
 	if errors.As(c.Err(), &ce) {
 		cc.Code, cc.Reason = ce.Code, ce.Reason
 	}
+	s.mu.Lock()
+	delete(s.conns, c.ID())
+	s.ending[c] = struct{}{}
+	s.stats.ended(cc.Interface, cc.Code, c.Stats()) // under mu: see statsOf
+	s.mu.Unlock()
+	s.unsubscribe(c)
 	s.notifyConn(c, cc)
 	// Not from zero: c's own goroutines, counted in s.wg, cannot exit
 	// before its end, which is running now.

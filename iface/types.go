@@ -23,6 +23,17 @@ type (
 	InterfaceInfo = control.InterfaceInfo
 	// ConnStats are a connection's counters (Control.Stats).
 	ConnStats = control.ConnStats
+	// ConnRef is one connection as a control stream acts on it
+	// (Control.Conn).
+	ConnRef = control.ConnRef
+	// Connection is a live connection as an operator lists it
+	// (Server.Connections, Control.Connections).
+	Connection = control.Connection
+	// ServerStats are a server's counters per interface and message type
+	// (Server.Stats, Control.ServerStats).
+	ServerStats = control.ServerStats
+	// TypeStats count one received type's handler calls (ServerStats).
+	TypeStats = control.TypeStats
 	// Notification is one server-pushed event (Control.Notifications);
 	// its variants are in package control.
 	Notification = control.Notification

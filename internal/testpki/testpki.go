@@ -19,6 +19,9 @@ import (
 	"time"
 )
 
+// ClientName is the client certificate's subject common name.
+const ClientName = "client"
+
 // PKI holds the paths of the PEM files New wrote.
 type PKI struct {
 	CA                    string // the CA's certificate
@@ -78,6 +81,6 @@ func New(t testing.TB) PKI {
 	}
 	p := PKI{CA: write("ca.crt", "CERTIFICATE", caDER)}
 	p.ServerCert, p.ServerKey = leaf("server", 2, x509.ExtKeyUsageServerAuth, []net.IP{net.ParseIP("127.0.0.1")})
-	p.ClientCert, p.ClientKey = leaf("client", 3, x509.ExtKeyUsageClientAuth, nil)
+	p.ClientCert, p.ClientKey = leaf(ClientName, 3, x509.ExtKeyUsageClientAuth, nil)
 	return p
 }

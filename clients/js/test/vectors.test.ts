@@ -93,6 +93,15 @@ test('handshakes: prefaces and the shared-secret exchange', () => {
     assert.equal(sk.toString('hex'), x.session_key);
     for (const [id, key] of Object.entries(x.message_keys)) assert.equal(messageKey(sk, BigInt(id)).toString('hex'), key);
   }
+  // The operator proofs of PROTOCOL.md §10.4 (this client does not ask for the operator scope, but
+  // the MACs are those of §3.5 under other labels, keyed with the admin secret).
+  for (const x of v.operator) {
+    const secret = Buffer.from(x.admin_secret);
+    const ch = hex(x.challenge);
+    const cn = hex(x.client_nonce);
+    assert.equal(authMAC(secret, 'operator-client', ch, cn).toString('hex'), x.proof);
+    assert.equal(authMAC(secret, 'operator-server', cn, ch).toString('hex'), x.answer);
+  }
 });
 
 test('handshakes: OpenStream, OpenResult, ControlFrame', () => {

@@ -137,6 +137,10 @@ type Request struct {
 	//	*Request_Reset_
 	//	*Request_Close
 	//	*Request_Filter
+	//	*Request_OperatorChallenge
+	//	*Request_OperatorProof
+	//	*Request_Connections
+	//	*Request_ServerStats
 	Op            isRequest_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -267,6 +271,42 @@ func (x *Request) GetFilter() *SetFilter {
 	return nil
 }
 
+func (x *Request) GetOperatorChallenge() *OperatorChallenge {
+	if x != nil {
+		if x, ok := x.Op.(*Request_OperatorChallenge); ok {
+			return x.OperatorChallenge
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetOperatorProof() *OperatorProof {
+	if x != nil {
+		if x, ok := x.Op.(*Request_OperatorProof); ok {
+			return x.OperatorProof
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetConnections() *ListConnections {
+	if x != nil {
+		if x, ok := x.Op.(*Request_Connections); ok {
+			return x.Connections
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetServerStats() *GetServerStats {
+	if x != nil {
+		if x, ok := x.Op.(*Request_ServerStats); ok {
+			return x.ServerStats
+		}
+	}
+	return nil
+}
+
 type isRequest_Op interface {
 	isRequest_Op()
 }
@@ -307,6 +347,24 @@ type Request_Filter struct {
 	Filter *SetFilter `protobuf:"bytes,10,opt,name=filter,proto3,oneof"`
 }
 
+type Request_OperatorChallenge struct {
+	// The operator scope (spec/PROTOCOL.md §10.4): prove the server's
+	// admin secret, then list and act on any session's connections.
+	OperatorChallenge *OperatorChallenge `protobuf:"bytes,11,opt,name=operator_challenge,json=operatorChallenge,proto3,oneof"`
+}
+
+type Request_OperatorProof struct {
+	OperatorProof *OperatorProof `protobuf:"bytes,12,opt,name=operator_proof,json=operatorProof,proto3,oneof"`
+}
+
+type Request_Connections struct {
+	Connections *ListConnections `protobuf:"bytes,13,opt,name=connections,proto3,oneof"`
+}
+
+type Request_ServerStats struct {
+	ServerStats *GetServerStats `protobuf:"bytes,14,opt,name=server_stats,json=serverStats,proto3,oneof"`
+}
+
 func (*Request_List) isRequest_Op() {}
 
 func (*Request_Manifest) isRequest_Op() {}
@@ -324,6 +382,14 @@ func (*Request_Reset_) isRequest_Op() {}
 func (*Request_Close) isRequest_Op() {}
 
 func (*Request_Filter) isRequest_Op() {}
+
+func (*Request_OperatorChallenge) isRequest_Op() {}
+
+func (*Request_OperatorProof) isRequest_Op() {}
+
+func (*Request_Connections) isRequest_Op() {}
+
+func (*Request_ServerStats) isRequest_Op() {}
 
 type ListInterfaces struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -779,6 +845,10 @@ type Response struct {
 	//	*Response_Manifest
 	//	*Response_Pong
 	//	*Response_Stats
+	//	*Response_Challenge
+	//	*Response_Operator
+	//	*Response_Connections
+	//	*Response_ServerStats
 	Result        isResponse_Result `protobuf_oneof:"result"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -878,6 +948,42 @@ func (x *Response) GetStats() *ConnStats {
 	return nil
 }
 
+func (x *Response) GetChallenge() []byte {
+	if x != nil {
+		if x, ok := x.Result.(*Response_Challenge); ok {
+			return x.Challenge
+		}
+	}
+	return nil
+}
+
+func (x *Response) GetOperator() []byte {
+	if x != nil {
+		if x, ok := x.Result.(*Response_Operator); ok {
+			return x.Operator
+		}
+	}
+	return nil
+}
+
+func (x *Response) GetConnections() *ConnectionList {
+	if x != nil {
+		if x, ok := x.Result.(*Response_Connections); ok {
+			return x.Connections
+		}
+	}
+	return nil
+}
+
+func (x *Response) GetServerStats() *ServerStats {
+	if x != nil {
+		if x, ok := x.Result.(*Response_ServerStats); ok {
+			return x.ServerStats
+		}
+	}
+	return nil
+}
+
 type isResponse_Result interface {
 	isResponse_Result()
 }
@@ -898,6 +1004,22 @@ type Response_Stats struct {
 	Stats *ConnStats `protobuf:"bytes,7,opt,name=stats,proto3,oneof"`
 }
 
+type Response_Challenge struct {
+	Challenge []byte `protobuf:"bytes,8,opt,name=challenge,proto3,oneof"` // operator_challenge: the server's 32-byte nonce
+}
+
+type Response_Operator struct {
+	Operator []byte `protobuf:"bytes,9,opt,name=operator,proto3,oneof"` // operator_proof: the server's own proof
+}
+
+type Response_Connections struct {
+	Connections *ConnectionList `protobuf:"bytes,10,opt,name=connections,proto3,oneof"`
+}
+
+type Response_ServerStats struct {
+	ServerStats *ServerStats `protobuf:"bytes,11,opt,name=server_stats,json=serverStats,proto3,oneof"`
+}
+
 func (*Response_Interfaces) isResponse_Result() {}
 
 func (*Response_Manifest) isResponse_Result() {}
@@ -905,6 +1027,14 @@ func (*Response_Manifest) isResponse_Result() {}
 func (*Response_Pong) isResponse_Result() {}
 
 func (*Response_Stats) isResponse_Result() {}
+
+func (*Response_Challenge) isResponse_Result() {}
+
+func (*Response_Operator) isResponse_Result() {}
+
+func (*Response_Connections) isResponse_Result() {}
+
+func (*Response_ServerStats) isResponse_Result() {}
 
 type InterfaceInfo struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1104,6 +1234,7 @@ type ConnStats struct {
 	AuthFailures     uint64                 `protobuf:"varint,14,opt,name=auth_failures,json=authFailures,proto3" json:"auth_failures,omitempty"` // received messages dropped because their authentication tag failed (message_auth)
 	Matched          uint64                 `protobuf:"varint,15,opt,name=matched,proto3" json:"matched,omitempty"`                               // messages the connection's filter selected, sent
 	FilteredOut      uint64                 `protobuf:"varint,16,opt,name=filtered_out,json=filteredOut,proto3" json:"filtered_out,omitempty"`    // messages the filter did not select: never sent, no credit used
+	CreditStalls     uint64                 `protobuf:"varint,17,opt,name=credit_stalls,json=creditStalls,proto3" json:"credit_stalls,omitempty"` // sends that found no credit (then waited, failed or dropped by the flow policy)
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -1250,6 +1381,684 @@ func (x *ConnStats) GetFilteredOut() uint64 {
 	return 0
 }
 
+func (x *ConnStats) GetCreditStalls() uint64 {
+	if x != nil {
+		return x.CreditStalls
+	}
+	return 0
+}
+
+// OperatorChallenge asks for a fresh nonce to prove the admin secret with.
+type OperatorChallenge struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OperatorChallenge) Reset() {
+	*x = OperatorChallenge{}
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OperatorChallenge) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OperatorChallenge) ProtoMessage() {}
+
+func (x *OperatorChallenge) ProtoReflect() protoreflect.Message {
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OperatorChallenge.ProtoReflect.Descriptor instead.
+func (*OperatorChallenge) Descriptor() ([]byte, []int) {
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{16}
+}
+
+// OperatorProof proves the admin secret: mac is
+// MAC(admin_secret, "operator-client", challenge, client_nonce).
+type OperatorProof struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ClientNonce   []byte                 `protobuf:"bytes,1,opt,name=client_nonce,json=clientNonce,proto3" json:"client_nonce,omitempty"` // 32 random bytes
+	Mac           []byte                 `protobuf:"bytes,2,opt,name=mac,proto3" json:"mac,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OperatorProof) Reset() {
+	*x = OperatorProof{}
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OperatorProof) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OperatorProof) ProtoMessage() {}
+
+func (x *OperatorProof) ProtoReflect() protoreflect.Message {
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OperatorProof.ProtoReflect.Descriptor instead.
+func (*OperatorProof) Descriptor() ([]byte, []int) {
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *OperatorProof) GetClientNonce() []byte {
+	if x != nil {
+		return x.ClientNonce
+	}
+	return nil
+}
+
+func (x *OperatorProof) GetMac() []byte {
+	if x != nil {
+		return x.Mac
+	}
+	return nil
+}
+
+// ListConnections lists the server's live connections, of every session
+// (operator scope only); interface empty: of every interface.
+type ListConnections struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Interface     string                 `protobuf:"bytes,1,opt,name=interface,proto3" json:"interface,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListConnections) Reset() {
+	*x = ListConnections{}
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListConnections) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListConnections) ProtoMessage() {}
+
+func (x *ListConnections) ProtoReflect() protoreflect.Message {
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListConnections.ProtoReflect.Descriptor instead.
+func (*ListConnections) Descriptor() ([]byte, []int) {
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ListConnections) GetInterface() string {
+	if x != nil {
+		return x.Interface
+	}
+	return ""
+}
+
+type ConnectionList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Connections   []*ConnectionInfo      `protobuf:"bytes,1,rep,name=connections,proto3" json:"connections,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConnectionList) Reset() {
+	*x = ConnectionList{}
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConnectionList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConnectionList) ProtoMessage() {}
+
+func (x *ConnectionList) ProtoReflect() protoreflect.Message {
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConnectionList.ProtoReflect.Descriptor instead.
+func (*ConnectionList) Descriptor() ([]byte, []int) {
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ConnectionList) GetConnections() []*ConnectionInfo {
+	if x != nil {
+		return x.Connections
+	}
+	return nil
+}
+
+// ConnectionInfo is one live connection as an operator sees it.
+type ConnectionInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ConnectionId  uint64                 `protobuf:"varint,1,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	Interface     string                 `protobuf:"bytes,2,opt,name=interface,proto3" json:"interface,omitempty"`
+	Client        string                 `protobuf:"bytes,3,opt,name=client,proto3" json:"client,omitempty"` // OpenStream.client, untrusted
+	Codec         string                 `protobuf:"bytes,4,opt,name=codec,proto3" json:"codec,omitempty"`
+	Remote        string                 `protobuf:"bytes,5,opt,name=remote,proto3" json:"remote,omitempty"`                  // the peer's address ("" or "@" for most Unix peers)
+	Peer          *PeerCredentials       `protobuf:"bytes,6,opt,name=peer,proto3" json:"peer,omitempty"`                      // a Unix peer's, from the kernel; absent on TCP
+	TlsName       string                 `protobuf:"bytes,7,opt,name=tls_name,json=tlsName,proto3" json:"tls_name,omitempty"` // the verified client certificate's subject common name
+	Authenticated bool                   `protobuf:"varint,8,opt,name=authenticated,proto3" json:"authenticated,omitempty"`   // the session proved the shared secret
+	Stats         *ConnStats             `protobuf:"bytes,9,opt,name=stats,proto3" json:"stats,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConnectionInfo) Reset() {
+	*x = ConnectionInfo{}
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConnectionInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConnectionInfo) ProtoMessage() {}
+
+func (x *ConnectionInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConnectionInfo.ProtoReflect.Descriptor instead.
+func (*ConnectionInfo) Descriptor() ([]byte, []int) {
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ConnectionInfo) GetConnectionId() uint64 {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return 0
+}
+
+func (x *ConnectionInfo) GetInterface() string {
+	if x != nil {
+		return x.Interface
+	}
+	return ""
+}
+
+func (x *ConnectionInfo) GetClient() string {
+	if x != nil {
+		return x.Client
+	}
+	return ""
+}
+
+func (x *ConnectionInfo) GetCodec() string {
+	if x != nil {
+		return x.Codec
+	}
+	return ""
+}
+
+func (x *ConnectionInfo) GetRemote() string {
+	if x != nil {
+		return x.Remote
+	}
+	return ""
+}
+
+func (x *ConnectionInfo) GetPeer() *PeerCredentials {
+	if x != nil {
+		return x.Peer
+	}
+	return nil
+}
+
+func (x *ConnectionInfo) GetTlsName() string {
+	if x != nil {
+		return x.TlsName
+	}
+	return ""
+}
+
+func (x *ConnectionInfo) GetAuthenticated() bool {
+	if x != nil {
+		return x.Authenticated
+	}
+	return false
+}
+
+func (x *ConnectionInfo) GetStats() *ConnStats {
+	if x != nil {
+		return x.Stats
+	}
+	return nil
+}
+
+type PeerCredentials struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Uid           uint32                 `protobuf:"varint,1,opt,name=uid,proto3" json:"uid,omitempty"`
+	Gid           uint32                 `protobuf:"varint,2,opt,name=gid,proto3" json:"gid,omitempty"`
+	Pid           int32                  `protobuf:"varint,3,opt,name=pid,proto3" json:"pid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PeerCredentials) Reset() {
+	*x = PeerCredentials{}
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PeerCredentials) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PeerCredentials) ProtoMessage() {}
+
+func (x *PeerCredentials) ProtoReflect() protoreflect.Message {
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PeerCredentials.ProtoReflect.Descriptor instead.
+func (*PeerCredentials) Descriptor() ([]byte, []int) {
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *PeerCredentials) GetUid() uint32 {
+	if x != nil {
+		return x.Uid
+	}
+	return 0
+}
+
+func (x *PeerCredentials) GetGid() uint32 {
+	if x != nil {
+		return x.Gid
+	}
+	return 0
+}
+
+func (x *PeerCredentials) GetPid() int32 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
+// GetServerStats asks for the server's counters per interface, of open and
+// ended connections alike (operator scope only); interface empty: all.
+type GetServerStats struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Interface     string                 `protobuf:"bytes,1,opt,name=interface,proto3" json:"interface,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetServerStats) Reset() {
+	*x = GetServerStats{}
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetServerStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetServerStats) ProtoMessage() {}
+
+func (x *GetServerStats) ProtoReflect() protoreflect.Message {
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetServerStats.ProtoReflect.Descriptor instead.
+func (*GetServerStats) Descriptor() ([]byte, []int) {
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *GetServerStats) GetInterface() string {
+	if x != nil {
+		return x.Interface
+	}
+	return ""
+}
+
+type ServerStats struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Interfaces    []*InterfaceStats      `protobuf:"bytes,1,rep,name=interfaces,proto3" json:"interfaces,omitempty"`
+	Refusals      []*CodeCount           `protobuf:"bytes,2,rep,name=refusals,proto3" json:"refusals,omitempty"` // sessions and streams refused, by code
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServerStats) Reset() {
+	*x = ServerStats{}
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServerStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServerStats) ProtoMessage() {}
+
+func (x *ServerStats) ProtoReflect() protoreflect.Message {
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServerStats.ProtoReflect.Descriptor instead.
+func (*ServerStats) Descriptor() ([]byte, []int) {
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ServerStats) GetInterfaces() []*InterfaceStats {
+	if x != nil {
+		return x.Interfaces
+	}
+	return nil
+}
+
+func (x *ServerStats) GetRefusals() []*CodeCount {
+	if x != nil {
+		return x.Refusals
+	}
+	return nil
+}
+
+type InterfaceStats struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Interface         string                 `protobuf:"bytes,1,opt,name=interface,proto3" json:"interface,omitempty"`
+	ConnectionsOpen   uint64                 `protobuf:"varint,2,opt,name=connections_open,json=connectionsOpen,proto3" json:"connections_open,omitempty"`
+	ConnectionsOpened uint64                 `protobuf:"varint,3,opt,name=connections_opened,json=connectionsOpened,proto3" json:"connections_opened,omitempty"` // since the server started
+	Totals            *ConnStats             `protobuf:"bytes,4,opt,name=totals,proto3" json:"totals,omitempty"`                                                 // the sums over open and ended connections (no id, credits or uptime)
+	Ended             []*CodeCount           `protobuf:"bytes,5,rep,name=ended,proto3" json:"ended,omitempty"`                                                   // connections ended, by end code
+	Types             []*TypeStats           `protobuf:"bytes,6,rep,name=types,proto3" json:"types,omitempty"`                                                   // per received type with a handler
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *InterfaceStats) Reset() {
+	*x = InterfaceStats{}
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InterfaceStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InterfaceStats) ProtoMessage() {}
+
+func (x *InterfaceStats) ProtoReflect() protoreflect.Message {
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InterfaceStats.ProtoReflect.Descriptor instead.
+func (*InterfaceStats) Descriptor() ([]byte, []int) {
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *InterfaceStats) GetInterface() string {
+	if x != nil {
+		return x.Interface
+	}
+	return ""
+}
+
+func (x *InterfaceStats) GetConnectionsOpen() uint64 {
+	if x != nil {
+		return x.ConnectionsOpen
+	}
+	return 0
+}
+
+func (x *InterfaceStats) GetConnectionsOpened() uint64 {
+	if x != nil {
+		return x.ConnectionsOpened
+	}
+	return 0
+}
+
+func (x *InterfaceStats) GetTotals() *ConnStats {
+	if x != nil {
+		return x.Totals
+	}
+	return nil
+}
+
+func (x *InterfaceStats) GetEnded() []*CodeCount {
+	if x != nil {
+		return x.Ended
+	}
+	return nil
+}
+
+func (x *InterfaceStats) GetTypes() []*TypeStats {
+	if x != nil {
+		return x.Types
+	}
+	return nil
+}
+
+// TypeStats counts the handler of one received message type.
+type TypeStats struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Type         string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Handled      uint64                 `protobuf:"varint,2,opt,name=handled,proto3" json:"handled,omitempty"`                               // handler calls
+	Errors       uint64                 `protobuf:"varint,3,opt,name=errors,proto3" json:"errors,omitempty"`                                 // calls that returned an error (the peer got an ERROR)
+	ProcessingNs uint64                 `protobuf:"varint,4,opt,name=processing_ns,json=processingNs,proto3" json:"processing_ns,omitempty"` // total time in the handler
+	LastError    string                 `protobuf:"bytes,5,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// Calls by duration: bucket i counts calls of at most 4^i µs (i < 11),
+	// the last bucket the rest.
+	Latency       []uint64 `protobuf:"varint,6,rep,packed,name=latency,proto3" json:"latency,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TypeStats) Reset() {
+	*x = TypeStats{}
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TypeStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TypeStats) ProtoMessage() {}
+
+func (x *TypeStats) ProtoReflect() protoreflect.Message {
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TypeStats.ProtoReflect.Descriptor instead.
+func (*TypeStats) Descriptor() ([]byte, []int) {
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *TypeStats) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *TypeStats) GetHandled() uint64 {
+	if x != nil {
+		return x.Handled
+	}
+	return 0
+}
+
+func (x *TypeStats) GetErrors() uint64 {
+	if x != nil {
+		return x.Errors
+	}
+	return 0
+}
+
+func (x *TypeStats) GetProcessingNs() uint64 {
+	if x != nil {
+		return x.ProcessingNs
+	}
+	return 0
+}
+
+func (x *TypeStats) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *TypeStats) GetLatency() []uint64 {
+	if x != nil {
+		return x.Latency
+	}
+	return nil
+}
+
+type CodeCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          uint32                 `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	Count         uint64                 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CodeCount) Reset() {
+	*x = CodeCount{}
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CodeCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CodeCount) ProtoMessage() {}
+
+func (x *CodeCount) ProtoReflect() protoreflect.Message {
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CodeCount.ProtoReflect.Descriptor instead.
+func (*CodeCount) Descriptor() ([]byte, []int) {
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *CodeCount) GetCode() uint32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *CodeCount) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 type Notification struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Event:
@@ -1267,7 +2076,7 @@ type Notification struct {
 
 func (x *Notification) Reset() {
 	*x = Notification{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[16]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1279,7 +2088,7 @@ func (x *Notification) String() string {
 func (*Notification) ProtoMessage() {}
 
 func (x *Notification) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[16]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1292,7 +2101,7 @@ func (x *Notification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Notification.ProtoReflect.Descriptor instead.
 func (*Notification) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{16}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Notification) GetEvent() isNotification_Event {
@@ -1405,7 +2214,7 @@ type Draining struct {
 
 func (x *Draining) Reset() {
 	*x = Draining{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[17]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1417,7 +2226,7 @@ func (x *Draining) String() string {
 func (*Draining) ProtoMessage() {}
 
 func (x *Draining) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[17]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1430,7 +2239,7 @@ func (x *Draining) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Draining.ProtoReflect.Descriptor instead.
 func (*Draining) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{17}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Draining) GetDeadlineUnixMs() int64 {
@@ -1450,7 +2259,7 @@ type InterfacesChanged struct {
 
 func (x *InterfacesChanged) Reset() {
 	*x = InterfacesChanged{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[18]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1462,7 +2271,7 @@ func (x *InterfacesChanged) String() string {
 func (*InterfacesChanged) ProtoMessage() {}
 
 func (x *InterfacesChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[18]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1475,7 +2284,7 @@ func (x *InterfacesChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterfacesChanged.ProtoReflect.Descriptor instead.
 func (*InterfacesChanged) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{18}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *InterfacesChanged) GetAdded() []string {
@@ -1502,7 +2311,7 @@ type ManifestChanged struct {
 
 func (x *ManifestChanged) Reset() {
 	*x = ManifestChanged{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[19]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1514,7 +2323,7 @@ func (x *ManifestChanged) String() string {
 func (*ManifestChanged) ProtoMessage() {}
 
 func (x *ManifestChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[19]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1527,7 +2336,7 @@ func (x *ManifestChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ManifestChanged.ProtoReflect.Descriptor instead.
 func (*ManifestChanged) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{19}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ManifestChanged) GetInterface() string {
@@ -1556,7 +2365,7 @@ type ConnectionClosed struct {
 
 func (x *ConnectionClosed) Reset() {
 	*x = ConnectionClosed{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[20]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1568,7 +2377,7 @@ func (x *ConnectionClosed) String() string {
 func (*ConnectionClosed) ProtoMessage() {}
 
 func (x *ConnectionClosed) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[20]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1581,7 +2390,7 @@ func (x *ConnectionClosed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectionClosed.ProtoReflect.Descriptor instead.
 func (*ConnectionClosed) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{20}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ConnectionClosed) GetConnectionId() uint64 {
@@ -1626,7 +2435,7 @@ type ConnectionOpened struct {
 
 func (x *ConnectionOpened) Reset() {
 	*x = ConnectionOpened{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[21]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1638,7 +2447,7 @@ func (x *ConnectionOpened) String() string {
 func (*ConnectionOpened) ProtoMessage() {}
 
 func (x *ConnectionOpened) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[21]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1651,7 +2460,7 @@ func (x *ConnectionOpened) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectionOpened.ProtoReflect.Descriptor instead.
 func (*ConnectionOpened) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{21}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ConnectionOpened) GetConnectionId() uint64 {
@@ -1696,7 +2505,7 @@ type NotificationsLost struct {
 
 func (x *NotificationsLost) Reset() {
 	*x = NotificationsLost{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[22]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1708,7 +2517,7 @@ func (x *NotificationsLost) String() string {
 func (*NotificationsLost) ProtoMessage() {}
 
 func (x *NotificationsLost) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[22]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1721,7 +2530,7 @@ func (x *NotificationsLost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationsLost.ProtoReflect.Descriptor instead.
 func (*NotificationsLost) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{22}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *NotificationsLost) GetCount() uint64 {
@@ -1740,7 +2549,7 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\arequest\x18\x01 \x01(\v2\x19.ifkit.control.v1.RequestH\x00R\arequest\x128\n" +
 	"\bresponse\x18\x02 \x01(\v2\x1a.ifkit.control.v1.ResponseH\x00R\bresponse\x12D\n" +
 	"\fnotification\x18\x03 \x01(\v2\x1e.ifkit.control.v1.NotificationH\x00R\fnotificationB\a\n" +
-	"\x05frame\"\xf1\x03\n" +
+	"\x05frame\"\x9f\x06\n" +
 	"\aRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x126\n" +
 	"\x04list\x18\x02 \x01(\v2 .ifkit.control.v1.ListInterfacesH\x00R\x04list\x12;\n" +
@@ -1752,7 +2561,11 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\x05reset\x18\b \x01(\v2\x17.ifkit.control.v1.ResetH\x00R\x05reset\x12/\n" +
 	"\x05close\x18\t \x01(\v2\x17.ifkit.control.v1.CloseH\x00R\x05close\x125\n" +
 	"\x06filter\x18\n" +
-	" \x01(\v2\x1b.ifkit.control.v1.SetFilterH\x00R\x06filterB\x04\n" +
+	" \x01(\v2\x1b.ifkit.control.v1.SetFilterH\x00R\x06filter\x12T\n" +
+	"\x12operator_challenge\x18\v \x01(\v2#.ifkit.control.v1.OperatorChallengeH\x00R\x11operatorChallenge\x12H\n" +
+	"\x0eoperator_proof\x18\f \x01(\v2\x1f.ifkit.control.v1.OperatorProofH\x00R\roperatorProof\x12E\n" +
+	"\vconnections\x18\r \x01(\v2!.ifkit.control.v1.ListConnectionsH\x00R\vconnections\x12E\n" +
+	"\fserver_stats\x18\x0e \x01(\v2 .ifkit.control.v1.GetServerStatsH\x00R\vserverStatsB\x04\n" +
 	"\x02op\"\x10\n" +
 	"\x0eListInterfaces\"J\n" +
 	"\vGetManifest\x12\x1c\n" +
@@ -1779,7 +2592,7 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\x03cel\x18\x03 \x01(\tR\x03cel\x12\x1e\n" +
 	"\n" +
 	"structured\x18\x04 \x01(\tR\n" +
-	"structured\"\x9e\x02\n" +
+	"structured\"\xe6\x03\n" +
 	"\bResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\rR\x04code\x12\x16\n" +
@@ -1789,7 +2602,12 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"interfaces\x12>\n" +
 	"\bmanifest\x18\x05 \x01(\v2 .ifkit.control.v1.ManifestResultH\x00R\bmanifest\x12\x14\n" +
 	"\x04pong\x18\x06 \x01(\fH\x00R\x04pong\x123\n" +
-	"\x05stats\x18\a \x01(\v2\x1b.ifkit.control.v1.ConnStatsH\x00R\x05statsB\b\n" +
+	"\x05stats\x18\a \x01(\v2\x1b.ifkit.control.v1.ConnStatsH\x00R\x05stats\x12\x1e\n" +
+	"\tchallenge\x18\b \x01(\fH\x00R\tchallenge\x12\x1c\n" +
+	"\boperator\x18\t \x01(\fH\x00R\boperator\x12D\n" +
+	"\vconnections\x18\n" +
+	" \x01(\v2 .ifkit.control.v1.ConnectionListH\x00R\vconnections\x12B\n" +
+	"\fserver_stats\x18\v \x01(\v2\x1d.ifkit.control.v1.ServerStatsH\x00R\vserverStatsB\b\n" +
 	"\x06result\"\x96\x01\n" +
 	"\rInterfaceInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
@@ -1804,7 +2622,7 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\x0eManifestResult\x12\x12\n" +
 	"\x04hash\x18\x01 \x01(\tR\x04hash\x12!\n" +
 	"\fnot_modified\x18\x02 \x01(\bR\vnotModified\x12\x1c\n" +
-	"\tcanonical\x18\x03 \x01(\fR\tcanonical\"\x95\x04\n" +
+	"\tcanonical\x18\x03 \x01(\fR\tcanonical\"\xba\x04\n" +
 	"\tConnStats\x12#\n" +
 	"\rconnection_id\x18\x01 \x01(\x04R\fconnectionId\x12\x1c\n" +
 	"\tinterface\x18\x02 \x01(\tR\tinterface\x12#\n" +
@@ -1823,7 +2641,55 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\tuptime_ms\x18\r \x01(\x04R\buptimeMs\x12#\n" +
 	"\rauth_failures\x18\x0e \x01(\x04R\fauthFailures\x12\x18\n" +
 	"\amatched\x18\x0f \x01(\x04R\amatched\x12!\n" +
-	"\ffiltered_out\x18\x10 \x01(\x04R\vfilteredOut\"\xf3\x03\n" +
+	"\ffiltered_out\x18\x10 \x01(\x04R\vfilteredOut\x12#\n" +
+	"\rcredit_stalls\x18\x11 \x01(\x04R\fcreditStalls\"\x13\n" +
+	"\x11OperatorChallenge\"D\n" +
+	"\rOperatorProof\x12!\n" +
+	"\fclient_nonce\x18\x01 \x01(\fR\vclientNonce\x12\x10\n" +
+	"\x03mac\x18\x02 \x01(\fR\x03mac\"/\n" +
+	"\x0fListConnections\x12\x1c\n" +
+	"\tinterface\x18\x01 \x01(\tR\tinterface\"T\n" +
+	"\x0eConnectionList\x12B\n" +
+	"\vconnections\x18\x01 \x03(\v2 .ifkit.control.v1.ConnectionInfoR\vconnections\"\xc4\x02\n" +
+	"\x0eConnectionInfo\x12#\n" +
+	"\rconnection_id\x18\x01 \x01(\x04R\fconnectionId\x12\x1c\n" +
+	"\tinterface\x18\x02 \x01(\tR\tinterface\x12\x16\n" +
+	"\x06client\x18\x03 \x01(\tR\x06client\x12\x14\n" +
+	"\x05codec\x18\x04 \x01(\tR\x05codec\x12\x16\n" +
+	"\x06remote\x18\x05 \x01(\tR\x06remote\x125\n" +
+	"\x04peer\x18\x06 \x01(\v2!.ifkit.control.v1.PeerCredentialsR\x04peer\x12\x19\n" +
+	"\btls_name\x18\a \x01(\tR\atlsName\x12$\n" +
+	"\rauthenticated\x18\b \x01(\bR\rauthenticated\x121\n" +
+	"\x05stats\x18\t \x01(\v2\x1b.ifkit.control.v1.ConnStatsR\x05stats\"G\n" +
+	"\x0fPeerCredentials\x12\x10\n" +
+	"\x03uid\x18\x01 \x01(\rR\x03uid\x12\x10\n" +
+	"\x03gid\x18\x02 \x01(\rR\x03gid\x12\x10\n" +
+	"\x03pid\x18\x03 \x01(\x05R\x03pid\".\n" +
+	"\x0eGetServerStats\x12\x1c\n" +
+	"\tinterface\x18\x01 \x01(\tR\tinterface\"\x88\x01\n" +
+	"\vServerStats\x12@\n" +
+	"\n" +
+	"interfaces\x18\x01 \x03(\v2 .ifkit.control.v1.InterfaceStatsR\n" +
+	"interfaces\x127\n" +
+	"\brefusals\x18\x02 \x03(\v2\x1b.ifkit.control.v1.CodeCountR\brefusals\"\xa3\x02\n" +
+	"\x0eInterfaceStats\x12\x1c\n" +
+	"\tinterface\x18\x01 \x01(\tR\tinterface\x12)\n" +
+	"\x10connections_open\x18\x02 \x01(\x04R\x0fconnectionsOpen\x12-\n" +
+	"\x12connections_opened\x18\x03 \x01(\x04R\x11connectionsOpened\x123\n" +
+	"\x06totals\x18\x04 \x01(\v2\x1b.ifkit.control.v1.ConnStatsR\x06totals\x121\n" +
+	"\x05ended\x18\x05 \x03(\v2\x1b.ifkit.control.v1.CodeCountR\x05ended\x121\n" +
+	"\x05types\x18\x06 \x03(\v2\x1b.ifkit.control.v1.TypeStatsR\x05types\"\xaf\x01\n" +
+	"\tTypeStats\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12\x18\n" +
+	"\ahandled\x18\x02 \x01(\x04R\ahandled\x12\x16\n" +
+	"\x06errors\x18\x03 \x01(\x04R\x06errors\x12#\n" +
+	"\rprocessing_ns\x18\x04 \x01(\x04R\fprocessingNs\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x05 \x01(\tR\tlastError\x12\x18\n" +
+	"\alatency\x18\x06 \x03(\x04R\alatency\"5\n" +
+	"\tCodeCount\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\rR\x04code\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x04R\x05count\"\xf3\x03\n" +
 	"\fNotification\x128\n" +
 	"\bdraining\x18\x01 \x01(\v2\x1a.ifkit.control.v1.DrainingH\x00R\bdraining\x12T\n" +
 	"\x12interfaces_changed\x18\x02 \x01(\v2#.ifkit.control.v1.InterfacesChangedH\x00R\x11interfacesChanged\x12N\n" +
@@ -1865,7 +2731,7 @@ func file_ifkit_control_v1_control_proto_rawDescGZIP() []byte {
 	return file_ifkit_control_v1_control_proto_rawDescData
 }
 
-var file_ifkit_control_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_ifkit_control_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_ifkit_control_v1_control_proto_goTypes = []any{
 	(*ControlFrame)(nil),      // 0: ifkit.control.v1.ControlFrame
 	(*Request)(nil),           // 1: ifkit.control.v1.Request
@@ -1883,18 +2749,29 @@ var file_ifkit_control_v1_control_proto_goTypes = []any{
 	(*InterfaceList)(nil),     // 13: ifkit.control.v1.InterfaceList
 	(*ManifestResult)(nil),    // 14: ifkit.control.v1.ManifestResult
 	(*ConnStats)(nil),         // 15: ifkit.control.v1.ConnStats
-	(*Notification)(nil),      // 16: ifkit.control.v1.Notification
-	(*Draining)(nil),          // 17: ifkit.control.v1.Draining
-	(*InterfacesChanged)(nil), // 18: ifkit.control.v1.InterfacesChanged
-	(*ManifestChanged)(nil),   // 19: ifkit.control.v1.ManifestChanged
-	(*ConnectionClosed)(nil),  // 20: ifkit.control.v1.ConnectionClosed
-	(*ConnectionOpened)(nil),  // 21: ifkit.control.v1.ConnectionOpened
-	(*NotificationsLost)(nil), // 22: ifkit.control.v1.NotificationsLost
+	(*OperatorChallenge)(nil), // 16: ifkit.control.v1.OperatorChallenge
+	(*OperatorProof)(nil),     // 17: ifkit.control.v1.OperatorProof
+	(*ListConnections)(nil),   // 18: ifkit.control.v1.ListConnections
+	(*ConnectionList)(nil),    // 19: ifkit.control.v1.ConnectionList
+	(*ConnectionInfo)(nil),    // 20: ifkit.control.v1.ConnectionInfo
+	(*PeerCredentials)(nil),   // 21: ifkit.control.v1.PeerCredentials
+	(*GetServerStats)(nil),    // 22: ifkit.control.v1.GetServerStats
+	(*ServerStats)(nil),       // 23: ifkit.control.v1.ServerStats
+	(*InterfaceStats)(nil),    // 24: ifkit.control.v1.InterfaceStats
+	(*TypeStats)(nil),         // 25: ifkit.control.v1.TypeStats
+	(*CodeCount)(nil),         // 26: ifkit.control.v1.CodeCount
+	(*Notification)(nil),      // 27: ifkit.control.v1.Notification
+	(*Draining)(nil),          // 28: ifkit.control.v1.Draining
+	(*InterfacesChanged)(nil), // 29: ifkit.control.v1.InterfacesChanged
+	(*ManifestChanged)(nil),   // 30: ifkit.control.v1.ManifestChanged
+	(*ConnectionClosed)(nil),  // 31: ifkit.control.v1.ConnectionClosed
+	(*ConnectionOpened)(nil),  // 32: ifkit.control.v1.ConnectionOpened
+	(*NotificationsLost)(nil), // 33: ifkit.control.v1.NotificationsLost
 }
 var file_ifkit_control_v1_control_proto_depIdxs = []int32{
 	1,  // 0: ifkit.control.v1.ControlFrame.request:type_name -> ifkit.control.v1.Request
 	11, // 1: ifkit.control.v1.ControlFrame.response:type_name -> ifkit.control.v1.Response
-	16, // 2: ifkit.control.v1.ControlFrame.notification:type_name -> ifkit.control.v1.Notification
+	27, // 2: ifkit.control.v1.ControlFrame.notification:type_name -> ifkit.control.v1.Notification
 	2,  // 3: ifkit.control.v1.Request.list:type_name -> ifkit.control.v1.ListInterfaces
 	3,  // 4: ifkit.control.v1.Request.manifest:type_name -> ifkit.control.v1.GetManifest
 	4,  // 5: ifkit.control.v1.Request.ping:type_name -> ifkit.control.v1.Ping
@@ -1904,21 +2781,35 @@ var file_ifkit_control_v1_control_proto_depIdxs = []int32{
 	8,  // 9: ifkit.control.v1.Request.reset:type_name -> ifkit.control.v1.Reset
 	9,  // 10: ifkit.control.v1.Request.close:type_name -> ifkit.control.v1.Close
 	10, // 11: ifkit.control.v1.Request.filter:type_name -> ifkit.control.v1.SetFilter
-	13, // 12: ifkit.control.v1.Response.interfaces:type_name -> ifkit.control.v1.InterfaceList
-	14, // 13: ifkit.control.v1.Response.manifest:type_name -> ifkit.control.v1.ManifestResult
-	15, // 14: ifkit.control.v1.Response.stats:type_name -> ifkit.control.v1.ConnStats
-	12, // 15: ifkit.control.v1.InterfaceList.interfaces:type_name -> ifkit.control.v1.InterfaceInfo
-	17, // 16: ifkit.control.v1.Notification.draining:type_name -> ifkit.control.v1.Draining
-	18, // 17: ifkit.control.v1.Notification.interfaces_changed:type_name -> ifkit.control.v1.InterfacesChanged
-	19, // 18: ifkit.control.v1.Notification.manifest_changed:type_name -> ifkit.control.v1.ManifestChanged
-	20, // 19: ifkit.control.v1.Notification.connection_closed:type_name -> ifkit.control.v1.ConnectionClosed
-	21, // 20: ifkit.control.v1.Notification.connection_opened:type_name -> ifkit.control.v1.ConnectionOpened
-	22, // 21: ifkit.control.v1.Notification.notifications_lost:type_name -> ifkit.control.v1.NotificationsLost
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	16, // 12: ifkit.control.v1.Request.operator_challenge:type_name -> ifkit.control.v1.OperatorChallenge
+	17, // 13: ifkit.control.v1.Request.operator_proof:type_name -> ifkit.control.v1.OperatorProof
+	18, // 14: ifkit.control.v1.Request.connections:type_name -> ifkit.control.v1.ListConnections
+	22, // 15: ifkit.control.v1.Request.server_stats:type_name -> ifkit.control.v1.GetServerStats
+	13, // 16: ifkit.control.v1.Response.interfaces:type_name -> ifkit.control.v1.InterfaceList
+	14, // 17: ifkit.control.v1.Response.manifest:type_name -> ifkit.control.v1.ManifestResult
+	15, // 18: ifkit.control.v1.Response.stats:type_name -> ifkit.control.v1.ConnStats
+	19, // 19: ifkit.control.v1.Response.connections:type_name -> ifkit.control.v1.ConnectionList
+	23, // 20: ifkit.control.v1.Response.server_stats:type_name -> ifkit.control.v1.ServerStats
+	12, // 21: ifkit.control.v1.InterfaceList.interfaces:type_name -> ifkit.control.v1.InterfaceInfo
+	20, // 22: ifkit.control.v1.ConnectionList.connections:type_name -> ifkit.control.v1.ConnectionInfo
+	21, // 23: ifkit.control.v1.ConnectionInfo.peer:type_name -> ifkit.control.v1.PeerCredentials
+	15, // 24: ifkit.control.v1.ConnectionInfo.stats:type_name -> ifkit.control.v1.ConnStats
+	24, // 25: ifkit.control.v1.ServerStats.interfaces:type_name -> ifkit.control.v1.InterfaceStats
+	26, // 26: ifkit.control.v1.ServerStats.refusals:type_name -> ifkit.control.v1.CodeCount
+	15, // 27: ifkit.control.v1.InterfaceStats.totals:type_name -> ifkit.control.v1.ConnStats
+	26, // 28: ifkit.control.v1.InterfaceStats.ended:type_name -> ifkit.control.v1.CodeCount
+	25, // 29: ifkit.control.v1.InterfaceStats.types:type_name -> ifkit.control.v1.TypeStats
+	28, // 30: ifkit.control.v1.Notification.draining:type_name -> ifkit.control.v1.Draining
+	29, // 31: ifkit.control.v1.Notification.interfaces_changed:type_name -> ifkit.control.v1.InterfacesChanged
+	30, // 32: ifkit.control.v1.Notification.manifest_changed:type_name -> ifkit.control.v1.ManifestChanged
+	31, // 33: ifkit.control.v1.Notification.connection_closed:type_name -> ifkit.control.v1.ConnectionClosed
+	32, // 34: ifkit.control.v1.Notification.connection_opened:type_name -> ifkit.control.v1.ConnectionOpened
+	33, // 35: ifkit.control.v1.Notification.notifications_lost:type_name -> ifkit.control.v1.NotificationsLost
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_ifkit_control_v1_control_proto_init() }
@@ -1941,14 +2832,22 @@ func file_ifkit_control_v1_control_proto_init() {
 		(*Request_Reset_)(nil),
 		(*Request_Close)(nil),
 		(*Request_Filter)(nil),
+		(*Request_OperatorChallenge)(nil),
+		(*Request_OperatorProof)(nil),
+		(*Request_Connections)(nil),
+		(*Request_ServerStats)(nil),
 	}
 	file_ifkit_control_v1_control_proto_msgTypes[11].OneofWrappers = []any{
 		(*Response_Interfaces)(nil),
 		(*Response_Manifest)(nil),
 		(*Response_Pong)(nil),
 		(*Response_Stats)(nil),
+		(*Response_Challenge)(nil),
+		(*Response_Operator)(nil),
+		(*Response_Connections)(nil),
+		(*Response_ServerStats)(nil),
 	}
-	file_ifkit_control_v1_control_proto_msgTypes[16].OneofWrappers = []any{
+	file_ifkit_control_v1_control_proto_msgTypes[27].OneofWrappers = []any{
 		(*Notification_Draining)(nil),
 		(*Notification_InterfacesChanged)(nil),
 		(*Notification_ManifestChanged)(nil),
@@ -1962,7 +2861,7 @@ func file_ifkit_control_v1_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ifkit_control_v1_control_proto_rawDesc), len(file_ifkit_control_v1_control_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
