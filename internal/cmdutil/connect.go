@@ -68,23 +68,36 @@ func (f *ConnFlags) dialOptions() ([]iface.DialOption, error) {
 		}
 		opts = append(opts, iface.WithTLS(cfg))
 	}
-	var secret []byte
-	var err error
-	switch {
-	case f.SecretFile != "" && f.SecretEnv != "":
-		return nil, UsageError(errors.New("give the secret once: --secret-file or --secret-env"))
-	case f.SecretFile != "":
-		secret, err = iface.SecretFromFile(f.SecretFile)
-	case f.SecretEnv != "":
-		secret, err = iface.SecretFromEnv(f.SecretEnv)
-	}
+	secret, err := ReadSecret(f.SecretFile, f.SecretEnv, "secret")
 	if err != nil {
-		return nil, UsageError(err)
+		return nil, err
 	}
 	if secret != nil {
 		opts = append(opts, iface.WithSecret(secret))
 	}
 	return opts, nil
+}
+
+// ReadSecret reads the secret of the flags --NAME-file and --NAME-env (name
+// "secret" or "admin-secret"), given in file or env, or returns nil when
+// neither is; its errors are usage errors.
+func ReadSecret(file, env, name string) ([]byte, error) {
+	var secret []byte
+	var err error
+	flag := "--" + name + "-file"
+	switch {
+	case file != "" && env != "":
+		return nil, UsageError(fmt.Errorf("give the %s once: --%s-file or --%s-env", strings.ReplaceAll(name, "-", " "), name, name))
+	case file != "":
+		secret, err = iface.SecretFromFile(file)
+	case env != "":
+		flag = "--" + name + "-env"
+		secret, err = iface.SecretFromEnv(env)
+	}
+	if err != nil {
+		return nil, UsageError(fmt.Errorf("%s: %w", flag, err))
+	}
+	return secret, nil
 }
 
 // WithTimeout returns ctx bounded by d, or ctx itself when d is 0.

@@ -14,6 +14,8 @@ import (
 	sqlcmd "github.com/ifkit/ifkit/internal/cmd/adapter/sql"
 	"github.com/ifkit/ifkit/internal/cmd/bench"
 	"github.com/ifkit/ifkit/internal/cmd/call"
+	"github.com/ifkit/ifkit/internal/cmd/connop"
+	"github.com/ifkit/ifkit/internal/cmd/conns"
 	"github.com/ifkit/ifkit/internal/cmd/demo"
 	"github.com/ifkit/ifkit/internal/cmd/describe"
 	"github.com/ifkit/ifkit/internal/cmd/gateway"
@@ -89,6 +91,9 @@ Data goes to stdout, diagnostics to stderr. See 'ifctl help exit-codes'.`,
 		list.NewCmd(io, nil), ls.NewCmd(io, nil), describe.NewCmd(io, nil),
 		send.NewCmd(io, nil), recv.NewCmd(io, nil), call.NewCmd(io, nil),
 		ping.NewCmd(io, nil), stats.NewCmd(io, nil), watch.NewCmd(io, nil),
+		conns.NewCmd(io, nil),
+		connop.NewCmd(io, connop.Pause, nil), connop.NewCmd(io, connop.Resume, nil),
+		connop.NewCmd(io, connop.Reset, nil), connop.NewCmd(io, connop.Close, nil),
 		bench.NewCmd(io, nil),
 		gateway.NewCmd(io, nil),
 		demo.NewCmd(io, nil))

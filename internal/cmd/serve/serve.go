@@ -43,6 +43,10 @@ type Options struct {
 	// makes it mutual TLS; a secret makes every client prove it.
 	TLSCert, TLSKey, TLSClientCA string
 	SecretFile, SecretEnv        string
+	// The operator scope: an admin secret, and the client certificate
+	// names of operators (spec/PROTOCOL.md §10.4).
+	AdminSecretFile, AdminSecretEnv string
+	OperatorCertNames               []string
 	// Registry is a folder where each Unix socket is linked while it is
 	// served, for ifctl ls ("" for none).
 	Registry string
@@ -93,6 +97,15 @@ keeps serving what it served, and the log says why.
 An interface with message_auth needs --secret-file or --secret-env: its data
 streams open only on sessions authenticated with the shared secret.
 
+--admin-secret-file or --admin-secret-env set the admin secret, a secret of its
+own (not the shared one): a control stream that proves it is an operator's, which
+may list every client's connections (ifctl conns), pause, resume, reset and
+close any of them and read the server's counters (ifctl stats --server).
+--operator-cert-name NAME (with --tls-client-ca) makes a client certificate whose
+subject common name or DNS name is NAME an operator's, with no secret. Without
+either, each client acts only on its own connections. Secrets are read from files
+or the environment, never from the command line, and never logged.
+
 --max-connections, --max-streams, --idle-timeout and the timeouts bound what
 clients may hold; their defaults are iface.DefaultConfig's (spec/PROTOCOL.md §5).
 
@@ -114,7 +127,13 @@ tls://host:port (with --tls-cert and --tls-key). A Unix socket is owner-only
 
   # TLS with client certificates, and a shared secret
   ifctl serve kv.yaml --listen tls://0.0.0.0:7401 --tls-cert srv.pem --tls-key srv.key \
-      --tls-client-ca ca.pem --secret-file /etc/ifkit/secret`,
+      --tls-client-ca ca.pem --secret-file /etc/ifkit/secret
+
+  # operators: whoever proves the admin secret, or holds the certificate "ops"
+  openssl rand -hex 32 > /etc/ifkit/admin && chmod 600 /etc/ifkit/admin
+  ifctl serve kv.yaml --listen tls://0.0.0.0:7401 --tls-cert srv.pem --tls-key srv.key \
+      --tls-client-ca ca.pem --admin-secret-file /etc/ifkit/admin --operator-cert-name ops
+  ifctl conns tls://srv:7401 --tls-ca ca.pem --tls-cert ops.pem --tls-key ops.key`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Files = args
@@ -140,8 +159,11 @@ tls://host:port (with --tls-cert and --tls-key). A Unix socket is owner-only
 	fs.StringVar(&opts.TLSClientCA, "tls-client-ca", "", "PEM CA client certificates must chain to (mutual TLS)")
 	fs.StringVar(&opts.SecretFile, "secret-file", "", "require clients to prove the shared secret in this file")
 	fs.StringVar(&opts.SecretEnv, "secret-env", "", "require clients to prove the shared secret in this environment variable")
+	fs.StringVar(&opts.AdminSecretFile, "admin-secret-file", "", "let control streams that prove the admin secret in this file act on every connection (operators)")
+	fs.StringVar(&opts.AdminSecretEnv, "admin-secret-env", "", "the admin secret, from this environment variable")
+	fs.StringArrayVar(&opts.OperatorCertNames, "operator-cert-name", nil, "client certificates with this common or DNS name are operators' (repeatable; needs --tls-client-ca)")
 	fs.StringVar(&opts.Registry, "registry", "", "link each Unix socket into this folder while serving, for ifctl ls (e.g. "+cmdutil.RegistryDir()+")")
-	for _, name := range []string{"tls-cert", "tls-key", "tls-client-ca", "secret-file"} {
+	for _, name := range []string{"tls-cert", "tls-key", "tls-client-ca", "secret-file", "admin-secret-file"} {
 		_ = cmd.MarkFlagFilename(name)
 	}
 	_ = cmd.MarkFlagFilename("", "yaml", "yml", "json")
@@ -162,21 +184,28 @@ func (opts *Options) security() ([]iface.ServerOption, []iface.ListenOption, err
 		}
 		lo = append(lo, iface.WithServerTLS(cfg))
 	}
-	var secret []byte
-	var err error
-	switch {
-	case opts.SecretFile != "" && opts.SecretEnv != "":
-		return nil, nil, cmdutil.UsageError(errors.New("give the secret once: --secret-file or --secret-env"))
-	case opts.SecretFile != "":
-		secret, err = iface.SecretFromFile(opts.SecretFile)
-	case opts.SecretEnv != "":
-		secret, err = iface.SecretFromEnv(opts.SecretEnv)
-	}
+	secret, err := cmdutil.ReadSecret(opts.SecretFile, opts.SecretEnv, "secret")
 	if err != nil {
-		return nil, nil, cmdutil.UsageError(err)
+		return nil, nil, err
 	}
 	if secret != nil {
 		so = append(so, iface.WithSecret(secret))
+	}
+	admin, err := cmdutil.ReadSecret(opts.AdminSecretFile, opts.AdminSecretEnv, "admin-secret")
+	if err != nil {
+		return nil, nil, err
+	}
+	if admin != nil {
+		if secret != nil && string(admin) == string(secret) {
+			return nil, nil, cmdutil.UsageError(errors.New("the admin secret is the shared secret: every client knows that one; give operators a secret of their own"))
+		}
+		so = append(so, iface.WithAdminSecret(admin))
+	}
+	if len(opts.OperatorCertNames) > 0 {
+		if opts.TLSClientCA == "" {
+			return nil, nil, cmdutil.UsageError(errors.New("--operator-cert-name needs --tls-client-ca: only a certificate the server verifies can name an operator"))
+		}
+		so = append(so, iface.WithOperatorCertNames(opts.OperatorCertNames...))
 	}
 	return so, lo, nil
 }
