@@ -38,6 +38,23 @@ type ConnStats struct {
 	CreditStalls     uint64 // sends that found no credit (then waited, failed or dropped by the flow policy)
 }
 
+// Add adds o's traffic counters (messages, bytes, refused, dropped, auth
+// failures, matched, filtered out, credit stalls) to s, as
+// InterfaceStats.Totals sums connections; the id, interface, credits,
+// queue, pause state and uptime are left as they are.
+func (s *ConnStats) Add(o ConnStats) {
+	s.SentMessages += o.SentMessages
+	s.ReceivedMessages += o.ReceivedMessages
+	s.SentBytes += o.SentBytes
+	s.ReceivedBytes += o.ReceivedBytes
+	s.Refused += o.Refused
+	s.Dropped += o.Dropped
+	s.AuthFailures += o.AuthFailures
+	s.Matched += o.Matched
+	s.FilteredOut += o.FilteredOut
+	s.CreditStalls += o.CreditStalls
+}
+
 // Filter is a subscriber's filter as the control operation filter carries
 // it (spec/PROTOCOL.md §4.8): at most one of CEL and Structured; neither
 // removes the connection's filter.

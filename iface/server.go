@@ -677,7 +677,7 @@ func (s *Server) forgetConn(c *Conn) {
 	s.mu.Lock()
 	delete(s.conns, c.ID())
 	s.ending[c] = struct{}{}
-	s.stats.ended(cc.Interface, cc.Code, c.Stats()) // under mu: see statsOf
+	s.stats.ended(cc.Interface, cc.Code, ConnStats(c.Stats())) // under mu: see statsOf
 	s.mu.Unlock()
 	s.unsubscribe(c)
 	s.notifyConn(c, cc)

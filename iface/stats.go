@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/ifkit/ifkit/control"
-	"github.com/ifkit/ifkit/data"
 	"github.com/ifkit/ifkit/manifest"
 )
 
@@ -27,7 +26,7 @@ type serverStats struct {
 type ifaceStats struct {
 	opened uint64
 	ended  map[Code]uint64
-	totals data.Stats // of the ended connections
+	totals ConnStats // of the ended connections
 	types  map[string]*typeStats
 }
 
@@ -102,26 +101,12 @@ func (st *serverStats) opened(iface string) {
 // ended adds an ended connection's final counters; called under the
 // server's mu with the connection's removal, so Stats counts it exactly
 // once, live or ended.
-func (st *serverStats) ended(iface string, code Code, c data.Stats) {
+func (st *serverStats) ended(iface string, code Code, c ConnStats) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	is := st.ifaceLocked(iface)
 	is.ended[code]++
-	addStats(&is.totals, c)
-}
-
-// addStats adds c's traffic counters to sum.
-func addStats(sum *data.Stats, c data.Stats) {
-	sum.SentMessages += c.SentMessages
-	sum.ReceivedMessages += c.ReceivedMessages
-	sum.SentBytes += c.SentBytes
-	sum.ReceivedBytes += c.ReceivedBytes
-	sum.Refused += c.Refused
-	sum.Dropped += c.Dropped
-	sum.AuthFailures += c.AuthFailures
-	sum.Matched += c.Matched
-	sum.FilteredOut += c.FilteredOut
-	sum.CreditStalls += c.CreditStalls
+	is.totals.Add(c)
 }
 
 // instrument replaces i's handlers with ones counted per type (Stats): the
@@ -193,7 +178,7 @@ func (s *Server) statsOf(iface string) ServerStats {
 		if iface != "" && name != iface {
 			continue
 		}
-		o := &control.InterfaceStats{Interface: name, Opened: is.opened, Ended: make(map[Code]uint64, len(is.ended)), Totals: ConnStats(is.totals)}
+		o := &control.InterfaceStats{Interface: name, Opened: is.opened, Ended: make(map[Code]uint64, len(is.ended)), Totals: is.totals}
 		o.Totals.Interface = name
 		for code, n := range is.ended {
 			o.Ended[code] = n
@@ -222,9 +207,7 @@ func (s *Server) statsOf(iface string) ServerStats {
 			continue
 		}
 		o.Open++
-		sum := data.Stats(o.Totals)
-		addStats(&sum, c.Stats())
-		o.Totals = ConnStats(sum)
+		o.Totals.Add(ConnStats(c.Stats()))
 	}
 	for _, o := range byName {
 		out.Interfaces = append(out.Interfaces, *o)
