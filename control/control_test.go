@@ -21,10 +21,11 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // host is a Host with one interface and two connections: 7 of the
 // stream's session, 9 of another.
 type host struct {
-	m       *manifest.Manifest
-	target  *target
-	other   *target
-	refused []string
+	m         *manifest.Manifest
+	target    *target
+	other     *target
+	refused   []string
+	operators int // streams that proved the admin secret
 }
 
 func (h *host) Interfaces() []*manifest.Manifest { return []*manifest.Manifest{h.m} }
@@ -59,6 +60,7 @@ func (h *host) ServerStats(iface string) control.ServerStats {
 	}
 }
 func (h *host) Refused(code codes.Code, reason string) { h.refused = append(h.refused, reason) }
+func (h *host) Operator()                              { h.operators++ }
 
 type target struct {
 	paused bool
@@ -238,8 +240,8 @@ func TestOperatorScope(t *testing.T) {
 		t.Fatalf("refusals reported: %q, want one, without the secret", hs.refused)
 	}
 
-	if err := c.Operator(ctx, adminSecret); err != nil {
-		t.Fatalf("Operator: %v", err)
+	if err := c.Operator(ctx, adminSecret); err != nil || hs.operators != 1 {
+		t.Fatalf("Operator: %v (%d reported)", err, hs.operators)
 	}
 	conns, err := c.Connections(ctx, "")
 	if err != nil || len(conns) != 2 || conns[1].Stats.ConnectionID != 9 || conns[1].Client != "other" || conns[1].Peer == nil || conns[1].Peer.PID != 42 {

@@ -39,6 +39,9 @@ type Host interface {
 	// Refused reports an operator proof the stream failed, for the
 	// server's log and counters (never with the secret or the proof).
 	Refused(code codes.Code, reason string)
+	// Operator reports that the stream proved the admin secret and has
+	// the operator scope, for the server's log.
+	Operator()
 }
 
 // Target is a connection the control operations act on.
@@ -526,6 +529,7 @@ func (s *stream) operatorOp(req *controlpb.Request) *controlpb.Response {
 			return failure(id, codes.AuthFailed, "the operator proof is wrong: that is not the server's admin secret; closing the stream")
 		}
 		s.operator = true
+		s.scope.Host.Operator()
 		return &controlpb.Response{Id: id, Result: &controlpb.Response_Operator{Operator: OperatorAnswer(s.scope.AdminSecret, challenge, nonce)}}
 	}
 	return failure(id, codes.Unimplemented, "unknown control operation")

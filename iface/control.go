@@ -61,6 +61,9 @@ func (s *Server) serveControl(sess *yamux.Session, p *peer, st *yamux.Stream, br
 		s.refuse(st, open, CodeNotFound, reason)
 		return
 	}
+	if p.operator {
+		s.logOperator(p.remote, open.GetInterface(), "certificate "+p.tlsName)
+	}
 	result := &sessionpb.OpenResult{Code: uint32(CodeOK), ConnectionId: open.GetConnectionId()}
 	if i != nil {
 		result.ManifestHash = i.Manifest.Hash()
@@ -106,6 +109,15 @@ func (h sessionHost) Connections(iface string) []control.Connection { return h.s
 func (h sessionHost) ServerStats(iface string) control.ServerStats { return h.s.statsOf(iface) }
 
 func (h sessionHost) Refused(code Code, reason string) { h.s.refused(h.remote, h.iface, code, reason) }
+
+func (h sessionHost) Operator() { h.s.logOperator(addrText(h.remote), h.iface, "admin secret") }
+
+func addrText(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
 
 // target is a server's connection as the control operations act on it.
 type target struct{ *servedConn }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"sort"
 	"strings"
@@ -108,9 +109,11 @@ type Server struct {
 	onRefusal func(Refusal)
 	registry  string // WithRegistry's folder (registry.go)
 
-	adminSecret   []byte      // WithAdminSecret (operator.go)
-	operatorNames []string    // WithOperatorCertNames
-	stats         serverStats // stats.go
+	adminSecret   []byte       // WithAdminSecret (operator.go)
+	operatorNames []string     // WithOperatorCertNames
+	stats         serverStats  // stats.go
+	log           *slog.Logger // WithLogger (log.go)
+	refusalLog    refusalLimit
 
 	hub *control.Hub // the control streams
 
@@ -522,14 +525,17 @@ func (s *Server) refuse(st net.Conn, open *sessionpb.OpenStream, code Code, reas
 // refused reports a session or stream turned away to the WithOnRefusal hook.
 func (s *Server) refused(remote net.Addr, iface string, code Code, reason string) {
 	s.stats.refusal(code)
-	if s.onRefusal == nil {
+	if s.onRefusal == nil && s.log == nil {
 		return
 	}
 	r := Refusal{Interface: iface, Code: code, Reason: reason}
 	if remote != nil {
 		r.Remote = remote.String()
 	}
-	s.onRefusal(r)
+	s.logRefusal(r)
+	if s.onRefusal != nil {
+		s.onRefusal(r)
+	}
 }
 
 // negotiate picks the server's most preferred codec the client accepts.
@@ -629,6 +635,7 @@ func (s *Server) openData(sess *yamux.Session, key []byte, p *peer, st *yamux.St
 	s.conns[id] = &servedConn{conn: conn, sess: sess, iface: i, peer: p, client: open.GetClient()}
 	s.mu.Unlock()
 	s.stats.opened(m.Name)
+	s.logOpened(conn, p, open.GetClient())
 	if err := pbio.Write(st, result); err != nil {
 		conn.Abandon(localClose(CodeTransportError, "writing the handshake answer", err))
 		st.Close()
@@ -680,6 +687,7 @@ func (s *Server) forgetConn(c *Conn) {
 	s.stats.ended(cc.Interface, cc.Code, ConnStats(c.Stats())) // under mu: see statsOf
 	s.mu.Unlock()
 	s.unsubscribe(c)
+	s.logClosed(c)
 	s.notifyConn(c, cc)
 	// Not from zero: c's own goroutines, counted in s.wg, cannot exit
 	// before its end, which is running now.

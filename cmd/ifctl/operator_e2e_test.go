@@ -152,8 +152,9 @@ func TestOperatorCommands(t *testing.T) {
 	}
 }
 
-// TestOperatorServeFlags: the admin secret must not be the shared one, and
-// --operator-cert-name needs a client CA.
+// TestOperatorServeFlags: the admin secret must not be the shared one,
+// --operator-cert-name needs a client CA, --log-format and --metrics say
+// what is wrong with theirs.
 func TestOperatorServeFlags(t *testing.T) {
 	r := run(t, "serve", "testdata/manifests/db.kv.yaml", "--listen", "tcp://127.0.0.1:0", "--secret-file", "testdata/cli/secret.txt", "--admin-secret-file", "testdata/cli/secret.txt")
 	check(t, r, 2, "the admin secret is the shared secret")
@@ -161,4 +162,8 @@ func TestOperatorServeFlags(t *testing.T) {
 	check(t, r, 2, "--operator-cert-name needs --tls-client-ca")
 	r = run(t, "serve", "testdata/manifests/db.kv.yaml", "--listen", "tcp://127.0.0.1:0", "--admin-secret-env", "IFKIT_NO_SUCH_VARIABLE")
 	check(t, r, 2, "IFKIT_NO_SUCH_VARIABLE")
+	r = run(t, "serve", "testdata/manifests/db.kv.yaml", "--listen", "tcp://127.0.0.1:0", "--log-format", "xml")
+	check(t, r, 2, `--log-format "xml": want plain, text or json`)
+	r = run(t, "serve", "testdata/manifests/db.kv.yaml", "--listen", "tcp://127.0.0.1:0", "--metrics", "256.0.0.1:1")
+	check(t, r, 1, "--metrics: cannot listen on 256.0.0.1:1")
 }

@@ -134,7 +134,7 @@ func (x *impl) iface() iface.Interface {
 }
 
 func (x *impl) onConnect(ctx context.Context, c *iface.Conn) {
-	x.log.printf("conn %d %s: opened (codec %s)", c.ID(), x.m.Name, c.Codec().Name())
+	x.log.connf("conn %d %s: opened (codec %s)", c.ID(), x.m.Name, c.Codec().Name())
 	if !x.life.enter() {
 		c.Close("the server is shutting down")
 		return
@@ -171,10 +171,10 @@ func (x *impl) onConnect(ctx context.Context, c *iface.Conn) {
 		if ce.Cause != nil {
 			reason += " (" + cmdutil.Untrusted(ce.Cause.Error()) + ")"
 		}
-		x.log.printf("conn %d %s: closed %s: %s%s", c.ID(), x.m.Name, by, ce.Code, reason)
+		x.log.connf("conn %d %s: closed %s: %s%s", c.ID(), x.m.Name, by, ce.Code, reason)
 		return
 	}
-	x.log.printf("conn %d %s: closed: %s", c.ID(), x.m.Name, cmdutil.ErrorText(c.Err()))
+	x.log.connf("conn %d %s: closed: %s", c.ID(), x.m.Name, cmdutil.ErrorText(c.Err()))
 }
 
 // mockSend sends mock values on c at the --rate until the connection ends.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -50,6 +51,11 @@ type Options struct {
 	// Registry is a folder where each Unix socket is linked while it is
 	// served, for ifctl ls ("" for none).
 	Registry string
+	// Metrics is an address to serve Prometheus metrics on, at /metrics
+	// ("" for none).
+	Metrics string
+	// LogFormat is plain (lines for people), text or json (slog records).
+	LogFormat string
 	// Ready, when set, is called with the listeners' addresses once they
 	// all listen (tests use it instead of reading stdout).
 	Ready func(addrs []string)
@@ -111,7 +117,22 @@ clients may hold; their defaults are iface.DefaultConfig's (spec/PROTOCOL.md §5
 
 ADDR is unix:///abs/path.sock, unix:rel.sock, tcp://host:port, host:port or
 tls://host:port (with --tls-cert and --tls-key). A Unix socket is owner-only
-(mode 0600) from the moment it appears, whatever the umask.`,
+(mode 0600) from the moment it appears, whatever the umask.
+
+--metrics ADDR serves Prometheus metrics over HTTP at http://ADDR/metrics (the
+line "metrics on URL" on stdout says where; port 0 picks a free one):
+connections open, opened and ended by code, messages and bytes each way, refused,
+dropped, credit stalls, sessions and streams refused by code, and each handler's
+calls, errors and latency per message type, by interface (ifkit_server_*), with
+the Go runtime's and the process's. They are read from the server's counters at
+each scrape.
+
+--log-format text or json logs slog records instead of lines for people:
+"connection opened" (id, interface, client, codec, remote), "connection closed"
+(id, interface, code, reason, by), "refused" (remote, interface, code, reason),
+"operator" (the operator scope granted), and serve's own events as messages.
+Client-chosen text is an attribute the handler quotes or escapes; no secret,
+proof or message body is logged.`,
 		Example: `  # a sensor stream with mock readings, twice a second
   ifctl serve testdata/manifests/sensors.temperature.yaml --listen unix:///tmp/sensors.sock --mock --rate 2/s
 
@@ -124,6 +145,11 @@ tls://host:port (with --tls-cert and --tls-key). A Unix socket is owner-only
 
   # edit the manifests, then pick the changes up without a restart
   kill -HUP $(pgrep -f 'ifctl serve')
+
+  # metrics for Prometheus, and a JSON log
+  ifctl serve testdata/manifests/db.kv.yaml --listen unix:///tmp/kv.sock --mock \
+      --metrics 127.0.0.1:9464 --log-format json 2> serve.log
+  curl -s 127.0.0.1:9464/metrics | grep ifkit_server_connections_open
 
   # TLS with client certificates, and a shared secret
   ifctl serve kv.yaml --listen tls://0.0.0.0:7401 --tls-cert srv.pem --tls-key srv.key \
@@ -162,6 +188,8 @@ tls://host:port (with --tls-cert and --tls-key). A Unix socket is owner-only
 	fs.StringVar(&opts.AdminSecretFile, "admin-secret-file", "", "let control streams that prove the admin secret in this file act on every connection (operators)")
 	fs.StringVar(&opts.AdminSecretEnv, "admin-secret-env", "", "the admin secret, from this environment variable")
 	fs.StringArrayVar(&opts.OperatorCertNames, "operator-cert-name", nil, "client certificates with this common or DNS name are operators' (repeatable; needs --tls-client-ca)")
+	fs.StringVar(&opts.Metrics, "metrics", "", "serve Prometheus metrics on this HTTP address, at /metrics (e.g. 127.0.0.1:9464)")
+	fs.StringVar(&opts.LogFormat, "log-format", logPlain, "the log on stderr: plain (lines for people), text (key=value records) or json (one JSON record a line)")
 	fs.StringVar(&opts.Registry, "registry", "", "link each Unix socket into this folder while serving, for ifctl ls (e.g. "+cmdutil.RegistryDir()+")")
 	for _, name := range []string{"tls-cert", "tls-key", "tls-client-ca", "secret-file", "admin-secret-file"} {
 		_ = cmd.MarkFlagFilename(name)
@@ -229,14 +257,22 @@ func Run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	serverOpts = append(serverOpts, iface.WithConfig(opts.Limits))
-	log := &logger{w: opts.IO.ErrOut}
+	structured, err := newSlog(opts.LogFormat, opts.IO.ErrOut)
+	if err != nil {
+		return err
+	}
+	log := &logger{w: opts.IO.ErrOut, slog: structured}
 	// stopping is cancelled when the server starts to shut down: mock
 	// senders stop and connections are closed normally.
 	stopping, stop := context.WithCancel(context.Background())
 	defer stop()
 	life := &lifecycle{stopping: stopping}
 	refusals := newRefusalLog(log, refusalLogMax, refusalLogWindow)
-	serverOpts = append(serverOpts, iface.WithOnRefusal(refusals.refused))
+	if structured != nil {
+		serverOpts = append(serverOpts, iface.WithLogger(structured))
+	} else {
+		serverOpts = append(serverOpts, iface.WithOnRefusal(refusals.refused))
+	}
 	if opts.Registry != "" {
 		serverOpts = append(serverOpts, iface.WithRegistry(opts.Registry))
 	}
@@ -275,6 +311,14 @@ func Run(ctx context.Context, opts *Options) error {
 		listeners = append(listeners, l)
 		addrs = append(addrs, listenAddr(a, l))
 	}
+	var prom *metricsServer
+	if opts.Metrics != "" {
+		if prom, err = serveMetrics(opts.Metrics, srv); err != nil {
+			closeAll()
+			return err
+		}
+		defer prom.stop()
+	}
 	var wg sync.WaitGroup
 	serveErrs := make(chan error, len(listeners))
 	for _, l := range listeners {
@@ -293,6 +337,9 @@ func Run(ctx context.Context, opts *Options) error {
 	log.printf("serving %s", strings.Join(names, ", "))
 	for _, a := range addrs {
 		fmt.Fprintf(opts.IO.Out, "listening on %s\n", a)
+	}
+	if prom != nil {
+		fmt.Fprintf(opts.IO.Out, "metrics on %s\n", prom.url)
 	}
 	if opts.Ready != nil {
 		opts.Ready(addrs)
@@ -362,20 +409,57 @@ func listenAddr(asked string, l net.Listener) string {
 	return asked
 }
 
-// logger writes timestamped lines to stderr, one at a time. Text a peer
-// chose is passed to it through cmdutil.Untrusted; as a last guard, a line
-// that still holds a newline or a control character is quoted whole, so one
-// call is always one line.
+// logger writes serve's log to stderr: timestamped lines, one at a time,
+// or (--log-format text, json) slog records. Text a peer chose is passed to
+// it through cmdutil.Untrusted; as a last guard, a line that still holds a
+// newline or a control character is quoted whole, so one call is always
+// one line.
 type logger struct {
 	mu sync.Mutex
 	w  io.Writer
+	// slog, when set, takes every line as a record's message; the
+	// connections and refusals are then logged by the server itself
+	// (iface.WithLogger), with their fields as attributes.
+	slog *slog.Logger
 }
 
 func (l *logger) printf(format string, args ...any) {
 	line := cmdutil.Untrusted(fmt.Sprintf(format, args...))
+	if l.slog != nil {
+		l.slog.Info(line)
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	fmt.Fprintf(l.w, "%s %s\n", time.Now().Format("15:04:05.000"), line)
+}
+
+// connf logs a connection's opening or end, unless the server logs them
+// itself as records.
+func (l *logger) connf(format string, args ...any) {
+	if l.slog == nil {
+		l.printf(format, args...)
+	}
+}
+
+// Log formats of --log-format.
+const (
+	logPlain = "plain" // timestamped lines for people (the default)
+	logText  = "text"  // slog's key=value records
+	logJSON  = "json"  // slog's JSON records, one a line
+)
+
+// newSlog returns the slog logger of format, or nil for plain lines.
+func newSlog(format string, w io.Writer) (*slog.Logger, error) {
+	switch format {
+	case logPlain:
+		return nil, nil
+	case logText:
+		return slog.New(slog.NewTextHandler(w, nil)), nil
+	case logJSON:
+		return slog.New(slog.NewJSONHandler(w, nil)), nil
+	}
+	return nil, cmdutil.UsageError(fmt.Errorf("--log-format %q: want plain, text or json", format))
 }
 
 // Rate is how many messages per period --mock sends on each connection.
