@@ -78,11 +78,11 @@ type TypeStats struct {
 	Type       string
 	Handled    uint64        // handler calls
 	Errors     uint64        // calls that returned an error (the peer got an ERROR frame)
-	Processing time.Duration // total time in the handler
+	Processing time.Duration // total time in the handler: request types only (one-way types are not timed)
 	LastError  string
 	// Latency counts the calls by duration: Latency[i] those of at most
 	// LatencyBound(i), beyond the bound before it; the last bucket has no
-	// bound. Its length is LatencyBuckets.
+	// bound. Its length is LatencyBuckets; all 0 for a one-way type.
 	Latency []uint64
 }
 

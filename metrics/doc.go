@@ -10,7 +10,8 @@
 //     and ended by code, messages and bytes each way, messages refused,
 //     dropped and failing their authentication, credit stalls, sessions and
 //     streams refused by code, and per received message type the handler's
-//     calls, errors and latency (a histogram), all by interface.
+//     calls and errors, and for request types its latency (a histogram),
+//     all by interface.
 //   - NewConns() exports the connections a client adds to it (Add): the
 //     same traffic counters, from the client's side.
 //

@@ -140,6 +140,7 @@ func TestServerMetrics(t *testing.T) {
 		{"ifkit_server_messages_total", map[string]string{"interface": "db.kv", "direction": "sent"}, 3},
 		{"ifkit_server_handler_seconds", map[string]string{"interface": "db.kv", "type": "Get"}, 3},
 		{"ifkit_server_handler_errors_total", map[string]string{"interface": "db.kv", "type": "Put"}, 1},
+		{"ifkit_server_handler_calls_total", map[string]string{"interface": "db.kv", "type": "Get"}, 3},
 		{"ifkit_server_refusals_total", map[string]string{"code": "unknown_interface"}, 1},
 	} {
 		if got := value(f, w.name, w.labels); got != w.want {

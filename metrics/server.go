@@ -34,13 +34,14 @@ var (
 	dAuthFailures = desc("message_auth_failures_total", "Received messages whose authentication tag failed.", "interface")
 	dStalls       = desc("credit_stalls_total", "Sends that found no credit (then waited, failed or dropped).", "interface")
 	dRefusals     = desc("refusals_total", "Sessions and streams the server refused, by code.", "code")
-	dHandler      = desc("handler_seconds", "Time in the handler of a received message type.", "interface", "type")
+	dHandler      = desc("handler_seconds", "Time in the handler of a received request type (one-way types are counted in handler_calls_total, not timed).", "interface", "type")
+	dHandlerCalls = desc("handler_calls_total", "Handler calls of a received message type.", "interface", "type")
 	dHandlerErrs  = desc("handler_errors_total", "Handler calls that failed (the peer got an ERROR frame).", "interface", "type")
 )
 
 // Describe implements prometheus.Collector.
 func (c *Server) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{dConnsOpen, dConnsOpened, dConnsEnded, dMessages, dBytes, dRefused, dDropped, dAuthFailures, dStalls, dRefusals, dHandler, dHandlerErrs} {
+	for _, d := range []*prometheus.Desc{dConnsOpen, dConnsOpened, dConnsEnded, dMessages, dBytes, dRefused, dDropped, dAuthFailures, dStalls, dRefusals, dHandler, dHandlerCalls, dHandlerErrs} {
 		ch <- d
 	}
 }
@@ -70,10 +71,23 @@ func (c *Server) Collect(ch chan<- prometheus.Metric) {
 		counter(dAuthFailures, t.AuthFailures, name)
 		counter(dStalls, t.CreditStalls, name)
 		for _, ty := range is.Types {
-			ch <- handlerHistogram(name, ty)
+			if timed(ty) {
+				ch <- handlerHistogram(name, ty)
+			}
+			counter(dHandlerCalls, ty.Handled, name, ty.Type)
 			counter(dHandlerErrs, ty.Errors, name, ty.Type)
 		}
 	}
+}
+
+// timed reports whether the server times t's calls (a request type): then
+// every call is in a latency bucket.
+func timed(t control.TypeStats) bool {
+	var n uint64
+	for _, b := range t.Latency {
+		n += b
+	}
+	return n == t.Handled
 }
 
 // handlerHistogram is a type's latency buckets as a Prometheus histogram:

@@ -1926,7 +1926,7 @@ type TypeStats struct {
 	Type         string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
 	Handled      uint64                 `protobuf:"varint,2,opt,name=handled,proto3" json:"handled,omitempty"`                               // handler calls
 	Errors       uint64                 `protobuf:"varint,3,opt,name=errors,proto3" json:"errors,omitempty"`                                 // calls that returned an error (the peer got an ERROR)
-	ProcessingNs uint64                 `protobuf:"varint,4,opt,name=processing_ns,json=processingNs,proto3" json:"processing_ns,omitempty"` // total time in the handler
+	ProcessingNs uint64                 `protobuf:"varint,4,opt,name=processing_ns,json=processingNs,proto3" json:"processing_ns,omitempty"` // total time in the handler (request types only; 0 for one-way ones)
 	LastError    string                 `protobuf:"bytes,5,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
 	// Calls by duration: bucket i counts calls of at most 4^i µs (i < 11),
 	// the last bucket the rest.
