@@ -27,8 +27,9 @@ const OperatorHelp = `Acting on connections of other clients needs the operator 
 admin secret (ifctl serve --admin-secret-file), given here with
 --admin-secret-file FILE or --admin-secret-env NAME (never on the command line),
 or a client certificate (--tls-cert) the server names an operator's
-(ifctl serve --operator-cert-name). Without it the server refuses with
-auth_failed (exit 77) and says why.`
+(ifctl serve --operator-cert-name). Without it the server refuses the list and
+the server's counters with auth_failed (exit 77), and finds no other client's
+connection (not_found, exit 76); either way it says why.`
 
 // AddOperatorFlags adds --admin-secret-file and --admin-secret-env to cmd.
 func AddOperatorFlags(cmd *cobra.Command, f *OperatorFlags) {
