@@ -54,7 +54,8 @@ type Options struct {
 	// Metrics is an address to serve Prometheus metrics on, at /metrics
 	// ("" for none).
 	Metrics string
-	// LogFormat is plain (lines for people), text or json (slog records).
+	// LogFormat is plain (lines for people; also ""), text or json (slog
+	// records).
 	LogFormat string
 	// Ready, when set, is called with the listeners' addresses once they
 	// all listen (tests use it instead of reading stdout).
@@ -452,7 +453,7 @@ const (
 // newSlog returns the slog logger of format, or nil for plain lines.
 func newSlog(format string, w io.Writer) (*slog.Logger, error) {
 	switch format {
-	case logPlain:
+	case logPlain, "":
 		return nil, nil
 	case logText:
 		return slog.New(slog.NewTextHandler(w, nil)), nil
