@@ -70,7 +70,10 @@ func same(a, b any) bool {
 	}
 
 	// The recorder: a Server that hands over what it gets and answers with
-	// the reply type's examples.
+	// the reply type's examples. Its channel holds one value: a request's
+	// handler puts it there before it answers, so the test takes it once
+	// the call has returned, in order (a goroutine per request taking
+	// them could take the previous one's).
 	b.WriteString("// recorder serves the interface: it passes what it receives to got and\n// answers requests with the examples of their reply types.\ntype recorder struct {\n\tt   *testing.T\n\tgot chan any\n}\n\n")
 	for _, t := range m.Recv {
 		gt := g.types[t.Name]
@@ -164,10 +167,10 @@ func TestRoundTrip(t *testing.T) {
 			fmt.Fprintf(b, "\t\tif err := c.Send%s(ctx, v); err != nil {\n\t\t\tt.Fatal(err)\n\t\t}\n\t\treceived(v)\n", gt.Name)
 		case !t.Reply.Stream:
 			rt := g.types[t.Reply.Type]
-			fmt.Fprintf(b, "\t\tgo func() { received(v) }()\n\t\treply, err := c.%s(ctx, v)\n\t\tif err != nil {\n\t\t\tt.Fatal(err)\n\t\t}\n\t\twant := new(%s)\n\t\tif ex := example%s(t); len(ex) > 0 {\n\t\t\twant = ex[0]\n\t\t}\n\t\tif !same(reply, want) {\n\t\t\tt.Errorf(\"%s: reply %%v, want %%v\", reply, want)\n\t\t}\n", gt.Name, rt.Name, rt.Name, t.Name)
+			fmt.Fprintf(b, "\t\treply, err := c.%s(ctx, v)\n\t\tif err != nil {\n\t\t\tt.Fatal(err)\n\t\t}\n\t\treceived(v)\n\t\twant := new(%s)\n\t\tif ex := example%s(t); len(ex) > 0 {\n\t\t\twant = ex[0]\n\t\t}\n\t\tif !same(reply, want) {\n\t\t\tt.Errorf(\"%s: reply %%v, want %%v\", reply, want)\n\t\t}\n", gt.Name, rt.Name, rt.Name, t.Name)
 		default:
 			rt := g.types[t.Reply.Type]
-			fmt.Fprintf(b, "\t\tgo func() { received(v) }()\n\t\tvar replies []*%s\n\t\tfor r, err := range c.%s(ctx, v) {\n\t\t\tif err != nil {\n\t\t\t\tt.Fatal(err)\n\t\t\t}\n\t\t\treplies = append(replies, r)\n\t\t}\n\t\twant := example%s(t)\n\t\tif len(replies) != len(want) {\n\t\t\tt.Fatalf(\"%s: %%d replies, want %%d\", len(replies), len(want))\n\t\t}\n\t\tfor i := range want {\n\t\t\tif !same(replies[i], want[i]) {\n\t\t\t\tt.Errorf(\"%s: reply %%d is %%v, want %%v\", i, replies[i], want[i])\n\t\t\t}\n\t\t}\n", rt.Name, gt.Name, rt.Name, t.Name, t.Name)
+			fmt.Fprintf(b, "\t\tvar replies []*%s\n\t\tfor r, err := range c.%s(ctx, v) {\n\t\t\tif err != nil {\n\t\t\t\tt.Fatal(err)\n\t\t\t}\n\t\t\treplies = append(replies, r)\n\t\t}\n\t\treceived(v)\n\t\twant := example%s(t)\n\t\tif len(replies) != len(want) {\n\t\t\tt.Fatalf(\"%s: %%d replies, want %%d\", len(replies), len(want))\n\t\t}\n\t\tfor i := range want {\n\t\t\tif !same(replies[i], want[i]) {\n\t\t\t\tt.Errorf(\"%s: reply %%d is %%v, want %%v\", i, replies[i], want[i])\n\t\t\t}\n\t\t}\n", rt.Name, gt.Name, rt.Name, t.Name, t.Name)
 		}
 		b.WriteString("\t}\n")
 	}
