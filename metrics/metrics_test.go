@@ -128,6 +128,14 @@ func TestServerMetrics(t *testing.T) {
 		t.Fatalf("Connect to no.such: %v", err)
 	}
 
+	// The server counts a refusal once it has answered it: wait for it.
+	deadline := time.Now().Add(30 * time.Second)
+	for value(families(t, reg), "ifkit_server_refusals_total", map[string]string{"code": "unknown_interface"}) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the refused stream is not counted")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	f := families(t, reg)
 	for _, w := range []struct {
 		name   string
@@ -149,7 +157,7 @@ func TestServerMetrics(t *testing.T) {
 	}
 
 	conn.Close("done")
-	deadline := time.Now().Add(30 * time.Second)
+	deadline = time.Now().Add(30 * time.Second)
 	for value(families(t, reg), "ifkit_server_connections_ended_total", map[string]string{"interface": "db.kv", "code": "normal_close"}) != 1 {
 		if time.Now().After(deadline) {
 			t.Fatal("the ended connection is not counted by its code")

@@ -59,23 +59,36 @@ func TestServeMetricsAndJSONLog(t *testing.T) {
 	check(t, r, 64+int(iface.CodeAuthFailed), "not the server's admin secret")
 	check(t, run(t, "conns", srv.addr, "--secret-file", "testdata/cli/secret.txt", "--admin-secret-file", "testdata/cli/admin-secret.txt"), 0)
 
-	body := scrape(t, url)
-	for _, want := range []string{
-		`ifkit_server_connections_open{interface="db.kv"} 1`,
-		`ifkit_server_connections_opened_total{interface="db.kv"} 1`,
-		`ifkit_server_messages_total{direction="received",interface="db.kv"} 2`,
-		`ifkit_server_handler_seconds_count{interface="db.kv",type="Get"} 2`,
-		`ifkit_server_refusals_total{code="unknown_interface"} 1`,
-		`ifkit_server_refusals_total{code="auth_failed"} 1`,
-		`go_goroutines `,
-	} {
-		if !strings.Contains(body, want) {
-			t.Errorf("/metrics lacks %q:\n%s", want, body)
+	// A refusal is counted once the server has answered it: scrape until
+	// every line is there.
+	deadline := time.Now().Add(waitLong)
+	for {
+		body := scrape(t, url)
+		missing := ""
+		for _, want := range []string{
+			`ifkit_server_connections_open{interface="db.kv"} 1`,
+			`ifkit_server_connections_opened_total{interface="db.kv"} 1`,
+			`ifkit_server_messages_total{direction="received",interface="db.kv"} 2`,
+			`ifkit_server_handler_seconds_count{interface="db.kv",type="Get"} 2`,
+			`ifkit_server_refusals_total{code="unknown_interface"} 1`,
+			`ifkit_server_refusals_total{code="auth_failed"} 1`,
+			`go_goroutines `,
+		} {
+			if !strings.Contains(body, want) {
+				missing = want
+			}
 		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %q:\n%s", missing, body)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	conn.Close("done")
 	<-conn.Done()
-	deadline := time.Now().Add(waitLong)
+	deadline = time.Now().Add(waitLong)
 	for !strings.Contains(scrape(t, url), `ifkit_server_connections_ended_total{code="normal_close",interface="db.kv"} 1`) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the ended connection is not in /metrics:\n%s", scrape(t, url))
