@@ -7,6 +7,7 @@
 #
 #   bench/instr.sh                      # ifkit-proto, ifkit-json, yamux, grpc over unix at 64 B, 1 KiB, 64 KiB
 #   SYSTEMS="ifkit-proto yamux" SIZES="64" bench/instr.sh
+#   N=20000 SYSTEMS=ifkit-json SIZES=64 bench/instr.sh   # N for every size (quicker, noisier)
 #
 # Go needs GODEBUG=asyncpreemptoff=1 under valgrind (its preemption signals
 # otherwise break the run). GOMAXPROCS defaults to 1 (see procs below).
@@ -41,6 +42,7 @@ echo "| system | transport | payload | instructions/msg |"
 echo "|---|---|---|---|"
 for size in $sizes; do
   case $size in 64) n=100000 ;; 1k) n=50000 ;; *) n=5000 ;; esac
+  n=${N:-$n}
   for sys in $systems; do
     a=$(count "$sys" "$size" "$n")
     b=$(count "$sys" "$size" $((2 * n)))

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/ifkit/ifkit/codec"
 )
@@ -101,6 +102,17 @@ func BenchmarkJSONUnmarshal(b *testing.B) {
 	})
 	b.Run("proto+schema", func(b *testing.B) {
 		benchUnmarshal(b, codec.JSON(), tt.reading, data, tt.reading.New())
+	})
+	// The receive check: the text is checked against the protobuf type
+	// and kept as it is.
+	b.Run("proto/raw", func(b *testing.B) {
+		var v []byte
+		benchUnmarshal(b, codec.JSON(), tt.readingProto, data, &v)
+	})
+	b.Run("bytesvalue/raw", func(b *testing.B) {
+		typ := &codec.Type{Name: "Blob", Proto: (&wrapperspb.BytesValue{}).ProtoReflect().Descriptor()}
+		var v []byte
+		benchUnmarshal(b, codec.JSON(), typ, encode(b, codec.JSON(), typ, wrapperspb.Bytes(make([]byte, 64))), &v)
 	})
 	b.Run("schema/any", func(b *testing.B) {
 		var v any

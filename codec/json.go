@@ -216,10 +216,11 @@ func validateText(t *Type, text []byte) error {
 }
 
 // validateProto checks that text decodes into a message of t's protobuf
-// type, if it has one.
+// type, if it has one: in one pass when protoJSONValid is sure of it, else
+// by decoding it with protojson.
 func validateProto(t *Type, text []byte) error {
 	d := t.protoDesc()
-	if d == nil {
+	if d == nil || protoJSONValid(text, d) {
 		return nil
 	}
 	err := guard("protojson", func() error {

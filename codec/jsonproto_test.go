@@ -1,0 +1,169 @@
+package codec_test
+
+import (
+	"testing"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/ifkit/ifkit/codec"
+)
+
+// The one-pass check of JSON against a protobuf type (codec.ProtoJSONValid)
+// may answer "sure" only for text protojson accepts; when it is not sure the
+// json codec asks protojson. These tests hold it to both: it is sure of the
+// common shapes (so the fast path is taken), and never of what protojson
+// refuses.
+
+func protoJSONDescs(tb testing.TB) map[string]protoreflect.MessageDescriptor {
+	tt := types(tb)
+	return map[string]protoreflect.MessageDescriptor{
+		"Sample":     tt.sample.Proto,
+		"Reading":    tt.readingProto.Proto,
+		"BytesValue": (&wrapperspb.BytesValue{}).ProtoReflect().Descriptor(),
+		"Int64Value": (&wrapperspb.Int64Value{}).ProtoReflect().Descriptor(),
+		"FloatValue": (&wrapperspb.FloatValue{}).ProtoReflect().Descriptor(),
+		"Struct":     (&structpb.Struct{}).ProtoReflect().Descriptor(),
+	}
+}
+
+// protojsonAccepts reports whether protojson takes text into a message of md.
+func protojsonAccepts(text []byte, md protoreflect.MessageDescriptor) error {
+	return protojson.UnmarshalOptions{RecursionLimit: codec.MaxProtoDepth}.Unmarshal(text, dynamicpb.NewMessage(md))
+}
+
+func TestProtoJSONValidSure(t *testing.T) {
+	descs := protoJSONDescs(t)
+	for _, tc := range []struct{ typ, text string }{
+		{"Sample", sampleText},
+		{"Sample", ` { } `},
+		{"Sample", `{"name":"tab\tquote\" \u00e9 \\ \/ \n"}`},
+		{"Sample", `{"blob":"-_8"}`},            // URL alphabet, unpadded
+		{"Sample", `{"blob":"AA=="}`},           // padded
+		{"Sample", `{"blob":""}`},               // empty
+		{"Sample", `{"blob":"AAA"}`},            // unpadded, len%4 = 3
+		{"Sample", `{"counts":{"1":1,"01":2}}`}, // string keys: distinct
+		{"Sample", `{"f32":3.4e38,"f64":1e308}`},
+		{"Sample", `{"s64":-9223372036854775808,"u64":18446744073709551615}`},
+		{"Sample", `{"fx32":"4294967295","kind":2,"maybe":-1}`},
+		{"Sample", `{"kind":"KIND_LEAF","text":"t"}`},
+		{"Sample", `{"where":null,"text":"only one oneof member is set; null is not set"}`},
+		{"Sample", `{"counts":{"a":1,"b":2,"":3},"values":[],"children":[]}`},
+		{"Sample", `{"children":[{"children":[{"name":"deep"}]}]}`},
+		{"Sample", `{"f64":"Infinity","f32":"NaN"}`},
+		{"Reading", readingText},
+		{"Reading", `{"probe":"p","at_unix_nano":"5"}`}, // the .proto name
+		{"BytesValue", `"AAECAwQFBgcICQoLDA0ODw=="`},
+		{"Int64Value", `"-42"`},
+		{"Int64Value", ` 42 `},
+		{"FloatValue", `-0.5e-3`},
+	} {
+		text := []byte(tc.text)
+		if err := protojsonAccepts(text, descs[tc.typ]); err != nil {
+			t.Fatalf("%s %s: protojson refuses the test's input: %v", tc.typ, tc.text, err)
+		}
+		if !codec.ProtoJSONValid(text, descs[tc.typ]) {
+			t.Errorf("%s %s: not sure, want sure (the fast path is not taken)", tc.typ, tc.text)
+		}
+	}
+}
+
+func TestProtoJSONValidNotSure(t *testing.T) {
+	descs := protoJSONDescs(t)
+	for _, tc := range []struct {
+		typ, text string
+		valid     bool // protojson accepts it: left to protojson all the same
+	}{
+		{"Sample", `{"name":"a","name":"b"}`, false},  // duplicate field
+		{"Sample", `{"name":"a", "NAME":"b"}`, false}, // unknown field
+		{"Sample", `{"text":"a","where":{}}`, false},  // two members of a oneof
+		{"Sample", `{"counts":{"a":1,"a":2}}`, false}, // duplicate map key
+		{"Sample", `{"blob":"A"}`, false},             // len%4 = 1
+		{"Sample", `{"blob":"A==="}`, false},          // too much padding
+		{"Sample", `{"blob":"AA=A"}`, false},          // padding inside
+		{"Sample", `{"blob":"+-"}`, false},            // mixed alphabets
+		{"Sample", `{"blob":"AA\u003d\u003d"}`, true}, // escaped: not sure
+		{"Sample", `{"f32":3.5e38}`, false},           // float32 overflow
+		{"Sample", `{"f64":"1.5"}`, true},             // a number as a string: not sure
+		{"Sample", `{"fx32":4294967296}`, false},      // uint32 overflow
+		{"Sample", `{"fx32":-1}`, false},              // negative unsigned
+		{"Sample", `{"maybe":1.0}`, true},             // integral fraction: not sure
+		{"Sample", `{"maybe":1e2}`, true},             // exponent: not sure
+		{"Sample", `{"maybe":01}`, false},             // leading zero
+		{"Sample", `{"maybe":-0}`, true},              // -0: not sure
+		{"Sample", `{"kind":"KIND_NONE"}`, false},     // unknown enum name
+		{"Sample", `{"kind":2147483648}`, false},      // enum beyond int32
+		{"Sample", `{"ok":1}`, false},                 // not a bool
+		{"Sample", `{"name":"\ud800"}`, false},        // lone surrogate
+		{"Sample", `{"name":"\ud83d\ude00"}`, true},   // surrogate pair: not sure
+		{"Sample", "{\"name\":\"a\tb\"}", false},      // control character
+		{"Sample", `{"name":"a",}`, false},            // trailing comma
+		{"Sample", `{"values":[1,null]}`, false},      // null element
+		{"Sample", `{"values":[1 2]}`, false},         // missing comma
+		{"Sample", `{} {}`, false},                    // two values
+		{"Sample", `[]`, false},                       // not an object
+		{"Sample", `{"[ext.field]":1}`, false},        // extension syntax
+		{"Sample", `{"na\u006de":"x"}`, true},         // escaped name: not sure
+		{"BytesValue", `null`, false},                 // a wrapper is its value
+		{"BytesValue", `{"value":"AA=="}`, false},     // not the wrapper's form
+		{"Int64Value", `9223372036854775808`, false},  // int64 overflow
+		{"Int64Value", `" 42"`, false},                // spaces in a quoted number
+		{"Struct", `{"a":1}`, true},                   // other well-known types: not sure
+	} {
+		text := []byte(tc.text)
+		err := protojsonAccepts(text, descs[tc.typ])
+		if (err == nil) != tc.valid {
+			t.Fatalf("%s %s: protojson says %v; the test says valid = %v", tc.typ, tc.text, err, tc.valid)
+		}
+		if codec.ProtoJSONValid(text, descs[tc.typ]) {
+			t.Errorf("%s %s: sure, want not sure", tc.typ, tc.text)
+		}
+	}
+}
+
+// TestJSONProtoCheckErrors: the fast path changes no verdict and no error of
+// the receive check (JSON into *[]byte against a proto type).
+func TestJSONProtoCheckErrors(t *testing.T) {
+	typ := types(t).sample
+	for _, text := range []string{`{"name":"a","name":"b"}`, `{"blob":"A"}`, `{"kind":"KIND_NONE"}`, `{"f32":3.5e38}`} {
+		var raw []byte
+		err := codec.JSON().Unmarshal([]byte(text), typ, &raw)
+		if err == nil {
+			t.Fatalf("%s: accepted", text)
+		}
+		want := protojsonAccepts([]byte(text), typ.Proto)
+		if ce, ok := err.(*codec.Error); !ok || ce.Err == nil || ce.Err.Error() != want.Error() {
+			t.Errorf("%s: error %v, want protojson's %v", text, err, want)
+		}
+	}
+}
+
+// FuzzProtoJSONValid: whatever ProtoJSONValid is sure of, protojson accepts.
+func FuzzProtoJSONValid(f *testing.F) {
+	for _, seed := range jsonSeeds() {
+		f.Add([]byte(seed))
+	}
+	for _, seed := range []string{
+		`"AAECAwQFBgcICQoLDA0ODw=="`, `"-_8"`, `"A="`, `"18446744073709551615"`, `-0.5e-3`,
+		`{"counts":{"a":1,"b":2}}`, `{"kind":"KIND_LEAF","maybe":-1,"text":"t"}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	descs := protoJSONDescs(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !utf8.Valid(data) {
+			return // the codec refuses it before either check runs
+		}
+		for name, md := range descs {
+			if codec.ProtoJSONValid(data, md) {
+				if err := protojsonAccepts(data, md); err != nil {
+					t.Fatalf("%s: sure of %q, which protojson refuses: %v", name, data, err)
+				}
+			}
+		}
+	})
+}
