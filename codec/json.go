@@ -89,14 +89,19 @@ func (*jsonCodec) appendProto(dst []byte, t *Type, m proto.Message) ([]byte, err
 		}
 	}
 	n := len(dst)
-	out, err := protojson.MarshalOptions{EmitDefaultValues: true}.MarshalAppend(dst, m)
-	if err != nil {
-		return dst, newError(NameJSON, t, "", err)
-	}
-	// protojson's output has randomly varying whitespace; take it out.
-	text := compactInPlace(out[n:])
-	if err := scan(text); err != nil {
-		return dst, newError(NameJSON, t, "", err)
+	out, ok := protoJSONAppend(dst, m.ProtoReflect())
+	text := out[n:]
+	if !ok {
+		var err error
+		out, err = protojson.MarshalOptions{EmitDefaultValues: true}.MarshalAppend(dst, m)
+		if err != nil {
+			return dst, newError(NameJSON, t, "", err)
+		}
+		// protojson's output has randomly varying whitespace; take it out.
+		text = compactInPlace(out[n:])
+		if err := scan(text); err != nil {
+			return dst, newError(NameJSON, t, "", err)
+		}
 	}
 	if s := t.schema(); s != nil {
 		val, err := decodeText(text)
@@ -143,6 +148,9 @@ func (*jsonCodec) Unmarshal(data []byte, t *Type, v any) error {
 			if err := validateSchema(t, s, val); err != nil {
 				return err
 			}
+		}
+		if protoJSONDecode(data, m.ProtoReflect()) {
+			return nil
 		}
 		err := guard("protojson", func() error {
 			return protojson.UnmarshalOptions{RecursionLimit: MaxProtoDepth}.Unmarshal(data, m)

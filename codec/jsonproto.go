@@ -1,8 +1,13 @@
 package codec
 
 import (
+	"bytes"
+	"encoding/base64"
+	"math"
 	"strconv"
+	"unicode/utf8"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
@@ -24,20 +29,27 @@ import (
 // (UTF-8, depth).
 func protoJSONValid(text []byte, md protoreflect.MessageDescriptor) bool {
 	s := jsonScan{b: text}
-	s.space()
-	if !s.message(md, 0) {
-		return false
-	}
-	s.space()
-	return s.i == len(s.b)
+	return s.top(md, nil)
+}
+
+// protoJSONDecode decodes text into m, which it resets first, in the same
+// pass and under the same rule as protoJSONValid: it reports true when it is
+// sure protojson.Unmarshal would accept text and has stored into m what
+// protojson would. When it reports false, m holds part of the value and the
+// caller decodes text with protojson (which resets m).
+func protoJSONDecode(text []byte, m protoreflect.Message) bool {
+	proto.Reset(m.Interface())
+	s := jsonScan{b: text}
+	return s.top(m.Descriptor(), m)
 }
 
 // maxSureMapKeys is the most entries of one map protoJSONValid checks for
 // duplicate keys (pairwise) before it leaves the map to protojson.
 const maxSureMapKeys = 16
 
-// jsonScan walks JSON text for protoJSONValid. Its methods report whether
-// the value at s.i is sure to be accepted, and move s.i past it.
+// jsonScan walks JSON text for protoJSONValid and protoJSONDecode. Its
+// methods report whether the value at s.i is sure to be accepted, and move
+// s.i past it; given a message (m non-nil), they also store the value in it.
 type jsonScan struct {
 	b []byte
 	i int
@@ -45,6 +57,16 @@ type jsonScan struct {
 
 // span is a part of the text: b[start:end].
 type span struct{ start, end int }
+
+// top checks (and given m, decodes) the whole text as one message of md.
+func (s *jsonScan) top(md protoreflect.MessageDescriptor, m protoreflect.Message) bool {
+	s.space()
+	if !s.message(md, m, 0) {
+		return false
+	}
+	s.space()
+	return s.i == len(s.b)
+}
 
 func (s *jsonScan) space() {
 	for s.i < len(s.b) {
@@ -77,8 +99,8 @@ func (s *jsonScan) peek() byte {
 	return 0
 }
 
-// message checks a message of md at s.i.
-func (s *jsonScan) message(md protoreflect.MessageDescriptor, depth int) bool {
+// message checks a message of md at s.i, stored into m if m is not nil.
+func (s *jsonScan) message(md protoreflect.MessageDescriptor, m protoreflect.Message, depth int) bool {
 	if depth > MaxJSONDepth || md.ParentFile().Syntax() != protoreflect.Proto3 || md.IsMapEntry() {
 		return false
 	}
@@ -87,7 +109,14 @@ func (s *jsonScan) message(md protoreflect.MessageDescriptor, depth int) bool {
 			return false
 		}
 		fd := md.Fields().ByNumber(1)
-		return fd != nil && !fd.IsList() && !fd.IsMap() && fd.Kind() != protoreflect.MessageKind && s.scalar(fd)
+		if fd == nil || fd.IsList() || fd.IsMap() || fd.Kind() == protoreflect.MessageKind {
+			return false
+		}
+		v, ok := s.scalar(fd, m != nil)
+		if ok && m != nil {
+			m.Set(fd, v)
+		}
+		return ok
 	}
 	fields := md.Fields()
 	if fields.Len() > 64 || md.Oneofs().Len() > 64 {
@@ -124,11 +153,19 @@ func (s *jsonScan) message(md protoreflect.MessageDescriptor, depth int) bool {
 				return false
 			}
 		case fd.IsMap():
-			if !s.mapValue(fd, depth) {
+			var mp protoreflect.Map
+			if m != nil {
+				mp = m.Mutable(fd).Map()
+			}
+			if !s.mapValue(fd, mp, depth) {
 				return false
 			}
 		case fd.IsList():
-			if !s.list(fd, depth) {
+			var l protoreflect.List
+			if m != nil {
+				l = m.Mutable(fd).List()
+			}
+			if !s.list(fd, l, depth) {
 				return false
 			}
 		default:
@@ -139,7 +176,7 @@ func (s *jsonScan) message(md protoreflect.MessageDescriptor, depth int) bool {
 				}
 				seenOneofs |= bit
 			}
-			if !s.single(fd, depth) {
+			if !s.field(m, fd, depth) {
 				return false
 			}
 		}
@@ -152,19 +189,28 @@ func (s *jsonScan) message(md protoreflect.MessageDescriptor, depth int) bool {
 	}
 }
 
-// single checks one value of fd (a message or a scalar).
-func (s *jsonScan) single(fd protoreflect.FieldDescriptor, depth int) bool {
+// field checks the value of a singular field fd, stored into m if m is not
+// nil.
+func (s *jsonScan) field(m protoreflect.Message, fd protoreflect.FieldDescriptor, depth int) bool {
 	switch fd.Kind() {
 	case protoreflect.MessageKind:
-		return s.message(fd.Message(), depth+1)
+		var sub protoreflect.Message
+		if m != nil {
+			sub = m.Mutable(fd).Message()
+		}
+		return s.message(fd.Message(), sub, depth+1)
 	case protoreflect.GroupKind:
 		return false
 	}
-	return s.scalar(fd)
+	v, ok := s.scalar(fd, m != nil)
+	if ok && m != nil {
+		m.Set(fd, v)
+	}
+	return ok
 }
 
-// list checks a JSON array of fd's elements.
-func (s *jsonScan) list(fd protoreflect.FieldDescriptor, depth int) bool {
+// list checks a JSON array of fd's elements, appended to l if l is not nil.
+func (s *jsonScan) list(fd protoreflect.FieldDescriptor, l protoreflect.List, depth int) bool {
 	if !s.next('[') {
 		return false
 	}
@@ -172,8 +218,25 @@ func (s *jsonScan) list(fd protoreflect.FieldDescriptor, depth int) bool {
 		return true
 	}
 	for {
-		if !s.single(fd, depth) {
+		switch fd.Kind() {
+		case protoreflect.MessageKind:
+			var sub protoreflect.Message
+			if l != nil {
+				sub = l.AppendMutable().Message()
+			}
+			if !s.message(fd.Message(), sub, depth+1) {
+				return false
+			}
+		case protoreflect.GroupKind:
 			return false
+		default:
+			v, ok := s.scalar(fd, l != nil)
+			if !ok {
+				return false
+			}
+			if l != nil {
+				l.Append(v)
+			}
 		}
 		if s.next(']') {
 			return true
@@ -184,8 +247,9 @@ func (s *jsonScan) list(fd protoreflect.FieldDescriptor, depth int) bool {
 	}
 }
 
-// mapValue checks a JSON object of fd's map entries, keys unique.
-func (s *jsonScan) mapValue(fd protoreflect.FieldDescriptor, depth int) bool {
+// mapValue checks a JSON object of fd's map entries, keys unique, stored
+// into mp if mp is not nil.
+func (s *jsonScan) mapValue(fd protoreflect.FieldDescriptor, mp protoreflect.Map, depth int) bool {
 	if !s.next('{') {
 		return false
 	}
@@ -210,8 +274,32 @@ func (s *jsonScan) mapValue(fd protoreflect.FieldDescriptor, depth int) bool {
 		}
 		keys[n] = key
 		n++
-		if !s.next(':') || s.peek() == 'n' || !s.single(vd, depth) {
+		if !s.next(':') || s.peek() == 'n' {
 			return false
+		}
+		var mk protoreflect.MapKey
+		if mp != nil {
+			mk = mapKey(kd.Kind(), k)
+		}
+		switch vd.Kind() {
+		case protoreflect.MessageKind:
+			var sub protoreflect.Message
+			if mp != nil {
+				sub = mp.Mutable(mk).Message()
+			}
+			if !s.message(vd.Message(), sub, depth+1) {
+				return false
+			}
+		case protoreflect.GroupKind:
+			return false
+		default:
+			v, ok := s.scalar(vd, mp != nil)
+			if !ok {
+				return false
+			}
+			if mp != nil {
+				mp.Set(mk, v)
+			}
 		}
 		if s.next('}') {
 			return true
@@ -231,54 +319,104 @@ func mapKeyValid(k protoreflect.Kind, key []byte) bool {
 		return string(key) == "true" || string(key) == "false"
 	}
 	bits, signed, ok := intKind(k)
-	return ok && intValid(key, bits, signed)
+	if !ok {
+		return false
+	}
+	_, ok = parseInt(key, bits, signed)
+	return ok
 }
 
-// scalar checks one value of a scalar or enum field fd.
-func (s *jsonScan) scalar(fd protoreflect.FieldDescriptor) bool {
+// scalar checks one value of a scalar or enum field fd and, if decode is
+// set, returns it.
+func (s *jsonScan) scalar(fd protoreflect.FieldDescriptor, decode bool) (protoreflect.Value, bool) {
+	var none protoreflect.Value
 	k := fd.Kind()
 	switch k {
 	case protoreflect.BoolKind:
-		return s.literal("true") || s.literal("false")
+		switch {
+		case s.literal("true"):
+			return protoreflect.ValueOfBool(true), true
+		case s.literal("false"):
+			return protoreflect.ValueOfBool(false), true
+		}
+		return none, false
 	case protoreflect.StringKind:
-		return s.anyString()
+		v, escaped, ok := s.str()
+		if !ok || !decode {
+			return none, ok
+		}
+		if !escaped {
+			return protoreflect.ValueOfString(string(s.b[v.start:v.end])), true
+		}
+		return protoreflect.ValueOfString(unescape(s.b[v.start:v.end])), true
 	case protoreflect.BytesKind:
 		v, ok := s.plainString()
-		return ok && base64Valid(s.b[v.start:v.end])
+		if !ok || !base64Valid(s.b[v.start:v.end]) {
+			return none, false
+		}
+		if !decode {
+			return none, true
+		}
+		b, ok := base64Decode(s.b[v.start:v.end])
+		return protoreflect.ValueOfBytes(b), ok
 	case protoreflect.EnumKind:
 		ed := fd.Enum()
 		if ed.FullName() == "google.protobuf.NullValue" {
-			return false
+			return none, false
 		}
 		if s.peek() == '"' {
 			v, ok := s.plainString()
-			return ok && enumByName(ed, s.b[v.start:v.end])
+			if !ok {
+				return none, false
+			}
+			n, ok := enumByName(ed, s.b[v.start:v.end])
+			return protoreflect.ValueOfEnum(n), ok
 		}
 		v, ok := s.number()
-		return ok && intValid(s.b[v.start:v.end], 32, true)
+		if !ok {
+			return none, false
+		}
+		n, ok := parseInt(s.b[v.start:v.end], 32, true)
+		return protoreflect.ValueOfEnum(protoreflect.EnumNumber(n)), ok
 	case protoreflect.FloatKind, protoreflect.DoubleKind:
 		bits := 64
 		if k == protoreflect.FloatKind {
 			bits = 32
 		}
+		var f float64
 		if s.peek() == '"' {
 			v, ok := s.plainString()
-			switch string(s.b[v.start:v.end]) {
-			case "NaN", "Infinity", "-Infinity":
-				return ok
+			if !ok {
+				return none, false
 			}
-			return false
+			switch string(s.b[v.start:v.end]) {
+			case "NaN":
+				f = math.NaN()
+			case "Infinity":
+				f = math.Inf(1)
+			case "-Infinity":
+				f = math.Inf(-1)
+			default:
+				return none, false
+			}
+		} else {
+			v, ok := s.number()
+			if !ok {
+				return none, false
+			}
+			var err error
+			if f, err = strconv.ParseFloat(string(s.b[v.start:v.end]), bits); err != nil {
+				return none, false
+			}
 		}
-		v, ok := s.number()
-		if !ok {
-			return false
+		if bits == 32 {
+			return protoreflect.ValueOfFloat32(float32(f)), true
 		}
-		_, err := strconv.ParseFloat(string(s.b[v.start:v.end]), bits)
-		return err == nil
+		return protoreflect.ValueOfFloat64(f), true
 	}
 	bits, signed, ok := intKind(k)
 	if !ok {
-		return false
+		return none, false
 	}
 	var v span
 	if s.peek() == '"' {
@@ -286,7 +424,37 @@ func (s *jsonScan) scalar(fd protoreflect.FieldDescriptor) bool {
 	} else {
 		v, ok = s.number()
 	}
-	return ok && intValid(s.b[v.start:v.end], bits, signed)
+	if !ok {
+		return none, false
+	}
+	n, ok := parseInt(s.b[v.start:v.end], bits, signed)
+	return intValue(k, n), ok
+}
+
+// intValue returns n, parsed by parseInt, as a value of integer kind k.
+func intValue(k protoreflect.Kind, n uint64) protoreflect.Value {
+	switch k {
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		return protoreflect.ValueOfInt32(int32(n))
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		return protoreflect.ValueOfInt64(int64(n))
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		return protoreflect.ValueOfUint32(uint32(n))
+	}
+	return protoreflect.ValueOfUint64(n)
+}
+
+// mapKey returns key (which mapKeyValid took) as a map key of kind k.
+func mapKey(k protoreflect.Kind, key []byte) protoreflect.MapKey {
+	switch k {
+	case protoreflect.StringKind:
+		return protoreflect.ValueOfString(string(key)).MapKey()
+	case protoreflect.BoolKind:
+		return protoreflect.ValueOfBool(string(key) == "true").MapKey()
+	}
+	bits, signed, _ := intKind(k)
+	n, _ := parseInt(key, bits, signed)
+	return intValue(k, n).MapKey()
 }
 
 // intKind returns the width and signedness of an integer kind.
@@ -304,31 +472,31 @@ func intKind(k protoreflect.Kind) (bits int, signed, ok bool) {
 	return 0, false, false
 }
 
-// intValid reports whether b is a canonical decimal integer (no sign but a
-// leading minus, no leading zeros, not -0) in range.
-func intValid(b []byte, bits int, signed bool) bool {
+// parseInt parses b if it is a canonical decimal integer (no sign but a
+// leading minus, no leading zeros, not -0) in range; a signed value is
+// returned as its two's complement.
+func parseInt(b []byte, bits int, signed bool) (uint64, bool) {
 	digits := b
 	if len(digits) > 0 && digits[0] == '-' {
 		if !signed {
-			return false
+			return 0, false
 		}
 		digits = digits[1:]
 	}
 	if len(digits) == 0 || (digits[0] == '0' && len(b) > 1) {
-		return false
+		return 0, false
 	}
 	for _, c := range digits {
 		if c < '0' || c > '9' {
-			return false
+			return 0, false
 		}
 	}
-	var err error
 	if signed {
-		_, err = strconv.ParseInt(string(b), 10, bits)
-	} else {
-		_, err = strconv.ParseUint(string(b), 10, bits)
+		n, err := strconv.ParseInt(string(b), 10, bits)
+		return uint64(n), err == nil
 	}
-	return err == nil
+	n, err := strconv.ParseUint(string(b), 10, bits)
+	return n, err == nil
 }
 
 // literal consumes word (true, false, null) if it is next.
@@ -387,12 +555,6 @@ func (s *jsonScan) digits() int {
 func (s *jsonScan) plainString() (span, bool) {
 	v, escaped, ok := s.str()
 	return v, ok && !escaped
-}
-
-// anyString consumes a JSON string, escapes allowed.
-func (s *jsonScan) anyString() bool {
-	_, _, ok := s.str()
-	return ok
 }
 
 // str consumes a JSON string and returns the span of its contents and
@@ -454,15 +616,15 @@ func fieldByName(fields protoreflect.FieldDescriptors, name []byte) protoreflect
 	return nil
 }
 
-// enumByName reports whether ed has a value named name.
-func enumByName(ed protoreflect.EnumDescriptor, name []byte) bool {
+// enumByName returns the number of ed's value named name.
+func enumByName(ed protoreflect.EnumDescriptor, name []byte) (protoreflect.EnumNumber, bool) {
 	values := ed.Values()
 	for i := range values.Len() {
-		if string(values.Get(i).Name()) == string(name) {
-			return true
+		if v := values.Get(i); string(v.Name()) == string(name) {
+			return v.Number(), true
 		}
 	}
-	return false
+	return 0, false
 }
 
 // isWrapper reports whether name is one of google.protobuf's wrapper types,
@@ -524,4 +686,51 @@ func base64Valid(s []byte) bool {
 		}
 	}
 	return true
+}
+
+// base64Decode decodes s, which base64Valid took, as protojson does.
+func base64Decode(s []byte) ([]byte, bool) {
+	enc := base64.StdEncoding
+	if bytes.ContainsAny(s, "-_") {
+		enc = base64.URLEncoding
+	}
+	if len(s)%4 != 0 {
+		enc = enc.WithPadding(base64.NoPadding)
+	}
+	b := make([]byte, enc.DecodedLen(len(s)))
+	n, err := enc.Decode(b, s)
+	return b[:n], err == nil
+}
+
+// unescape returns the contents of a JSON string that str took, its escapes
+// (simple ones and \u of the basic plane outside the surrogates) decoded.
+func unescape(b []byte) string {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c != '\\' {
+			out = append(out, c)
+			continue
+		}
+		i++
+		switch b[i] {
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, _ := strconv.ParseUint(string(b[i+1:i+5]), 16, 16)
+			out = utf8.AppendRune(out, rune(r))
+			i += 4
+		default: // '"', '\\', '/'
+			out = append(out, b[i])
+		}
+	}
+	return string(out)
 }

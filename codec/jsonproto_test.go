@@ -5,6 +5,7 @@ import (
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -159,11 +160,112 @@ func FuzzProtoJSONValid(f *testing.F) {
 			return // the codec refuses it before either check runs
 		}
 		for name, md := range descs {
-			if codec.ProtoJSONValid(data, md) {
-				if err := protojsonAccepts(data, md); err != nil {
-					t.Fatalf("%s: sure of %q, which protojson refuses: %v", name, data, err)
-				}
+			sure := codec.ProtoJSONValid(data, md)
+			got := dynamicpb.NewMessage(md)
+			if decoded := codec.ProtoJSONDecode(data, got); decoded != sure {
+				t.Fatalf("%s %q: ProtoJSONValid says %v, ProtoJSONDecode %v", name, data, sure, decoded)
+			}
+			if !sure {
+				continue
+			}
+			want := dynamicpb.NewMessage(md)
+			if err := protojson.Unmarshal(data, want); err != nil {
+				t.Fatalf("%s: sure of %q, which protojson refuses: %v", name, data, err)
+			}
+			if !proto.Equal(got, want) {
+				t.Fatalf("%s %q: decoded in one pass\n%v\nby protojson\n%v", name, data, got, want)
+			}
+			// What it decoded, it encodes to text protojson decodes back.
+			text, ok := codec.ProtoJSONAppend(nil, got)
+			if !ok {
+				continue // not sure (a map, say): protojson encodes it
+			}
+			back := dynamicpb.NewMessage(md)
+			if err := protojson.Unmarshal(text, back); err != nil {
+				t.Fatalf("%s: %q encoded in one pass as %q, which protojson refuses: %v", name, data, text, err)
+			}
+			if !proto.Equal(back, got) {
+				t.Fatalf("%s: %q encoded in one pass as %q, which decodes to\n%v\nnot\n%v", name, data, text, back, got)
 			}
 		}
 	})
+}
+
+// TestProtoJSONDecode: the one-pass decode stores what protojson would, into
+// dynamic and generated messages, and leaves to protojson what it is not
+// sure of (the json codec's Unmarshal then gives protojson's result).
+func TestProtoJSONDecode(t *testing.T) {
+	tt := types(t)
+	for _, tc := range []struct {
+		typ  *codec.Type
+		text string
+		new  func() proto.Message
+	}{
+		{tt.sample, sampleText, tt.sample.New},
+		{tt.sample, `{"name":"a\u00e9\n\"","blob":"-_8","maybe":0,"counts":{"z":0},"children":[{},{"kind":1}]}`, tt.sample.New},
+		{tt.readingProto, readingText, tt.readingProto.New},
+		{&codec.Type{Name: "Blob", Proto: (&wrapperspb.BytesValue{}).ProtoReflect().Descriptor()}, `"AAEC"`, func() proto.Message { return new(wrapperspb.BytesValue) }},
+		{&codec.Type{Name: "N", Proto: (&wrapperspb.Int64Value{}).ProtoReflect().Descriptor()}, `"-7"`, func() proto.Message { return new(wrapperspb.Int64Value) }},
+		{tt.sample, `{"maybe":1e2,"f64":"1.5"}`, tt.sample.New}, // not sure: protojson decodes it
+	} {
+		want := tc.new()
+		if err := protojson.Unmarshal([]byte(tc.text), want); err != nil {
+			t.Fatalf("%s: protojson: %v", tc.text, err)
+		}
+		got := tc.new()
+		proto.Merge(got, want) // Unmarshal must reset it first
+		if err := codec.JSON().Unmarshal([]byte(tc.text), tc.typ, got); err != nil {
+			t.Fatalf("%s: %v", tc.text, err)
+		}
+		if !proto.Equal(got, want) {
+			t.Errorf("%s: got\n%v\nwant\n%v", tc.text, got, want)
+		}
+	}
+}
+
+// TestProtoJSONAppend: the one-pass encoder writes text that decodes back to
+// the message, with the zero values protojson's EmitDefaultValues writes, and
+// leaves to protojson what it is not sure of.
+func TestProtoJSONAppend(t *testing.T) {
+	tt := types(t)
+	for _, tc := range []struct {
+		typ  *codec.Type
+		text string
+		want string // "" when the text must be left to protojson
+	}{
+		{tt.readingProto, readingText, `{"probe":"p1","celsius":21.5,"atUnixNano":"1700000000000000000","tags":["north","bed-3"],"loc":{"site":"greenhouse-2","row":7}}`},
+		{tt.readingProto, `{}`, `{"probe":"","celsius":0,"atUnixNano":"0","tags":[]}`},
+		{tt.sample, `{"name":"q\"\\\n\u0001","f32":"NaN","f64":-1e300,"kind":7,"text":"t","children":[{"maybe":0}]}`,
+			`{"name":"q\"\\\n\u0001","blob":"","f32":"NaN","f64":-1e+300,"s64":"0","fx32":0,"u64":"0","ok":false,"kind":7,"counts":{},"values":[],"text":"t","children":[{"name":"","blob":"","f32":0,"f64":0,"s64":"0","fx32":0,"u64":"0","ok":false,"kind":"KIND_UNSPECIFIED","maybe":0,"counts":{},"values":[],"children":[]}]}`},
+		{tt.sample, `{"counts":{"a":1}}`, ""}, // protojson sorts map keys
+	} {
+		m := tc.typ.New()
+		if err := protojson.Unmarshal([]byte(tc.text), m); err != nil {
+			t.Fatal(err)
+		}
+		got, ok := codec.ProtoJSONAppend(nil, m.ProtoReflect())
+		if tc.want == "" {
+			if ok {
+				t.Errorf("%s: sure (%s), want it left to protojson", tc.text, got)
+			}
+			continue
+		}
+		if !ok || string(got) != tc.want {
+			t.Errorf("%s: got %s (sure %v)\nwant %s", tc.text, got, ok, tc.want)
+		}
+		back := tc.typ.New()
+		if err := protojson.Unmarshal(got, back); err != nil || !proto.Equal(back, m) {
+			t.Errorf("%s: %s decodes to %v (%v), want %v", tc.text, got, back, err, m)
+		}
+	}
+
+	// A proto3 string that is not UTF-8 is protojson's error, not sent.
+	m := tt.sample.New()
+	m.ProtoReflect().Set(tt.sample.Proto.Fields().ByName("name"), protoreflect.ValueOfString("\xff"))
+	if _, ok := codec.ProtoJSONAppend(nil, m.ProtoReflect()); ok {
+		t.Error("sure of a string that is not UTF-8")
+	}
+	if _, err := codec.JSON().Append(nil, tt.sample, m); err == nil {
+		t.Error("Append of a string that is not UTF-8: no error")
+	}
 }
