@@ -8,3 +8,6 @@ var ProtoJSONDecode = protoJSONDecode
 
 // ProtoJSONAppend is protoJSONAppend, for the black-box tests.
 var ProtoJSONAppend = protoJSONAppend
+
+// CheckText is checkText, for the black-box tests.
+var CheckText = checkText

@@ -135,7 +135,30 @@ func (*jsonCodec) Unmarshal(data []byte, t *Type, v any) error {
 			return newError(NameJSON, t, "", fmt.Errorf("%w: got Go value of type %T, want a proto.Message or a non-nil pointer", ErrTypeMismatch, v))
 		}
 	}
-	if err := checkText(data); err != nil {
+	if err := checkUTF8(data); err != nil {
+		return newError(NameJSON, t, "", err)
+	}
+	// A protobuf type without a schema: in one pass when it is sure.
+	// protoJSONDecode and protoJSONValid apply scan's limits themselves.
+	if d := t.protoDesc(); d != nil && t.schema() == nil {
+		switch p := v.(type) {
+		case proto.Message:
+			if protoJSONDecode(data, m.ProtoReflect()) {
+				return nil
+			}
+		case *json.RawMessage:
+			if protoJSONValid(data, d) {
+				*p = append((*p)[:0], data...)
+				return nil
+			}
+		case *[]byte:
+			if protoJSONValid(data, d) {
+				*p = append((*p)[:0], data...)
+				return nil
+			}
+		}
+	}
+	if err := scan(data); err != nil {
 		return newError(NameJSON, t, "", err)
 	}
 
@@ -148,9 +171,6 @@ func (*jsonCodec) Unmarshal(data []byte, t *Type, v any) error {
 			if err := validateSchema(t, s, val); err != nil {
 				return err
 			}
-		}
-		if protoJSONDecode(data, m.ProtoReflect()) {
-			return nil
 		}
 		err := guard("protojson", func() error {
 			return protojson.UnmarshalOptions{RecursionLimit: MaxProtoDepth}.Unmarshal(data, m)

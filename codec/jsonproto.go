@@ -1,7 +1,6 @@
 package codec
 
 import (
-	"bytes"
 	"encoding/base64"
 	"math"
 	"strconv"
@@ -25,8 +24,9 @@ import (
 // editions files, extensions, messages of more than 64 fields, escapes in
 // field names, enum names, map keys and bytes, numbers written as strings
 // other than plain integers, integers with fractions or exponents, and
-// maps of more than maxSureMapKeys entries. text must have passed checkText
-// (UTF-8, depth).
+// maps of more than maxSureMapKeys entries, nesting deeper than MaxJSONDepth
+// and exponents beyond ±maxExponent (checkText's limits, which it applies
+// itself). text must be UTF-8.
 func protoJSONValid(text []byte, md protoreflect.MessageDescriptor) bool {
 	s := jsonScan{b: text}
 	return s.top(md, nil)
@@ -101,7 +101,7 @@ func (s *jsonScan) peek() byte {
 
 // message checks a message of md at s.i, stored into m if m is not nil.
 func (s *jsonScan) message(md protoreflect.MessageDescriptor, m protoreflect.Message, depth int) bool {
-	if depth > MaxJSONDepth || md.ParentFile().Syntax() != protoreflect.Proto3 || md.IsMapEntry() {
+	if md.ParentFile().Syntax() != protoreflect.Proto3 || md.IsMapEntry() {
 		return false
 	}
 	if md.FullName().Parent() == "google.protobuf" {
@@ -122,7 +122,7 @@ func (s *jsonScan) message(md protoreflect.MessageDescriptor, m protoreflect.Mes
 	if fields.Len() > 64 || md.Oneofs().Len() > 64 {
 		return false
 	}
-	if !s.next('{') {
+	if depth++; depth > MaxJSONDepth || !s.next('{') {
 		return false
 	}
 	if s.next('}') {
@@ -198,7 +198,7 @@ func (s *jsonScan) field(m protoreflect.Message, fd protoreflect.FieldDescriptor
 		if m != nil {
 			sub = m.Mutable(fd).Message()
 		}
-		return s.message(fd.Message(), sub, depth+1)
+		return s.message(fd.Message(), sub, depth)
 	case protoreflect.GroupKind:
 		return false
 	}
@@ -211,7 +211,7 @@ func (s *jsonScan) field(m protoreflect.Message, fd protoreflect.FieldDescriptor
 
 // list checks a JSON array of fd's elements, appended to l if l is not nil.
 func (s *jsonScan) list(fd protoreflect.FieldDescriptor, l protoreflect.List, depth int) bool {
-	if !s.next('[') {
+	if depth++; depth > MaxJSONDepth || !s.next('[') {
 		return false
 	}
 	if s.next(']') {
@@ -224,7 +224,7 @@ func (s *jsonScan) list(fd protoreflect.FieldDescriptor, l protoreflect.List, de
 			if l != nil {
 				sub = l.AppendMutable().Message()
 			}
-			if !s.message(fd.Message(), sub, depth+1) {
+			if !s.message(fd.Message(), sub, depth) {
 				return false
 			}
 		case protoreflect.GroupKind:
@@ -250,7 +250,7 @@ func (s *jsonScan) list(fd protoreflect.FieldDescriptor, l protoreflect.List, de
 // mapValue checks a JSON object of fd's map entries, keys unique, stored
 // into mp if mp is not nil.
 func (s *jsonScan) mapValue(fd protoreflect.FieldDescriptor, mp protoreflect.Map, depth int) bool {
-	if !s.next('{') {
+	if depth++; depth > MaxJSONDepth || !s.next('{') {
 		return false
 	}
 	if s.next('}') {
@@ -287,7 +287,7 @@ func (s *jsonScan) mapValue(fd protoreflect.FieldDescriptor, mp protoreflect.Map
 			if mp != nil {
 				sub = mp.Mutable(mk).Message()
 			}
-			if !s.message(vd.Message(), sub, depth+1) {
+			if !s.message(vd.Message(), sub, depth) {
 				return false
 			}
 		case protoreflect.GroupKind:
@@ -351,13 +351,14 @@ func (s *jsonScan) scalar(fd protoreflect.FieldDescriptor, decode bool) (protore
 		return protoreflect.ValueOfString(unescape(s.b[v.start:v.end])), true
 	case protoreflect.BytesKind:
 		v, ok := s.plainString()
-		if !ok || !base64Valid(s.b[v.start:v.end]) {
+		if !ok {
 			return none, false
 		}
-		if !decode {
-			return none, true
+		url, ok := base64Form(s.b[v.start:v.end])
+		if !ok || !decode {
+			return none, ok
 		}
-		b, ok := base64Decode(s.b[v.start:v.end])
+		b, ok := base64Decode(s.b[v.start:v.end], url)
 		return protoreflect.ValueOfBytes(b), ok
 	case protoreflect.EnumKind:
 		ed := fd.Enum()
@@ -530,6 +531,9 @@ func (s *jsonScan) number() (span, bool) {
 	}
 	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
 		s.i++
+		if exponentTooLarge(s.b[s.i:]) {
+			return span{}, false
+		}
 		if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
 			s.i++
 		}
@@ -566,6 +570,12 @@ func (s *jsonScan) str() (v span, escaped, ok bool) {
 	}
 	start := s.i
 	for s.i < len(s.b) {
+		for s.i < len(s.b) && plainByte[s.b[s.i]] {
+			s.i++
+		}
+		if s.i == len(s.b) {
+			break
+		}
 		c := s.b[s.i]
 		switch {
 		case c == '"':
@@ -599,6 +609,15 @@ func (s *jsonScan) str() (v span, escaped, ok bool) {
 	}
 	return span{}, false, false
 }
+
+// plainByte tells the bytes a JSON string holds as they are: not '"', '\\'
+// or a control character.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // fieldByName finds the field protojson would for name: by JSON name, then by
 // the name in the .proto file.
@@ -650,17 +669,11 @@ func isNullTaker(fd protoreflect.FieldDescriptor) bool {
 	return false
 }
 
-// base64Valid reports whether s decodes as protojson decodes bytes: standard
-// or URL alphabet (URL if s has '-' or '_'), padded when its length is a
-// multiple of 4, else unpadded; trailing bits need not be zero.
-func base64Valid(s []byte) bool {
-	url := false
-	for _, c := range s {
-		if c == '-' || c == '_' {
-			url = true
-			break
-		}
-	}
+// base64Form reports whether s decodes as protojson decodes bytes, and
+// whether in the URL alphabet: standard or URL alphabet (URL if s has '-' or
+// '_'), padded when its length is a multiple of 4, else unpadded; trailing
+// bits need not be zero.
+func base64Form(s []byte) (url, ok bool) {
 	body := s
 	if len(s)%4 == 0 {
 		// Padded: '=' only as the last one or two characters.
@@ -670,32 +683,57 @@ func base64Valid(s []byte) bool {
 				body = body[:n-1]
 			}
 			if len(body)%4 < 2 {
-				return false
+				return false, false
 			}
 		}
 	} else if len(s)%4 == 1 {
-		return false
+		return false, false
 	}
+	all, some := byte(b64Std|b64URL), byte(0)
 	for _, c := range body {
-		switch {
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		case !url && (c == '+' || c == '/'):
-		case url && (c == '-' || c == '_'):
-		default:
-			return false
-		}
+		all &= b64Class[c]
+		some |= b64Class[c]
 	}
-	return true
+	if some&b64URLOnly != 0 {
+		return true, all&b64URL != 0
+	}
+	return false, all&b64Std != 0
 }
 
-// base64Decode decodes s, which base64Valid took, as protojson does.
-func base64Decode(s []byte) ([]byte, bool) {
-	enc := base64.StdEncoding
-	if bytes.ContainsAny(s, "-_") {
-		enc = base64.URLEncoding
+// The classes of b64Class.
+const (
+	b64Std     = 1 << iota // in the standard alphabet
+	b64URL                 // in the URL alphabet
+	b64URLOnly             // '-' or '_'
+)
+
+// b64Class gives each byte's base64 classes.
+var b64Class = func() (t [256]byte) {
+	for c := range 256 {
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+			t[c] = b64Std | b64URL
+		case c == '+' || c == '/':
+			t[c] = b64Std
+		case c == '-' || c == '_':
+			t[c] = b64URL | b64URLOnly
+		}
 	}
-	if len(s)%4 != 0 {
-		enc = enc.WithPadding(base64.NoPadding)
+	return t
+}()
+
+// base64Decode decodes s, which base64Form took, as protojson does.
+func base64Decode(s []byte, url bool) ([]byte, bool) {
+	var enc *base64.Encoding
+	switch {
+	case url && len(s)%4 == 0:
+		enc = base64.URLEncoding
+	case url:
+		enc = base64.RawURLEncoding
+	case len(s)%4 == 0:
+		enc = base64.StdEncoding
+	default:
+		enc = base64.RawStdEncoding
 	}
 	b := make([]byte, enc.DecodedLen(len(s)))
 	n, err := enc.Decode(b, s)

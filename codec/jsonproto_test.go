@@ -1,6 +1,8 @@
 package codec_test
 
 import (
+	"errors"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -114,6 +116,8 @@ func TestProtoJSONValidNotSure(t *testing.T) {
 		{"Int64Value", `9223372036854775808`, false},  // int64 overflow
 		{"Int64Value", `" 42"`, false},                // spaces in a quoted number
 		{"Struct", `{"a":1}`, true},                   // other well-known types: not sure
+		{"Sample", `{"f64":1e-1001}`, true},           // beyond the codec's exponent limit
+		{"Sample", deepSample, true},                  // beyond MaxJSONDepth
 	} {
 		text := []byte(tc.text)
 		err := protojsonAccepts(text, descs[tc.typ])
@@ -123,6 +127,29 @@ func TestProtoJSONValidNotSure(t *testing.T) {
 		if codec.ProtoJSONValid(text, descs[tc.typ]) {
 			t.Errorf("%s %s: sure, want not sure", tc.typ, tc.text)
 		}
+	}
+}
+
+// deepSample is a Sample nested (children in children) to a JSON depth of
+// MaxJSONDepth+2, which protojson takes and the json codec does not.
+var deepSample = strings.Repeat(`{"children":[`, codec.MaxJSONDepth/2+1) + strings.Repeat("]}", codec.MaxJSONDepth/2+1)
+
+// TestJSONProtoLimits: the one-pass paths keep the codec's own limits on
+// depth and exponents, which protojson does not have.
+func TestJSONProtoLimits(t *testing.T) {
+	typ := types(t).sample
+	for _, text := range []string{deepSample, `{"f64":1e-1001}`, `{"values":[1,2E+1001]}`} {
+		var raw []byte
+		if err := codec.JSON().Unmarshal([]byte(text), typ, &raw); err == nil {
+			t.Errorf("check of %.40s…: accepted", text)
+		}
+		if err := codec.JSON().Unmarshal([]byte(text), typ, typ.New()); err == nil {
+			t.Errorf("decode of %.40s…: accepted", text)
+		}
+	}
+	var raw []byte
+	if err := codec.JSON().Unmarshal([]byte(deepSample), typ, &raw); !errors.Is(err, codec.ErrTooDeep) {
+		t.Errorf("check of a deep Sample: %v, want ErrTooDeep", err)
 	}
 }
 
@@ -143,7 +170,9 @@ func TestJSONProtoCheckErrors(t *testing.T) {
 	}
 }
 
-// FuzzProtoJSONValid: whatever ProtoJSONValid is sure of, protojson accepts.
+// FuzzProtoJSONValid: whatever ProtoJSONValid is sure of, protojson accepts
+// and the codec's limits (checkText) allow; ProtoJSONDecode is sure of the
+// same and decodes what protojson does; ProtoJSONAppend encodes that back.
 func FuzzProtoJSONValid(f *testing.F) {
 	for _, seed := range jsonSeeds() {
 		f.Add([]byte(seed))
@@ -167,6 +196,9 @@ func FuzzProtoJSONValid(f *testing.F) {
 			}
 			if !sure {
 				continue
+			}
+			if err := codec.CheckText(data); err != nil {
+				t.Fatalf("%s: sure of %q, beyond the codec's limits: %v", name, data, err)
 			}
 			want := dynamicpb.NewMessage(md)
 			if err := protojson.Unmarshal(data, want); err != nil {

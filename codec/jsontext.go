@@ -34,10 +34,21 @@ const maxExponent = 1000
 // is UTF-8, not nested deeper than MaxJSONDepth, and has no number with an
 // exponent beyond ±maxExponent. It does not allocate.
 func checkText(data []byte) error {
-	if !utf8.Valid(data) {
-		return errors.New("invalid UTF-8 in JSON text")
+	if err := checkUTF8(data); err != nil {
+		return err
 	}
 	return scan(data)
+}
+
+// errInvalidUTF8 is checkText's error for text that is not UTF-8.
+var errInvalidUTF8 = errors.New("invalid UTF-8 in JSON text")
+
+// checkUTF8 is the first half of checkText.
+func checkUTF8(data []byte) error {
+	if !utf8.Valid(data) {
+		return errInvalidUTF8
+	}
+	return nil
 }
 
 // scan reports an error matching ErrTooDeep if data nests arrays and objects
@@ -46,22 +57,27 @@ func checkText(data []byte) error {
 // is safe to run on hostile input before any decoder sees it.
 func scan(data []byte) error {
 	depth := 0
-	inString, escaped := false, false
-	for i, c := range data {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
+	for i := 0; i < len(data); i++ {
+		for i < len(data) && !scanStop[data[i]] {
+			i++
 		}
-		switch c {
+		if i == len(data) {
+			break
+		}
+		switch c := data[i]; c {
 		case '"':
-			inString = true
+			// Skip the string: to its closing quote, past escaped bytes.
+			for i++; i < len(data); i++ {
+				for i < len(data) && plainByte[data[i]] {
+					i++
+				}
+				if i == len(data) || data[i] == '"' {
+					break
+				}
+				if data[i] == '\\' {
+					i++
+				}
+			}
 		case '[', '{':
 			depth++
 			if depth > MaxJSONDepth {
@@ -79,6 +95,14 @@ func scan(data []byte) error {
 	}
 	return nil
 }
+
+// scanStop tells the bytes scan looks at outside strings.
+var scanStop = func() (t [256]bool) {
+	for _, c := range `"[]{}eE` {
+		t[c] = true
+	}
+	return t
+}()
 
 // exponentTooLarge reports whether b starts with an optional sign and digits
 // whose value is beyond maxExponent.
