@@ -166,3 +166,15 @@ func ExampleSet_Negotiate() {
 	// json
 	// codec: no common codec: offered ["json"], supported ["proto"]
 }
+
+// A receiver checks a JSON body against its type before it accepts the
+// message, without decoding or copying it.
+func ExampleCheckJSON() {
+	d := durationpb.New(0)
+	typ := &codec.Type{Name: "Timeout", Proto: d.ProtoReflect().Descriptor()}
+	fmt.Println(codec.CheckJSON([]byte(`"1.5s"`), typ))
+	fmt.Println(codec.CheckJSON([]byte(`"soon"`), typ) != nil)
+	// Output:
+	// <nil>
+	// true
+}

@@ -135,28 +135,27 @@ func (*jsonCodec) Unmarshal(data []byte, t *Type, v any) error {
 			return newError(NameJSON, t, "", fmt.Errorf("%w: got Go value of type %T, want a proto.Message or a non-nil pointer", ErrTypeMismatch, v))
 		}
 	}
+	switch p := v.(type) {
+	case *json.RawMessage:
+		if err := CheckJSON(data, t); err != nil {
+			return err
+		}
+		*p = append((*p)[:0], data...)
+		return nil
+	case *[]byte:
+		if err := CheckJSON(data, t); err != nil {
+			return err
+		}
+		*p = append((*p)[:0], data...)
+		return nil
+	}
 	if err := checkUTF8(data); err != nil {
 		return newError(NameJSON, t, "", err)
 	}
-	// A protobuf type without a schema: in one pass when it is sure.
-	// protoJSONDecode and protoJSONValid apply scan's limits themselves.
-	if d := t.protoDesc(); d != nil && t.schema() == nil {
-		switch p := v.(type) {
-		case proto.Message:
-			if protoJSONDecode(data, m.ProtoReflect()) {
-				return nil
-			}
-		case *json.RawMessage:
-			if protoJSONValid(data, d) {
-				*p = append((*p)[:0], data...)
-				return nil
-			}
-		case *[]byte:
-			if protoJSONValid(data, d) {
-				*p = append((*p)[:0], data...)
-				return nil
-			}
-		}
+	// A protobuf type without a schema: in one pass when it is sure
+	// (protoJSONDecode applies scan's limits itself).
+	if isProto && t.protoDesc() != nil && t.schema() == nil && protoJSONDecode(data, m.ProtoReflect()) {
+		return nil
 	}
 	if err := scan(data); err != nil {
 		return newError(NameJSON, t, "", err)
@@ -197,18 +196,6 @@ func (*jsonCodec) Unmarshal(data []byte, t *Type, v any) error {
 		}
 		*p = val
 		return nil
-	case *json.RawMessage:
-		if err := validateText(t, data); err != nil {
-			return err
-		}
-		*p = append((*p)[:0], data...)
-		return nil
-	case *[]byte:
-		if err := validateText(t, data); err != nil {
-			return err
-		}
-		*p = append((*p)[:0], data...)
-		return nil
 	}
 
 	if err := validateText(t, data); err != nil {
@@ -222,6 +209,25 @@ func (*jsonCodec) Unmarshal(data []byte, t *Type, v any) error {
 		return newError(NameJSON, t, "", err)
 	}
 	return nil
+}
+
+// CheckJSON reports whether the json codec's Unmarshal accepts data for t,
+// without decoding it into a Go value and without copying it: the check a
+// receiver makes of a JSON body before it accepts the message, as
+// [CheckProto] is for binary protobuf. Its errors are Unmarshal's.
+func CheckJSON(data []byte, t *Type) error {
+	if err := checkUTF8(data); err != nil {
+		return newError(NameJSON, t, "", err)
+	}
+	// A protobuf type without a schema: in one pass when it is sure
+	// (protoJSONValid applies scan's limits itself).
+	if d := t.protoDesc(); d != nil && t.schema() == nil && protoJSONValid(data, d) {
+		return nil
+	}
+	if err := scan(data); err != nil {
+		return newError(NameJSON, t, "", err)
+	}
+	return validateText(t, data)
 }
 
 // validateText checks that text, which has passed checkText, is one JSON

@@ -570,10 +570,11 @@ func (s *jsonScan) str() (v span, escaped, ok bool) {
 	}
 	start := s.i
 	for s.i < len(s.b) {
-		for s.i < len(s.b) && plainByte[s.b[s.i]] {
-			s.i++
+		b, i := s.b, s.i // locals: the loop then keeps them in registers
+		for i < len(b) && plainByte[b[i]] {
+			i++
 		}
-		if s.i == len(s.b) {
+		if s.i = i; i == len(b) {
 			break
 		}
 		c := s.b[s.i]

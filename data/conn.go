@@ -1088,6 +1088,9 @@ func (c *Conn) check(t *manifest.MessageType, data []byte) error {
 		}
 		return nil
 	case codec.NameJSON:
+		if c.codec == codec.JSON() {
+			return codec.CheckJSON(data, &t.Type) // Unmarshal's check without its copy
+		}
 		var raw []byte
 		return c.codec.Unmarshal(data, &t.Type, &raw)
 	}
