@@ -1,9 +1,12 @@
 package codec
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"math"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
@@ -104,8 +107,8 @@ func (s *jsonScan) message(md protoreflect.MessageDescriptor, m protoreflect.Mes
 	if md.ParentFile().Syntax() != protoreflect.Proto3 || md.IsMapEntry() {
 		return false
 	}
-	if md.FullName().Parent() == "google.protobuf" {
-		if !isWrapper(md.Name()) {
+	if wrapper, other := wellKnown(md); wrapper || other {
+		if other {
 			return false
 		}
 		fd := md.Fields().ByNumber(1)
@@ -354,11 +357,11 @@ func (s *jsonScan) scalar(fd protoreflect.FieldDescriptor, decode bool) (protore
 		if !ok {
 			return none, false
 		}
-		url, ok := base64Form(s.b[v.start:v.end])
-		if !ok || !decode {
+		if !decode {
+			_, ok := base64Form(s.b[v.start:v.end])
 			return none, ok
 		}
-		b, ok := base64Decode(s.b[v.start:v.end], url)
+		b, ok := base64Decode(s.b[v.start:v.end])
 		return protoreflect.ValueOfBytes(b), ok
 	case protoreflect.EnumKind:
 		ed := fd.Enum()
@@ -569,6 +572,14 @@ func (s *jsonScan) str() (v span, escaped, ok bool) {
 		return span{}, false, false
 	}
 	start := s.i
+	// Most strings have no escapes and no control characters: find the
+	// closing quote, then check what is before it, both word-wise.
+	if j := bytes.IndexByte(s.b[start:], '"'); j >= 0 {
+		if v := s.b[start : start+j]; bytes.IndexByte(v, '\\') < 0 && !hasControl(v) {
+			s.i = start + j + 1
+			return span{start, start + j}, false, true
+		}
+	}
 	for s.i < len(s.b) {
 		b, i := s.b, s.i // locals: the loop then keeps them in registers
 		for i < len(b) && plainByte[b[i]] {
@@ -611,6 +622,26 @@ func (s *jsonScan) str() (v span, escaped, ok bool) {
 	return span{}, false, false
 }
 
+// hasControl reports whether b has a byte below 0x20, eight bytes at a time.
+func hasControl(b []byte) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for len(b) >= 8 {
+		// A byte below 0x20 is the only one whose high bit the
+		// subtraction sets that has no high bit of its own.
+		x := binary.LittleEndian.Uint64(b)
+		if (x-0x20*ones)&^x&highs != 0 {
+			return true
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return false
+}
+
 // plainByte tells the bytes a JSON string holds as they are: not '"', '\\'
 // or a control character.
 var plainByte = func() (t [256]bool) {
@@ -647,15 +678,20 @@ func enumByName(ed protoreflect.EnumDescriptor, name []byte) (protoreflect.EnumN
 	return 0, false
 }
 
-// isWrapper reports whether name is one of google.protobuf's wrapper types,
-// whose JSON form is the bare value.
-func isWrapper(name protoreflect.Name) bool {
-	switch name {
+// wellKnown tells whether md is one of google.protobuf's wrapper types
+// (whose JSON form is the bare value) or another type of that package (or in
+// one), which protojson maps in ways of their own.
+func wellKnown(md protoreflect.MessageDescriptor) (wrapper, other bool) {
+	name := string(md.FullName())
+	if !strings.HasPrefix(name, "google.protobuf.") {
+		return false, false
+	}
+	switch name[len("google.protobuf."):] {
 	case "BoolValue", "Int32Value", "Int64Value", "UInt32Value", "UInt64Value",
 		"FloatValue", "DoubleValue", "StringValue", "BytesValue":
-		return true
+		return true, false
 	}
-	return false
+	return false, true
 }
 
 // isNullTaker reports whether a JSON null is a value of fd
@@ -723,21 +759,20 @@ var b64Class = func() (t [256]byte) {
 	return t
 }()
 
-// base64Decode decodes s, which base64Form took, as protojson does.
-func base64Decode(s []byte, url bool) ([]byte, bool) {
-	var enc *base64.Encoding
-	switch {
-	case url && len(s)%4 == 0:
-		enc = base64.URLEncoding
-	case url:
-		enc = base64.RawURLEncoding
-	case len(s)%4 == 0:
-		enc = base64.StdEncoding
-	default:
-		enc = base64.RawStdEncoding
+// base64Decode decodes s as protojson does: in the URL alphabet if s has
+// '-' or '_', else the standard one, padded if len(s) is a multiple of 4. It
+// tries the standard alphabet first: a string it refuses that has neither
+// '-' nor '_' the URL alphabet refuses too, so the result is protojson's.
+func base64Decode(s []byte) ([]byte, bool) {
+	std, url := base64.StdEncoding, base64.URLEncoding
+	if len(s)%4 != 0 {
+		std, url = base64.RawStdEncoding, base64.RawURLEncoding
 	}
-	b := make([]byte, enc.DecodedLen(len(s)))
-	n, err := enc.Decode(b, s)
+	b := make([]byte, std.DecodedLen(len(s)))
+	if n, err := std.Decode(b, s); err == nil {
+		return b[:n], true
+	}
+	n, err := url.Decode(b, s)
 	return b[:n], err == nil
 }
 

@@ -44,6 +44,7 @@ func TestProtoJSONValidSure(t *testing.T) {
 	for _, tc := range []struct{ typ, text string }{
 		{"Sample", sampleText},
 		{"Sample", ` { } `},
+		{"Sample", "{\"name\":\"0123456789abcdef\x7f\xc3\xa9 0123456789~\"}"}, // no false control characters
 		{"Sample", `{"name":"tab\tquote\" \u00e9 \\ \/ \n"}`},
 		{"Sample", `{"blob":"-_8"}`},            // URL alphabet, unpadded
 		{"Sample", `{"blob":"AA=="}`},           // padded
@@ -81,43 +82,45 @@ func TestProtoJSONValidNotSure(t *testing.T) {
 		typ, text string
 		valid     bool // protojson accepts it: left to protojson all the same
 	}{
-		{"Sample", `{"name":"a","name":"b"}`, false},  // duplicate field
-		{"Sample", `{"name":"a", "NAME":"b"}`, false}, // unknown field
-		{"Sample", `{"text":"a","where":{}}`, false},  // two members of a oneof
-		{"Sample", `{"counts":{"a":1,"a":2}}`, false}, // duplicate map key
-		{"Sample", `{"blob":"A"}`, false},             // len%4 = 1
-		{"Sample", `{"blob":"A==="}`, false},          // too much padding
-		{"Sample", `{"blob":"AA=A"}`, false},          // padding inside
-		{"Sample", `{"blob":"+-"}`, false},            // mixed alphabets
-		{"Sample", `{"blob":"AA\u003d\u003d"}`, true}, // escaped: not sure
-		{"Sample", `{"f32":3.5e38}`, false},           // float32 overflow
-		{"Sample", `{"f64":"1.5"}`, true},             // a number as a string: not sure
-		{"Sample", `{"fx32":4294967296}`, false},      // uint32 overflow
-		{"Sample", `{"fx32":-1}`, false},              // negative unsigned
-		{"Sample", `{"maybe":1.0}`, true},             // integral fraction: not sure
-		{"Sample", `{"maybe":1e2}`, true},             // exponent: not sure
-		{"Sample", `{"maybe":01}`, false},             // leading zero
-		{"Sample", `{"maybe":-0}`, true},              // -0: not sure
-		{"Sample", `{"kind":"KIND_NONE"}`, false},     // unknown enum name
-		{"Sample", `{"kind":2147483648}`, false},      // enum beyond int32
-		{"Sample", `{"ok":1}`, false},                 // not a bool
-		{"Sample", `{"name":"\ud800"}`, false},        // lone surrogate
-		{"Sample", `{"name":"\ud83d\ude00"}`, true},   // surrogate pair: not sure
-		{"Sample", "{\"name\":\"a\tb\"}", false},      // control character
-		{"Sample", `{"name":"a",}`, false},            // trailing comma
-		{"Sample", `{"values":[1,null]}`, false},      // null element
-		{"Sample", `{"values":[1 2]}`, false},         // missing comma
-		{"Sample", `{} {}`, false},                    // two values
-		{"Sample", `[]`, false},                       // not an object
-		{"Sample", `{"[ext.field]":1}`, false},        // extension syntax
-		{"Sample", `{"na\u006de":"x"}`, true},         // escaped name: not sure
-		{"BytesValue", `null`, false},                 // a wrapper is its value
-		{"BytesValue", `{"value":"AA=="}`, false},     // not the wrapper's form
-		{"Int64Value", `9223372036854775808`, false},  // int64 overflow
-		{"Int64Value", `" 42"`, false},                // spaces in a quoted number
-		{"Struct", `{"a":1}`, true},                   // other well-known types: not sure
-		{"Sample", `{"f64":1e-1001}`, true},           // beyond the codec's exponent limit
-		{"Sample", deepSample, true},                  // beyond MaxJSONDepth
+		{"Sample", `{"name":"a","name":"b"}`, false},                       // duplicate field
+		{"Sample", `{"name":"a", "NAME":"b"}`, false},                      // unknown field
+		{"Sample", `{"text":"a","where":{}}`, false},                       // two members of a oneof
+		{"Sample", `{"counts":{"a":1,"a":2}}`, false},                      // duplicate map key
+		{"Sample", `{"blob":"A"}`, false},                                  // len%4 = 1
+		{"Sample", `{"blob":"A==="}`, false},                               // too much padding
+		{"Sample", `{"blob":"AA=A"}`, false},                               // padding inside
+		{"Sample", `{"blob":"+-"}`, false},                                 // mixed alphabets
+		{"Sample", `{"blob":"AA\u003d\u003d"}`, true},                      // escaped: not sure
+		{"Sample", `{"f32":3.5e38}`, false},                                // float32 overflow
+		{"Sample", `{"f64":"1.5"}`, true},                                  // a number as a string: not sure
+		{"Sample", `{"fx32":4294967296}`, false},                           // uint32 overflow
+		{"Sample", `{"fx32":-1}`, false},                                   // negative unsigned
+		{"Sample", `{"maybe":1.0}`, true},                                  // integral fraction: not sure
+		{"Sample", `{"maybe":1e2}`, true},                                  // exponent: not sure
+		{"Sample", `{"maybe":01}`, false},                                  // leading zero
+		{"Sample", `{"maybe":-0}`, true},                                   // -0: not sure
+		{"Sample", `{"kind":"KIND_NONE"}`, false},                          // unknown enum name
+		{"Sample", `{"kind":2147483648}`, false},                           // enum beyond int32
+		{"Sample", `{"ok":1}`, false},                                      // not a bool
+		{"Sample", `{"name":"\ud800"}`, false},                             // lone surrogate
+		{"Sample", `{"name":"\ud83d\ude00"}`, true},                        // surrogate pair: not sure
+		{"Sample", "{\"name\":\"a\tb\"}", false},                           // control character
+		{"Sample", "{\"name\":\"0123456789abcdef\x1f0123456789\"}", false}, // a control character word-wise
+		{"Sample", "{\"name\":\"01234567\x7f\xc3\xa9\x00\"}", false},       // DEL and é pass, NUL does not
+		{"Sample", `{"name":"a",}`, false},                                 // trailing comma
+		{"Sample", `{"values":[1,null]}`, false},                           // null element
+		{"Sample", `{"values":[1 2]}`, false},                              // missing comma
+		{"Sample", `{} {}`, false},                                         // two values
+		{"Sample", `[]`, false},                                            // not an object
+		{"Sample", `{"[ext.field]":1}`, false},                             // extension syntax
+		{"Sample", `{"na\u006de":"x"}`, true},                              // escaped name: not sure
+		{"BytesValue", `null`, false},                                      // a wrapper is its value
+		{"BytesValue", `{"value":"AA=="}`, false},                          // not the wrapper's form
+		{"Int64Value", `9223372036854775808`, false},                       // int64 overflow
+		{"Int64Value", `" 42"`, false},                                     // spaces in a quoted number
+		{"Struct", `{"a":1}`, true},                                        // other well-known types: not sure
+		{"Sample", `{"f64":1e-1001}`, true},                                // beyond the codec's exponent limit
+		{"Sample", deepSample, true},                                       // beyond MaxJSONDepth
 	} {
 		text := []byte(tc.text)
 		err := protojsonAccepts(text, descs[tc.typ])

@@ -35,8 +35,8 @@ func appendMessageJSON(b []byte, m protoreflect.Message, depth int) ([]byte, boo
 	if md.ParentFile().Syntax() != protoreflect.Proto3 {
 		return b, false
 	}
-	if md.FullName().Parent() == "google.protobuf" {
-		if !isWrapper(md.Name()) {
+	if wrapper, other := wellKnown(md); wrapper || other {
+		if other {
 			return b, false
 		}
 		fd := md.Fields().ByNumber(1)
