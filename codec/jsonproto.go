@@ -727,6 +727,13 @@ func base64Form(s []byte) (url, ok bool) {
 		return false, false
 	}
 	all, some := byte(b64Std|b64URL), byte(0)
+	for len(body) >= 8 {
+		c0, c1, c2, c3 := b64Class[body[0]], b64Class[body[1]], b64Class[body[2]], b64Class[body[3]]
+		c4, c5, c6, c7 := b64Class[body[4]], b64Class[body[5]], b64Class[body[6]], b64Class[body[7]]
+		all &= c0 & c1 & c2 & c3 & c4 & c5 & c6 & c7
+		some |= c0 | c1 | c2 | c3 | c4 | c5 | c6 | c7
+		body = body[8:]
+	}
 	for _, c := range body {
 		all &= b64Class[c]
 		some |= b64Class[c]

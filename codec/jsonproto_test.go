@@ -90,6 +90,8 @@ func TestProtoJSONValidNotSure(t *testing.T) {
 		{"Sample", `{"blob":"A==="}`, false},                               // too much padding
 		{"Sample", `{"blob":"AA=A"}`, false},                               // padding inside
 		{"Sample", `{"blob":"+-"}`, false},                                 // mixed alphabets
+		{"Sample", `{"blob":"AAAAAAAAAAAA*AAA"}`, false},                   // a byte outside both alphabets, word-wise
+		{"Sample", `{"blob":"AAAAAAAA-AAAAAA+"}`, false},                   // mixed alphabets, word-wise
 		{"Sample", `{"blob":"AA\u003d\u003d"}`, true},                      // escaped: not sure
 		{"Sample", `{"f32":3.5e38}`, false},                                // float32 overflow
 		{"Sample", `{"f64":"1.5"}`, true},                                  // a number as a string: not sure
