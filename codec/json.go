@@ -28,9 +28,9 @@ type jsonCodec struct{}
 //     JSON string, not JSON text).
 //
 // Unmarshal stores into:
-//   - a proto.Message (of t.Proto's type when t has one), with protojson;
-//     unknown fields are an error, and after any error the message's
-//     contents are unspecified;
+//   - a proto.Message (of t.Proto's type when t has one), as protojson
+//     decodes it; unknown fields are an error, and after any error the
+//     message's contents are unspecified;
 //   - a *json.RawMessage or *[]byte: a copy of data, unmodified (reusing the
 //     slice's capacity);
 //   - a *any: the value as encoding/json decodes it with UseNumber (objects
@@ -45,9 +45,16 @@ type jsonCodec struct{}
 // numbers' exponents within ±1000 (which bounds the cost of checking numbers
 // against a schema); this is checked before any decoding.
 //
-// The output of Append for a proto.Message is compacted, so it is stable
-// within one build, but protojson's output may change between protobuf
-// versions: compare decoded values, never bytes.
+// The output of Append for a proto.Message is compact, so it is stable
+// within one build, but it may change between versions: compare decoded
+// values, never bytes.
+//
+// For a protobuf type without a schema, the common proto3 shapes (scalars,
+// enums, nested and repeated messages, maps, the wrapper types) are checked,
+// decoded and encoded in one pass over the text, without protojson and
+// without allocating beyond the decoded values; anything else (other
+// well-known types, proto2, escapes in names, numbers in unusual forms, …)
+// goes through protojson, whose verdict and errors are the rule for both.
 func JSON() Codec { return (*jsonCodec)(nil) }
 
 // Name returns "json".
