@@ -64,11 +64,20 @@ func payload(i, n int) []byte {
 // borrowed message is reused. fn's error ends RecvFunc with that error;
 // what comes next waits for Recv.
 func TestRecvFuncLendsInOrder(t *testing.T) {
-	m := blobManifest(t, 8)
+	const window = 8
+	m := blobManifest(t, window)
 	pc := protoCodec(t)
 	srv, cli := data.PipeForTest(t, m, data.Config{Codec: pc}, data.Config{Codec: pc})
 	sizes := []int{10, 1 << 10, 40 << 10, 64 << 10, 200 << 10, 64 << 10, 16}
 	go func() {
+		// A window of fillers first: they may arrive before RecvFunc
+		// starts (and wait in the inbox, not lent); what follows needs
+		// their credit back, so it comes while RecvFunc runs.
+		for range window {
+			if err := srv.Send(context.Background(), "Out", wrapperspb.Bytes([]byte("filler"))); err != nil {
+				return
+			}
+		}
 		for i, n := range sizes {
 			if err := srv.Send(context.Background(), "Out", wrapperspb.Bytes(payload(i, n))); err != nil {
 				return
@@ -78,10 +87,15 @@ func TestRecvFuncLendsInOrder(t *testing.T) {
 	}()
 	stop := errors.New("enough")
 	var (
-		kept []*data.Message
-		got  int
+		kept    []*data.Message
+		got     int
+		fillers int
 	)
 	err := cli.RecvFunc(ctx(t), func(msg *data.Message) error {
+		if fillers < window {
+			fillers++
+			return nil
+		}
 		if !msg.Borrowed() {
 			t.Errorf("message %d is not borrowed", msg.Seq)
 		}
