@@ -177,6 +177,9 @@ func (*jsonCodec) Unmarshal(data []byte, t *Type, v any) error {
 			if err := validateSchema(t, s, val); err != nil {
 				return err
 			}
+			if protoJSONDecode(data, m.ProtoReflect()) {
+				return nil
+			}
 		}
 		err := guard("protojson", func() error {
 			return protojson.UnmarshalOptions{RecursionLimit: MaxProtoDepth}.Unmarshal(data, m)
