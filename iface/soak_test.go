@@ -131,6 +131,9 @@ func TestSoak(t *testing.T) {
 		// so both ends allow two minutes.
 		cfg := iface.DefaultConfig()
 		cfg.HandshakeTimeout = 2 * time.Minute
+		// And yamux's write timeout: at that load a session's writes
+		// waited past the default 10 s ("connection write timeout").
+		cfg.ConnectionWriteTimeout = 2 * time.Minute
 		_, addr := serveConfig(t, tr, cfg, i)
 		baseline, baseGoroutines := heapInUse(), runtime.NumGoroutine()
 
