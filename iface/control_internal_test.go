@@ -207,6 +207,16 @@ func TestStalledWatcherLosesNothingSilently(t *testing.T) {
 				t.Fatal(err)
 			}
 			pbio.Write(st, &sessionpb.OpenStream{Kind: sessionpb.StreamKind_STREAM_KIND_CONTROL})
+			// The handshake's answer first: the server registers the stream
+			// for notifications before it answers, so from here on it hears
+			// every event. (Without this wait, a loaded server could register
+			// it after the first connection opened: 799 of 800 events.)
+			br := bufio.NewReader(st)
+			var res sessionpb.OpenResult
+			st.SetReadDeadline(time.Now().Add(time.Minute))
+			if err := pbio.Read(br, &res, 1<<20); err != nil || res.GetCode() != 0 {
+				t.Fatalf("control handshake: %v %v", err, res.GetReason())
+			}
 
 			cl, err := Dial(ctxT(t), l.Addr().Network()+"://"+l.Addr().String())
 			if err != nil {
@@ -228,12 +238,7 @@ func TestStalledWatcherLosesNothingSilently(t *testing.T) {
 			}
 			// The watcher reads now: every event of the 400 connections
 			// (an open and an end each) is there or counted as lost.
-			br := bufio.NewReader(st)
-			var res sessionpb.OpenResult
-			st.SetReadDeadline(time.Now().Add(10 * time.Second))
-			if err := pbio.Read(br, &res, 1<<20); err != nil || res.GetCode() != 0 {
-				t.Fatalf("control handshake: %v %v", err, res.GetReason())
-			}
+			st.SetReadDeadline(time.Now().Add(time.Minute))
 			seen, lost := 0, uint64(0)
 			for seen+int(lost) < 2*conns {
 				var f controlpb.ControlFrame
