@@ -164,7 +164,9 @@ func ExampleControl_Notifications() {
 	ctl, _ := client.Control(ctx, "demo.greeter", iface.AttachTo(conn))
 	var stats iface.ConnStats // a plain struct: store it, print it, compare it
 	stats, _ = ctl.Stats(ctx)
-	fmt.Println("stats of connection", stats.ConnectionID, "sent", stats.SentMessages)
+	// Ids are never reused, even by a restarted server (ids.go): they
+	// count up from the time they were handed out.
+	fmt.Println("stats of connection", stats.ConnectionID == conn.ID(), "sent", stats.SentMessages)
 	ctl.CloseConn(ctx, "an operator closed it")
 	<-conn.Done()
 	fmt.Println("the connection ended with", iface.CodeOf(conn.Err()))
@@ -172,17 +174,17 @@ func ExampleControl_Notifications() {
 	for n := range watch.Notifications() {
 		switch n := n.(type) {
 		case *control.ConnectionOpened:
-			fmt.Println("opened", n.ConnectionID, "by", n.Client)
+			fmt.Println("opened", n.ConnectionID == conn.ID(), "by", n.Client)
 		case *control.ConnectionClosed:
-			fmt.Println("closed", n.ConnectionID, n.Code, n.Reason)
+			fmt.Println("closed", n.ConnectionID == conn.ID(), n.Code, n.Reason)
 			return
 		}
 	}
 	// Output:
-	// stats of connection 1 sent 0
+	// stats of connection true sent 0
 	// the connection ended with normal_close
-	// opened 1 by example
-	// closed 1 normal_close an operator closed it
+	// opened true by example
+	// closed true normal_close an operator closed it
 }
 
 // ExampleNewClient shows a session over a connection the program already

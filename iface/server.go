@@ -128,7 +128,7 @@ type Server struct {
 	closed    bool
 	changed   chan struct{} // closed and replaced when a connection has finished ending
 
-	nextID atomic.Uint64
+	ids    idSource       // connection ids (ids.go)
 	wg     sync.WaitGroup // every goroutine the server started
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -578,7 +578,7 @@ func (s *Server) openData(sess *yamux.Session, key []byte, p *peer, st *yamux.St
 		s.refuse(st, open, CodeLimitExceeded, fmt.Sprintf("the server holds its maximum of %d connections", s.cfg.MaxConnections))
 		return
 	}
-	id := s.nextID.Add(1)
+	id := s.ids.next()
 	s.mu.Unlock()
 	var msgKey []byte
 	if m.MessageAuth == manifest.MessageAuthHMAC {
