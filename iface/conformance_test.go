@@ -337,6 +337,18 @@ func conformanceHandshakes(t *testing.T) any {
 				Refusals: []*controlpb.CodeCount{{Code: 13, Count: 1}}}}})},
 		{"response failed: the operator scope is needed", map[string]any{"response": map[string]any{"id": 10, "code": 13, "reason": "listing the connections needs the operator scope"}},
 			resp(&controlpb.Response{Id: 10, Code: uint32(codes.AuthFailed), Reason: "listing the connections needs the operator scope"})},
+		{"request monitor a connection (§10.4)", map[string]any{"request": map[string]any{"id": 8, "monitor": map[string]any{"ref": 1, "connection_id": 29600322334721}}},
+			req(&controlpb.Request{Id: 8, Op: &controlpb.Request_Monitor{Monitor: &controlpb.Monitor{Ref: 1, Target: &controlpb.Monitor_ConnectionId{ConnectionId: 29600322334721}}}})},
+		{"request monitor an interface", map[string]any{"request": map[string]any{"id": 9, "monitor": map[string]any{"ref": 2, "interface": "db.kv"}}},
+			req(&controlpb.Request{Id: 9, Op: &controlpb.Request_Monitor{Monitor: &controlpb.Monitor{Ref: 2, Target: &controlpb.Monitor_Interface{Interface: "db.kv"}}}})},
+		{"request monitor the server", map[string]any{"request": map[string]any{"id": 10, "monitor": map[string]any{"ref": 3, "server": true}}},
+			req(&controlpb.Request{Id: 10, Op: &controlpb.Request_Monitor{Monitor: &controlpb.Monitor{Ref: 3, Target: &controlpb.Monitor_Server{Server: true}}}})},
+		{"request demonitor", map[string]any{"request": map[string]any{"id": 11, "demonitor": map[string]any{"ref": 2}}},
+			req(&controlpb.Request{Id: 11, Op: &controlpb.Request_Demonitor{Demonitor: &controlpb.Demonitor{Ref: 2}}})},
+		{"response monitor: already gone (noproc)", map[string]any{"response": map[string]any{"id": 8, "down": map[string]any{"ref": 1, "code": 12, "reason": "connection 29600322334721 is gone, or never existed (noproc)", "noproc": true, "connection_id": 29600322334721}}},
+			resp(&controlpb.Response{Id: 8, Result: &controlpb.Response_Down{Down: &controlpb.MonitorDown{Ref: 1, Code: uint32(codes.NotFound), Reason: "connection 29600322334721 is gone, or never existed (noproc)", Noproc: true, ConnectionId: 29600322334721}}})},
+		{"notification monitor_down", map[string]any{"notification": map[string]any{"monitor_down": map[string]any{"ref": 3, "code": 16, "reason": "the server closed", "server": true}}},
+			note(&controlpb.Notification{Event: &controlpb.Notification_MonitorDown{MonitorDown: &controlpb.MonitorDown{Ref: 3, Code: uint32(codes.Draining), Reason: "the server closed", Server: true}}})},
 		{"notification notifications_lost", map[string]any{"notification": map[string]any{"notifications_lost": map[string]any{"count": 12}}}, note(&controlpb.Notification{Event: &controlpb.Notification_NotificationsLost{NotificationsLost: &controlpb.NotificationsLost{Count: 12}}})},
 	}
 	var os, or, cf []messageVector

@@ -238,3 +238,37 @@ func ExampleMemNetwork() {
 	fmt.Println(client.Addr(), list[0].Name)
 	// Output: mem://greeter demo.greeter
 }
+
+// ExampleClient_Monitor watches another client's connection: the monitor
+// fires once, with the reason the connection ended; a monitor of something
+// already gone answers at once with noproc.
+func ExampleClient_Monitor() {
+	ctx := context.Background()
+	m, _ := manifest.Parse("greeter.yaml", []byte(greeter))
+	srv := iface.NewServer()
+	srv.Register(iface.Interface{Manifest: m})
+	l, _ := iface.Listen(ctx, "tcp://127.0.0.1:0")
+	go srv.Serve(l)
+	defer srv.Close()
+
+	user, _ := iface.Dial(ctx, l.Addr().String())
+	defer user.Close()
+	conn, _ := user.Connect(ctx, "demo.greeter")
+
+	watcher, _ := iface.Dial(ctx, l.Addr().String())
+	defer watcher.Close()
+	mon, _ := watcher.Monitor(ctx, iface.MonitorTarget{ConnectionID: conn.ID()})
+	defer mon.Close()
+
+	conn.Close("finished")
+	<-mon.Done()
+	fmt.Println(mon.Down().Code, mon.Down().Reason)
+
+	late, _ := watcher.Monitor(ctx, iface.MonitorTarget{ConnectionID: conn.ID()})
+	defer late.Close()
+	<-late.Done()
+	fmt.Println(late.Down().Code, "noproc:", late.Down().NoProc)
+	// Output:
+	// normal_close finished
+	// not_found noproc: true
+}

@@ -206,9 +206,11 @@ func (s *Server) Unregister(name string) bool {
 	if !ok {
 		return false
 	}
+	reason := fmt.Sprintf("the server unregistered %s", name)
 	for _, c := range ending {
-		c.End(localClose(CodeUnknownInterface, fmt.Sprintf("the server unregistered %s", name), nil))
+		c.End(localClose(CodeUnknownInterface, reason, nil))
 	}
+	s.hub.Down(control.MonitorTarget{Interface: name}, CodeUnknownInterface, reason)
 	s.hub.Notify(&control.InterfacesChanged{Removed: []string{name}})
 	return true
 }
@@ -689,6 +691,7 @@ func (s *Server) forgetConn(c *Conn) {
 	s.unsubscribe(c)
 	s.logClosed(c)
 	s.notifyConn(c, cc)
+	s.hub.Down(control.MonitorTarget{ConnectionID: c.ID()}, cc.Code, cc.Reason)
 	// Not from zero: c's own goroutines, counted in s.wg, cannot exit
 	// before its end, which is running now.
 	s.wg.Add(1)
@@ -762,8 +765,13 @@ func (s *Server) Close() error {
 	for _, c := range conns {
 		c.Wait() // the CLOSE frames are written before the sessions go
 	}
-	// Control streams write what they have queued (a Draining notice)
-	// before the sessions under them close.
+	// Monitors of the interfaces and of the server are told; control
+	// streams write what they have queued (those downs, a Draining
+	// notice) before the sessions under them close.
+	for _, m := range s.Interfaces() {
+		s.hub.Down(control.MonitorTarget{Interface: m.Name}, CodeDraining, "the server closed")
+	}
+	s.hub.Down(control.MonitorTarget{Server: true}, CodeDraining, "the server closed")
 	s.hub.Close()
 	s.mu.Lock()
 	sessions := make([]*yamux.Session, 0, len(s.sessions))

@@ -141,6 +141,8 @@ type Request struct {
 	//	*Request_OperatorProof
 	//	*Request_Connections
 	//	*Request_ServerStats
+	//	*Request_Monitor
+	//	*Request_Demonitor
 	Op            isRequest_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -307,6 +309,24 @@ func (x *Request) GetServerStats() *GetServerStats {
 	return nil
 }
 
+func (x *Request) GetMonitor() *Monitor {
+	if x != nil {
+		if x, ok := x.Op.(*Request_Monitor); ok {
+			return x.Monitor
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetDemonitor() *Demonitor {
+	if x != nil {
+		if x, ok := x.Op.(*Request_Demonitor); ok {
+			return x.Demonitor
+		}
+	}
+	return nil
+}
+
 type isRequest_Op interface {
 	isRequest_Op()
 }
@@ -365,6 +385,14 @@ type Request_ServerStats struct {
 	ServerStats *GetServerStats `protobuf:"bytes,14,opt,name=server_stats,json=serverStats,proto3,oneof"`
 }
 
+type Request_Monitor struct {
+	Monitor *Monitor `protobuf:"bytes,20,opt,name=monitor,proto3,oneof"`
+}
+
+type Request_Demonitor struct {
+	Demonitor *Demonitor `protobuf:"bytes,21,opt,name=demonitor,proto3,oneof"`
+}
+
 func (*Request_List) isRequest_Op() {}
 
 func (*Request_Manifest) isRequest_Op() {}
@@ -390,6 +418,10 @@ func (*Request_OperatorProof) isRequest_Op() {}
 func (*Request_Connections) isRequest_Op() {}
 
 func (*Request_ServerStats) isRequest_Op() {}
+
+func (*Request_Monitor) isRequest_Op() {}
+
+func (*Request_Demonitor) isRequest_Op() {}
 
 type ListInterfaces struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -834,6 +866,257 @@ func (x *SetFilter) GetStructured() string {
 	return ""
 }
 
+// Monitor asks to be told, once, when a connection, an interface or the
+// whole server goes (spec/PROTOCOL.md §10.4). ref is the client's name for
+// the monitor, unique among this stream's live monitors; the down
+// notification carries it.
+type Monitor struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Ref   uint64                 `protobuf:"varint,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	// Types that are valid to be assigned to Target:
+	//
+	//	*Monitor_ConnectionId
+	//	*Monitor_Interface
+	//	*Monitor_Server
+	Target        isMonitor_Target `protobuf_oneof:"target"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Monitor) Reset() {
+	*x = Monitor{}
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Monitor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Monitor) ProtoMessage() {}
+
+func (x *Monitor) ProtoReflect() protoreflect.Message {
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Monitor.ProtoReflect.Descriptor instead.
+func (*Monitor) Descriptor() ([]byte, []int) {
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Monitor) GetRef() uint64 {
+	if x != nil {
+		return x.Ref
+	}
+	return 0
+}
+
+func (x *Monitor) GetTarget() isMonitor_Target {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+func (x *Monitor) GetConnectionId() uint64 {
+	if x != nil {
+		if x, ok := x.Target.(*Monitor_ConnectionId); ok {
+			return x.ConnectionId
+		}
+	}
+	return 0
+}
+
+func (x *Monitor) GetInterface() string {
+	if x != nil {
+		if x, ok := x.Target.(*Monitor_Interface); ok {
+			return x.Interface
+		}
+	}
+	return ""
+}
+
+func (x *Monitor) GetServer() bool {
+	if x != nil {
+		if x, ok := x.Target.(*Monitor_Server); ok {
+			return x.Server
+		}
+	}
+	return false
+}
+
+type isMonitor_Target interface {
+	isMonitor_Target()
+}
+
+type Monitor_ConnectionId struct {
+	ConnectionId uint64 `protobuf:"varint,2,opt,name=connection_id,json=connectionId,proto3,oneof"`
+}
+
+type Monitor_Interface struct {
+	Interface string `protobuf:"bytes,3,opt,name=interface,proto3,oneof"`
+}
+
+type Monitor_Server struct {
+	Server bool `protobuf:"varint,4,opt,name=server,proto3,oneof"`
+}
+
+func (*Monitor_ConnectionId) isMonitor_Target() {}
+
+func (*Monitor_Interface) isMonitor_Target() {}
+
+func (*Monitor_Server) isMonitor_Target() {}
+
+// Demonitor cancels the monitor ref; no down follows once it is answered.
+type Demonitor struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ref           uint64                 `protobuf:"varint,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Demonitor) Reset() {
+	*x = Demonitor{}
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Demonitor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Demonitor) ProtoMessage() {}
+
+func (x *Demonitor) ProtoReflect() protoreflect.Message {
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Demonitor.ProtoReflect.Descriptor instead.
+func (*Demonitor) Descriptor() ([]byte, []int) {
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Demonitor) GetRef() uint64 {
+	if x != nil {
+		return x.Ref
+	}
+	return 0
+}
+
+// MonitorDown: what a monitor watched went, and why. It answers a Monitor
+// request at once (in Response.down, noproc set) when the target was
+// already gone, and comes as a notification otherwise.
+type MonitorDown struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Ref    uint64                 `protobuf:"varint,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	Code   uint32                 `protobuf:"varint,2,opt,name=code,proto3" json:"code,omitempty"`     // a Code: how it ended
+	Reason string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`  // why, for people
+	Noproc bool                   `protobuf:"varint,4,opt,name=noproc,proto3" json:"noproc,omitempty"` // it was gone (or never existed) when the monitor was asked for
+	// The target, as the Monitor request named it.
+	ConnectionId  uint64 `protobuf:"varint,5,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	Interface     string `protobuf:"bytes,6,opt,name=interface,proto3" json:"interface,omitempty"`
+	Server        bool   `protobuf:"varint,7,opt,name=server,proto3" json:"server,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MonitorDown) Reset() {
+	*x = MonitorDown{}
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MonitorDown) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MonitorDown) ProtoMessage() {}
+
+func (x *MonitorDown) ProtoReflect() protoreflect.Message {
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MonitorDown.ProtoReflect.Descriptor instead.
+func (*MonitorDown) Descriptor() ([]byte, []int) {
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *MonitorDown) GetRef() uint64 {
+	if x != nil {
+		return x.Ref
+	}
+	return 0
+}
+
+func (x *MonitorDown) GetCode() uint32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *MonitorDown) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *MonitorDown) GetNoproc() bool {
+	if x != nil {
+		return x.Noproc
+	}
+	return false
+}
+
+func (x *MonitorDown) GetConnectionId() uint64 {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return 0
+}
+
+func (x *MonitorDown) GetInterface() string {
+	if x != nil {
+		return x.Interface
+	}
+	return ""
+}
+
+func (x *MonitorDown) GetServer() bool {
+	if x != nil {
+		return x.Server
+	}
+	return false
+}
+
 type Response struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Id     uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -849,6 +1132,7 @@ type Response struct {
 	//	*Response_Operator
 	//	*Response_Connections
 	//	*Response_ServerStats
+	//	*Response_Down
 	Result        isResponse_Result `protobuf_oneof:"result"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -856,7 +1140,7 @@ type Response struct {
 
 func (x *Response) Reset() {
 	*x = Response{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[11]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -868,7 +1152,7 @@ func (x *Response) String() string {
 func (*Response) ProtoMessage() {}
 
 func (x *Response) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[11]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -881,7 +1165,7 @@ func (x *Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Response.ProtoReflect.Descriptor instead.
 func (*Response) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{11}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Response) GetId() uint64 {
@@ -984,6 +1268,15 @@ func (x *Response) GetServerStats() *ServerStats {
 	return nil
 }
 
+func (x *Response) GetDown() *MonitorDown {
+	if x != nil {
+		if x, ok := x.Result.(*Response_Down); ok {
+			return x.Down
+		}
+	}
+	return nil
+}
+
 type isResponse_Result interface {
 	isResponse_Result()
 }
@@ -1020,6 +1313,10 @@ type Response_ServerStats struct {
 	ServerStats *ServerStats `protobuf:"bytes,11,opt,name=server_stats,json=serverStats,proto3,oneof"`
 }
 
+type Response_Down struct {
+	Down *MonitorDown `protobuf:"bytes,16,opt,name=down,proto3,oneof"` // monitor: the target was already gone
+}
+
 func (*Response_Interfaces) isResponse_Result() {}
 
 func (*Response_Manifest) isResponse_Result() {}
@@ -1036,6 +1333,8 @@ func (*Response_Connections) isResponse_Result() {}
 
 func (*Response_ServerStats) isResponse_Result() {}
 
+func (*Response_Down) isResponse_Result() {}
+
 type InterfaceInfo struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1049,7 +1348,7 @@ type InterfaceInfo struct {
 
 func (x *InterfaceInfo) Reset() {
 	*x = InterfaceInfo{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[12]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1061,7 +1360,7 @@ func (x *InterfaceInfo) String() string {
 func (*InterfaceInfo) ProtoMessage() {}
 
 func (x *InterfaceInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[12]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1074,7 +1373,7 @@ func (x *InterfaceInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterfaceInfo.ProtoReflect.Descriptor instead.
 func (*InterfaceInfo) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{12}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *InterfaceInfo) GetName() string {
@@ -1121,7 +1420,7 @@ type InterfaceList struct {
 
 func (x *InterfaceList) Reset() {
 	*x = InterfaceList{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[13]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1133,7 +1432,7 @@ func (x *InterfaceList) String() string {
 func (*InterfaceList) ProtoMessage() {}
 
 func (x *InterfaceList) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[13]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1146,7 +1445,7 @@ func (x *InterfaceList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterfaceList.ProtoReflect.Descriptor instead.
 func (*InterfaceList) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{13}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *InterfaceList) GetInterfaces() []*InterfaceInfo {
@@ -1167,7 +1466,7 @@ type ManifestResult struct {
 
 func (x *ManifestResult) Reset() {
 	*x = ManifestResult{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[14]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1179,7 +1478,7 @@ func (x *ManifestResult) String() string {
 func (*ManifestResult) ProtoMessage() {}
 
 func (x *ManifestResult) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[14]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1192,7 +1491,7 @@ func (x *ManifestResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ManifestResult.ProtoReflect.Descriptor instead.
 func (*ManifestResult) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{14}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ManifestResult) GetHash() string {
@@ -1241,7 +1540,7 @@ type ConnStats struct {
 
 func (x *ConnStats) Reset() {
 	*x = ConnStats{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[15]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1253,7 +1552,7 @@ func (x *ConnStats) String() string {
 func (*ConnStats) ProtoMessage() {}
 
 func (x *ConnStats) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[15]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1266,7 +1565,7 @@ func (x *ConnStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnStats.ProtoReflect.Descriptor instead.
 func (*ConnStats) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{15}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ConnStats) GetConnectionId() uint64 {
@@ -1397,7 +1696,7 @@ type OperatorChallenge struct {
 
 func (x *OperatorChallenge) Reset() {
 	*x = OperatorChallenge{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[16]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1409,7 +1708,7 @@ func (x *OperatorChallenge) String() string {
 func (*OperatorChallenge) ProtoMessage() {}
 
 func (x *OperatorChallenge) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[16]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1422,7 +1721,7 @@ func (x *OperatorChallenge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OperatorChallenge.ProtoReflect.Descriptor instead.
 func (*OperatorChallenge) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{16}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{19}
 }
 
 // OperatorProof proves the admin secret: mac is
@@ -1437,7 +1736,7 @@ type OperatorProof struct {
 
 func (x *OperatorProof) Reset() {
 	*x = OperatorProof{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[17]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1449,7 +1748,7 @@ func (x *OperatorProof) String() string {
 func (*OperatorProof) ProtoMessage() {}
 
 func (x *OperatorProof) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[17]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1462,7 +1761,7 @@ func (x *OperatorProof) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OperatorProof.ProtoReflect.Descriptor instead.
 func (*OperatorProof) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{17}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *OperatorProof) GetClientNonce() []byte {
@@ -1490,7 +1789,7 @@ type ListConnections struct {
 
 func (x *ListConnections) Reset() {
 	*x = ListConnections{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[18]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1502,7 +1801,7 @@ func (x *ListConnections) String() string {
 func (*ListConnections) ProtoMessage() {}
 
 func (x *ListConnections) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[18]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1515,7 +1814,7 @@ func (x *ListConnections) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnections.ProtoReflect.Descriptor instead.
 func (*ListConnections) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{18}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListConnections) GetInterface() string {
@@ -1534,7 +1833,7 @@ type ConnectionList struct {
 
 func (x *ConnectionList) Reset() {
 	*x = ConnectionList{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[19]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1546,7 +1845,7 @@ func (x *ConnectionList) String() string {
 func (*ConnectionList) ProtoMessage() {}
 
 func (x *ConnectionList) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[19]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1559,7 +1858,7 @@ func (x *ConnectionList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectionList.ProtoReflect.Descriptor instead.
 func (*ConnectionList) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{19}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ConnectionList) GetConnections() []*ConnectionInfo {
@@ -1587,7 +1886,7 @@ type ConnectionInfo struct {
 
 func (x *ConnectionInfo) Reset() {
 	*x = ConnectionInfo{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[20]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1599,7 +1898,7 @@ func (x *ConnectionInfo) String() string {
 func (*ConnectionInfo) ProtoMessage() {}
 
 func (x *ConnectionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[20]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1612,7 +1911,7 @@ func (x *ConnectionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectionInfo.ProtoReflect.Descriptor instead.
 func (*ConnectionInfo) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{20}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ConnectionInfo) GetConnectionId() uint64 {
@@ -1689,7 +1988,7 @@ type PeerCredentials struct {
 
 func (x *PeerCredentials) Reset() {
 	*x = PeerCredentials{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[21]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1701,7 +2000,7 @@ func (x *PeerCredentials) String() string {
 func (*PeerCredentials) ProtoMessage() {}
 
 func (x *PeerCredentials) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[21]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1714,7 +2013,7 @@ func (x *PeerCredentials) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerCredentials.ProtoReflect.Descriptor instead.
 func (*PeerCredentials) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{21}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PeerCredentials) GetUid() uint32 {
@@ -1749,7 +2048,7 @@ type GetServerStats struct {
 
 func (x *GetServerStats) Reset() {
 	*x = GetServerStats{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[22]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1761,7 +2060,7 @@ func (x *GetServerStats) String() string {
 func (*GetServerStats) ProtoMessage() {}
 
 func (x *GetServerStats) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[22]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1774,7 +2073,7 @@ func (x *GetServerStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServerStats.ProtoReflect.Descriptor instead.
 func (*GetServerStats) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{22}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetServerStats) GetInterface() string {
@@ -1794,7 +2093,7 @@ type ServerStats struct {
 
 func (x *ServerStats) Reset() {
 	*x = ServerStats{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[23]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1806,7 +2105,7 @@ func (x *ServerStats) String() string {
 func (*ServerStats) ProtoMessage() {}
 
 func (x *ServerStats) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[23]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1819,7 +2118,7 @@ func (x *ServerStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerStats.ProtoReflect.Descriptor instead.
 func (*ServerStats) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{23}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ServerStats) GetInterfaces() []*InterfaceStats {
@@ -1850,7 +2149,7 @@ type InterfaceStats struct {
 
 func (x *InterfaceStats) Reset() {
 	*x = InterfaceStats{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[24]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1862,7 +2161,7 @@ func (x *InterfaceStats) String() string {
 func (*InterfaceStats) ProtoMessage() {}
 
 func (x *InterfaceStats) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[24]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1875,7 +2174,7 @@ func (x *InterfaceStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterfaceStats.ProtoReflect.Descriptor instead.
 func (*InterfaceStats) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{24}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *InterfaceStats) GetInterface() string {
@@ -1937,7 +2236,7 @@ type TypeStats struct {
 
 func (x *TypeStats) Reset() {
 	*x = TypeStats{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[25]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1949,7 +2248,7 @@ func (x *TypeStats) String() string {
 func (*TypeStats) ProtoMessage() {}
 
 func (x *TypeStats) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[25]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1962,7 +2261,7 @@ func (x *TypeStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypeStats.ProtoReflect.Descriptor instead.
 func (*TypeStats) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{25}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *TypeStats) GetType() string {
@@ -2017,7 +2316,7 @@ type CodeCount struct {
 
 func (x *CodeCount) Reset() {
 	*x = CodeCount{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[26]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2029,7 +2328,7 @@ func (x *CodeCount) String() string {
 func (*CodeCount) ProtoMessage() {}
 
 func (x *CodeCount) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[26]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2042,7 +2341,7 @@ func (x *CodeCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CodeCount.ProtoReflect.Descriptor instead.
 func (*CodeCount) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{26}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CodeCount) GetCode() uint32 {
@@ -2069,6 +2368,7 @@ type Notification struct {
 	//	*Notification_ConnectionClosed
 	//	*Notification_ConnectionOpened
 	//	*Notification_NotificationsLost
+	//	*Notification_MonitorDown
 	Event         isNotification_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2076,7 +2376,7 @@ type Notification struct {
 
 func (x *Notification) Reset() {
 	*x = Notification{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[27]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2088,7 +2388,7 @@ func (x *Notification) String() string {
 func (*Notification) ProtoMessage() {}
 
 func (x *Notification) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[27]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2101,7 +2401,7 @@ func (x *Notification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Notification.ProtoReflect.Descriptor instead.
 func (*Notification) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{27}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Notification) GetEvent() isNotification_Event {
@@ -2165,6 +2465,15 @@ func (x *Notification) GetNotificationsLost() *NotificationsLost {
 	return nil
 }
 
+func (x *Notification) GetMonitorDown() *MonitorDown {
+	if x != nil {
+		if x, ok := x.Event.(*Notification_MonitorDown); ok {
+			return x.MonitorDown
+		}
+	}
+	return nil
+}
+
 type isNotification_Event interface {
 	isNotification_Event()
 }
@@ -2193,6 +2502,10 @@ type Notification_NotificationsLost struct {
 	NotificationsLost *NotificationsLost `protobuf:"bytes,6,opt,name=notifications_lost,json=notificationsLost,proto3,oneof"`
 }
 
+type Notification_MonitorDown struct {
+	MonitorDown *MonitorDown `protobuf:"bytes,10,opt,name=monitor_down,json=monitorDown,proto3,oneof"` // to the monitoring stream only
+}
+
 func (*Notification_Draining) isNotification_Event() {}
 
 func (*Notification_InterfacesChanged) isNotification_Event() {}
@@ -2205,6 +2518,8 @@ func (*Notification_ConnectionOpened) isNotification_Event() {}
 
 func (*Notification_NotificationsLost) isNotification_Event() {}
 
+func (*Notification_MonitorDown) isNotification_Event() {}
+
 type Draining struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	DeadlineUnixMs int64                  `protobuf:"varint,1,opt,name=deadline_unix_ms,json=deadlineUnixMs,proto3" json:"deadline_unix_ms,omitempty"` // when the server will close what remains
@@ -2214,7 +2529,7 @@ type Draining struct {
 
 func (x *Draining) Reset() {
 	*x = Draining{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[28]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2226,7 +2541,7 @@ func (x *Draining) String() string {
 func (*Draining) ProtoMessage() {}
 
 func (x *Draining) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[28]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2239,7 +2554,7 @@ func (x *Draining) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Draining.ProtoReflect.Descriptor instead.
 func (*Draining) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{28}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Draining) GetDeadlineUnixMs() int64 {
@@ -2259,7 +2574,7 @@ type InterfacesChanged struct {
 
 func (x *InterfacesChanged) Reset() {
 	*x = InterfacesChanged{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[29]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2271,7 +2586,7 @@ func (x *InterfacesChanged) String() string {
 func (*InterfacesChanged) ProtoMessage() {}
 
 func (x *InterfacesChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[29]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2284,7 +2599,7 @@ func (x *InterfacesChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterfacesChanged.ProtoReflect.Descriptor instead.
 func (*InterfacesChanged) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{29}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *InterfacesChanged) GetAdded() []string {
@@ -2311,7 +2626,7 @@ type ManifestChanged struct {
 
 func (x *ManifestChanged) Reset() {
 	*x = ManifestChanged{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[30]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2323,7 +2638,7 @@ func (x *ManifestChanged) String() string {
 func (*ManifestChanged) ProtoMessage() {}
 
 func (x *ManifestChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[30]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2336,7 +2651,7 @@ func (x *ManifestChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ManifestChanged.ProtoReflect.Descriptor instead.
 func (*ManifestChanged) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{30}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ManifestChanged) GetInterface() string {
@@ -2365,7 +2680,7 @@ type ConnectionClosed struct {
 
 func (x *ConnectionClosed) Reset() {
 	*x = ConnectionClosed{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[31]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2377,7 +2692,7 @@ func (x *ConnectionClosed) String() string {
 func (*ConnectionClosed) ProtoMessage() {}
 
 func (x *ConnectionClosed) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[31]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2390,7 +2705,7 @@ func (x *ConnectionClosed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectionClosed.ProtoReflect.Descriptor instead.
 func (*ConnectionClosed) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{31}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ConnectionClosed) GetConnectionId() uint64 {
@@ -2435,7 +2750,7 @@ type ConnectionOpened struct {
 
 func (x *ConnectionOpened) Reset() {
 	*x = ConnectionOpened{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[32]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2447,7 +2762,7 @@ func (x *ConnectionOpened) String() string {
 func (*ConnectionOpened) ProtoMessage() {}
 
 func (x *ConnectionOpened) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[32]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2460,7 +2775,7 @@ func (x *ConnectionOpened) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectionOpened.ProtoReflect.Descriptor instead.
 func (*ConnectionOpened) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{32}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ConnectionOpened) GetConnectionId() uint64 {
@@ -2505,7 +2820,7 @@ type NotificationsLost struct {
 
 func (x *NotificationsLost) Reset() {
 	*x = NotificationsLost{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[33]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2517,7 +2832,7 @@ func (x *NotificationsLost) String() string {
 func (*NotificationsLost) ProtoMessage() {}
 
 func (x *NotificationsLost) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[33]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2530,7 +2845,7 @@ func (x *NotificationsLost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationsLost.ProtoReflect.Descriptor instead.
 func (*NotificationsLost) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{33}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *NotificationsLost) GetCount() uint64 {
@@ -2549,7 +2864,7 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\arequest\x18\x01 \x01(\v2\x19.ifkit.control.v1.RequestH\x00R\arequest\x128\n" +
 	"\bresponse\x18\x02 \x01(\v2\x1a.ifkit.control.v1.ResponseH\x00R\bresponse\x12D\n" +
 	"\fnotification\x18\x03 \x01(\v2\x1e.ifkit.control.v1.NotificationH\x00R\fnotificationB\a\n" +
-	"\x05frame\"\x9f\x06\n" +
+	"\x05frame\"\x93\a\n" +
 	"\aRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x126\n" +
 	"\x04list\x18\x02 \x01(\v2 .ifkit.control.v1.ListInterfacesH\x00R\x04list\x12;\n" +
@@ -2565,7 +2880,9 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\x12operator_challenge\x18\v \x01(\v2#.ifkit.control.v1.OperatorChallengeH\x00R\x11operatorChallenge\x12H\n" +
 	"\x0eoperator_proof\x18\f \x01(\v2\x1f.ifkit.control.v1.OperatorProofH\x00R\roperatorProof\x12E\n" +
 	"\vconnections\x18\r \x01(\v2!.ifkit.control.v1.ListConnectionsH\x00R\vconnections\x12E\n" +
-	"\fserver_stats\x18\x0e \x01(\v2 .ifkit.control.v1.GetServerStatsH\x00R\vserverStatsB\x04\n" +
+	"\fserver_stats\x18\x0e \x01(\v2 .ifkit.control.v1.GetServerStatsH\x00R\vserverStats\x125\n" +
+	"\amonitor\x18\x14 \x01(\v2\x19.ifkit.control.v1.MonitorH\x00R\amonitor\x12;\n" +
+	"\tdemonitor\x18\x15 \x01(\v2\x1b.ifkit.control.v1.DemonitorH\x00R\tdemonitorB\x04\n" +
 	"\x02op\"\x10\n" +
 	"\x0eListInterfaces\"J\n" +
 	"\vGetManifest\x12\x1c\n" +
@@ -2592,7 +2909,23 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\x03cel\x18\x03 \x01(\tR\x03cel\x12\x1e\n" +
 	"\n" +
 	"structured\x18\x04 \x01(\tR\n" +
-	"structured\"\xe6\x03\n" +
+	"structured\"\x86\x01\n" +
+	"\aMonitor\x12\x10\n" +
+	"\x03ref\x18\x01 \x01(\x04R\x03ref\x12%\n" +
+	"\rconnection_id\x18\x02 \x01(\x04H\x00R\fconnectionId\x12\x1e\n" +
+	"\tinterface\x18\x03 \x01(\tH\x00R\tinterface\x12\x18\n" +
+	"\x06server\x18\x04 \x01(\bH\x00R\x06serverB\b\n" +
+	"\x06target\"\x1d\n" +
+	"\tDemonitor\x12\x10\n" +
+	"\x03ref\x18\x01 \x01(\x04R\x03ref\"\xbe\x01\n" +
+	"\vMonitorDown\x12\x10\n" +
+	"\x03ref\x18\x01 \x01(\x04R\x03ref\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\rR\x04code\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x16\n" +
+	"\x06noproc\x18\x04 \x01(\bR\x06noproc\x12#\n" +
+	"\rconnection_id\x18\x05 \x01(\x04R\fconnectionId\x12\x1c\n" +
+	"\tinterface\x18\x06 \x01(\tR\tinterface\x12\x16\n" +
+	"\x06server\x18\a \x01(\bR\x06server\"\x9b\x04\n" +
 	"\bResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\rR\x04code\x12\x16\n" +
@@ -2607,7 +2940,8 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\boperator\x18\t \x01(\fH\x00R\boperator\x12D\n" +
 	"\vconnections\x18\n" +
 	" \x01(\v2 .ifkit.control.v1.ConnectionListH\x00R\vconnections\x12B\n" +
-	"\fserver_stats\x18\v \x01(\v2\x1d.ifkit.control.v1.ServerStatsH\x00R\vserverStatsB\b\n" +
+	"\fserver_stats\x18\v \x01(\v2\x1d.ifkit.control.v1.ServerStatsH\x00R\vserverStats\x123\n" +
+	"\x04down\x18\x10 \x01(\v2\x1d.ifkit.control.v1.MonitorDownH\x00R\x04downB\b\n" +
 	"\x06result\"\x96\x01\n" +
 	"\rInterfaceInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
@@ -2689,14 +3023,16 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\alatency\x18\x06 \x03(\x04R\alatency\"5\n" +
 	"\tCodeCount\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\rR\x04code\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x04R\x05count\"\xf3\x03\n" +
+	"\x05count\x18\x02 \x01(\x04R\x05count\"\xb7\x04\n" +
 	"\fNotification\x128\n" +
 	"\bdraining\x18\x01 \x01(\v2\x1a.ifkit.control.v1.DrainingH\x00R\bdraining\x12T\n" +
 	"\x12interfaces_changed\x18\x02 \x01(\v2#.ifkit.control.v1.InterfacesChangedH\x00R\x11interfacesChanged\x12N\n" +
 	"\x10manifest_changed\x18\x03 \x01(\v2!.ifkit.control.v1.ManifestChangedH\x00R\x0fmanifestChanged\x12Q\n" +
 	"\x11connection_closed\x18\x04 \x01(\v2\".ifkit.control.v1.ConnectionClosedH\x00R\x10connectionClosed\x12Q\n" +
 	"\x11connection_opened\x18\x05 \x01(\v2\".ifkit.control.v1.ConnectionOpenedH\x00R\x10connectionOpened\x12T\n" +
-	"\x12notifications_lost\x18\x06 \x01(\v2#.ifkit.control.v1.NotificationsLostH\x00R\x11notificationsLostB\a\n" +
+	"\x12notifications_lost\x18\x06 \x01(\v2#.ifkit.control.v1.NotificationsLostH\x00R\x11notificationsLost\x12B\n" +
+	"\fmonitor_down\x18\n" +
+	" \x01(\v2\x1d.ifkit.control.v1.MonitorDownH\x00R\vmonitorDownB\a\n" +
 	"\x05event\"4\n" +
 	"\bDraining\x12(\n" +
 	"\x10deadline_unix_ms\x18\x01 \x01(\x03R\x0edeadlineUnixMs\"C\n" +
@@ -2731,7 +3067,7 @@ func file_ifkit_control_v1_control_proto_rawDescGZIP() []byte {
 	return file_ifkit_control_v1_control_proto_rawDescData
 }
 
-var file_ifkit_control_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_ifkit_control_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_ifkit_control_v1_control_proto_goTypes = []any{
 	(*ControlFrame)(nil),      // 0: ifkit.control.v1.ControlFrame
 	(*Request)(nil),           // 1: ifkit.control.v1.Request
@@ -2744,34 +3080,37 @@ var file_ifkit_control_v1_control_proto_goTypes = []any{
 	(*Reset)(nil),             // 8: ifkit.control.v1.Reset
 	(*Close)(nil),             // 9: ifkit.control.v1.Close
 	(*SetFilter)(nil),         // 10: ifkit.control.v1.SetFilter
-	(*Response)(nil),          // 11: ifkit.control.v1.Response
-	(*InterfaceInfo)(nil),     // 12: ifkit.control.v1.InterfaceInfo
-	(*InterfaceList)(nil),     // 13: ifkit.control.v1.InterfaceList
-	(*ManifestResult)(nil),    // 14: ifkit.control.v1.ManifestResult
-	(*ConnStats)(nil),         // 15: ifkit.control.v1.ConnStats
-	(*OperatorChallenge)(nil), // 16: ifkit.control.v1.OperatorChallenge
-	(*OperatorProof)(nil),     // 17: ifkit.control.v1.OperatorProof
-	(*ListConnections)(nil),   // 18: ifkit.control.v1.ListConnections
-	(*ConnectionList)(nil),    // 19: ifkit.control.v1.ConnectionList
-	(*ConnectionInfo)(nil),    // 20: ifkit.control.v1.ConnectionInfo
-	(*PeerCredentials)(nil),   // 21: ifkit.control.v1.PeerCredentials
-	(*GetServerStats)(nil),    // 22: ifkit.control.v1.GetServerStats
-	(*ServerStats)(nil),       // 23: ifkit.control.v1.ServerStats
-	(*InterfaceStats)(nil),    // 24: ifkit.control.v1.InterfaceStats
-	(*TypeStats)(nil),         // 25: ifkit.control.v1.TypeStats
-	(*CodeCount)(nil),         // 26: ifkit.control.v1.CodeCount
-	(*Notification)(nil),      // 27: ifkit.control.v1.Notification
-	(*Draining)(nil),          // 28: ifkit.control.v1.Draining
-	(*InterfacesChanged)(nil), // 29: ifkit.control.v1.InterfacesChanged
-	(*ManifestChanged)(nil),   // 30: ifkit.control.v1.ManifestChanged
-	(*ConnectionClosed)(nil),  // 31: ifkit.control.v1.ConnectionClosed
-	(*ConnectionOpened)(nil),  // 32: ifkit.control.v1.ConnectionOpened
-	(*NotificationsLost)(nil), // 33: ifkit.control.v1.NotificationsLost
+	(*Monitor)(nil),           // 11: ifkit.control.v1.Monitor
+	(*Demonitor)(nil),         // 12: ifkit.control.v1.Demonitor
+	(*MonitorDown)(nil),       // 13: ifkit.control.v1.MonitorDown
+	(*Response)(nil),          // 14: ifkit.control.v1.Response
+	(*InterfaceInfo)(nil),     // 15: ifkit.control.v1.InterfaceInfo
+	(*InterfaceList)(nil),     // 16: ifkit.control.v1.InterfaceList
+	(*ManifestResult)(nil),    // 17: ifkit.control.v1.ManifestResult
+	(*ConnStats)(nil),         // 18: ifkit.control.v1.ConnStats
+	(*OperatorChallenge)(nil), // 19: ifkit.control.v1.OperatorChallenge
+	(*OperatorProof)(nil),     // 20: ifkit.control.v1.OperatorProof
+	(*ListConnections)(nil),   // 21: ifkit.control.v1.ListConnections
+	(*ConnectionList)(nil),    // 22: ifkit.control.v1.ConnectionList
+	(*ConnectionInfo)(nil),    // 23: ifkit.control.v1.ConnectionInfo
+	(*PeerCredentials)(nil),   // 24: ifkit.control.v1.PeerCredentials
+	(*GetServerStats)(nil),    // 25: ifkit.control.v1.GetServerStats
+	(*ServerStats)(nil),       // 26: ifkit.control.v1.ServerStats
+	(*InterfaceStats)(nil),    // 27: ifkit.control.v1.InterfaceStats
+	(*TypeStats)(nil),         // 28: ifkit.control.v1.TypeStats
+	(*CodeCount)(nil),         // 29: ifkit.control.v1.CodeCount
+	(*Notification)(nil),      // 30: ifkit.control.v1.Notification
+	(*Draining)(nil),          // 31: ifkit.control.v1.Draining
+	(*InterfacesChanged)(nil), // 32: ifkit.control.v1.InterfacesChanged
+	(*ManifestChanged)(nil),   // 33: ifkit.control.v1.ManifestChanged
+	(*ConnectionClosed)(nil),  // 34: ifkit.control.v1.ConnectionClosed
+	(*ConnectionOpened)(nil),  // 35: ifkit.control.v1.ConnectionOpened
+	(*NotificationsLost)(nil), // 36: ifkit.control.v1.NotificationsLost
 }
 var file_ifkit_control_v1_control_proto_depIdxs = []int32{
 	1,  // 0: ifkit.control.v1.ControlFrame.request:type_name -> ifkit.control.v1.Request
-	11, // 1: ifkit.control.v1.ControlFrame.response:type_name -> ifkit.control.v1.Response
-	27, // 2: ifkit.control.v1.ControlFrame.notification:type_name -> ifkit.control.v1.Notification
+	14, // 1: ifkit.control.v1.ControlFrame.response:type_name -> ifkit.control.v1.Response
+	30, // 2: ifkit.control.v1.ControlFrame.notification:type_name -> ifkit.control.v1.Notification
 	2,  // 3: ifkit.control.v1.Request.list:type_name -> ifkit.control.v1.ListInterfaces
 	3,  // 4: ifkit.control.v1.Request.manifest:type_name -> ifkit.control.v1.GetManifest
 	4,  // 5: ifkit.control.v1.Request.ping:type_name -> ifkit.control.v1.Ping
@@ -2781,35 +3120,39 @@ var file_ifkit_control_v1_control_proto_depIdxs = []int32{
 	8,  // 9: ifkit.control.v1.Request.reset:type_name -> ifkit.control.v1.Reset
 	9,  // 10: ifkit.control.v1.Request.close:type_name -> ifkit.control.v1.Close
 	10, // 11: ifkit.control.v1.Request.filter:type_name -> ifkit.control.v1.SetFilter
-	16, // 12: ifkit.control.v1.Request.operator_challenge:type_name -> ifkit.control.v1.OperatorChallenge
-	17, // 13: ifkit.control.v1.Request.operator_proof:type_name -> ifkit.control.v1.OperatorProof
-	18, // 14: ifkit.control.v1.Request.connections:type_name -> ifkit.control.v1.ListConnections
-	22, // 15: ifkit.control.v1.Request.server_stats:type_name -> ifkit.control.v1.GetServerStats
-	13, // 16: ifkit.control.v1.Response.interfaces:type_name -> ifkit.control.v1.InterfaceList
-	14, // 17: ifkit.control.v1.Response.manifest:type_name -> ifkit.control.v1.ManifestResult
-	15, // 18: ifkit.control.v1.Response.stats:type_name -> ifkit.control.v1.ConnStats
-	19, // 19: ifkit.control.v1.Response.connections:type_name -> ifkit.control.v1.ConnectionList
-	23, // 20: ifkit.control.v1.Response.server_stats:type_name -> ifkit.control.v1.ServerStats
-	12, // 21: ifkit.control.v1.InterfaceList.interfaces:type_name -> ifkit.control.v1.InterfaceInfo
-	20, // 22: ifkit.control.v1.ConnectionList.connections:type_name -> ifkit.control.v1.ConnectionInfo
-	21, // 23: ifkit.control.v1.ConnectionInfo.peer:type_name -> ifkit.control.v1.PeerCredentials
-	15, // 24: ifkit.control.v1.ConnectionInfo.stats:type_name -> ifkit.control.v1.ConnStats
-	24, // 25: ifkit.control.v1.ServerStats.interfaces:type_name -> ifkit.control.v1.InterfaceStats
-	26, // 26: ifkit.control.v1.ServerStats.refusals:type_name -> ifkit.control.v1.CodeCount
-	15, // 27: ifkit.control.v1.InterfaceStats.totals:type_name -> ifkit.control.v1.ConnStats
-	26, // 28: ifkit.control.v1.InterfaceStats.ended:type_name -> ifkit.control.v1.CodeCount
-	25, // 29: ifkit.control.v1.InterfaceStats.types:type_name -> ifkit.control.v1.TypeStats
-	28, // 30: ifkit.control.v1.Notification.draining:type_name -> ifkit.control.v1.Draining
-	29, // 31: ifkit.control.v1.Notification.interfaces_changed:type_name -> ifkit.control.v1.InterfacesChanged
-	30, // 32: ifkit.control.v1.Notification.manifest_changed:type_name -> ifkit.control.v1.ManifestChanged
-	31, // 33: ifkit.control.v1.Notification.connection_closed:type_name -> ifkit.control.v1.ConnectionClosed
-	32, // 34: ifkit.control.v1.Notification.connection_opened:type_name -> ifkit.control.v1.ConnectionOpened
-	33, // 35: ifkit.control.v1.Notification.notifications_lost:type_name -> ifkit.control.v1.NotificationsLost
-	36, // [36:36] is the sub-list for method output_type
-	36, // [36:36] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	19, // 12: ifkit.control.v1.Request.operator_challenge:type_name -> ifkit.control.v1.OperatorChallenge
+	20, // 13: ifkit.control.v1.Request.operator_proof:type_name -> ifkit.control.v1.OperatorProof
+	21, // 14: ifkit.control.v1.Request.connections:type_name -> ifkit.control.v1.ListConnections
+	25, // 15: ifkit.control.v1.Request.server_stats:type_name -> ifkit.control.v1.GetServerStats
+	11, // 16: ifkit.control.v1.Request.monitor:type_name -> ifkit.control.v1.Monitor
+	12, // 17: ifkit.control.v1.Request.demonitor:type_name -> ifkit.control.v1.Demonitor
+	16, // 18: ifkit.control.v1.Response.interfaces:type_name -> ifkit.control.v1.InterfaceList
+	17, // 19: ifkit.control.v1.Response.manifest:type_name -> ifkit.control.v1.ManifestResult
+	18, // 20: ifkit.control.v1.Response.stats:type_name -> ifkit.control.v1.ConnStats
+	22, // 21: ifkit.control.v1.Response.connections:type_name -> ifkit.control.v1.ConnectionList
+	26, // 22: ifkit.control.v1.Response.server_stats:type_name -> ifkit.control.v1.ServerStats
+	13, // 23: ifkit.control.v1.Response.down:type_name -> ifkit.control.v1.MonitorDown
+	15, // 24: ifkit.control.v1.InterfaceList.interfaces:type_name -> ifkit.control.v1.InterfaceInfo
+	23, // 25: ifkit.control.v1.ConnectionList.connections:type_name -> ifkit.control.v1.ConnectionInfo
+	24, // 26: ifkit.control.v1.ConnectionInfo.peer:type_name -> ifkit.control.v1.PeerCredentials
+	18, // 27: ifkit.control.v1.ConnectionInfo.stats:type_name -> ifkit.control.v1.ConnStats
+	27, // 28: ifkit.control.v1.ServerStats.interfaces:type_name -> ifkit.control.v1.InterfaceStats
+	29, // 29: ifkit.control.v1.ServerStats.refusals:type_name -> ifkit.control.v1.CodeCount
+	18, // 30: ifkit.control.v1.InterfaceStats.totals:type_name -> ifkit.control.v1.ConnStats
+	29, // 31: ifkit.control.v1.InterfaceStats.ended:type_name -> ifkit.control.v1.CodeCount
+	28, // 32: ifkit.control.v1.InterfaceStats.types:type_name -> ifkit.control.v1.TypeStats
+	31, // 33: ifkit.control.v1.Notification.draining:type_name -> ifkit.control.v1.Draining
+	32, // 34: ifkit.control.v1.Notification.interfaces_changed:type_name -> ifkit.control.v1.InterfacesChanged
+	33, // 35: ifkit.control.v1.Notification.manifest_changed:type_name -> ifkit.control.v1.ManifestChanged
+	34, // 36: ifkit.control.v1.Notification.connection_closed:type_name -> ifkit.control.v1.ConnectionClosed
+	35, // 37: ifkit.control.v1.Notification.connection_opened:type_name -> ifkit.control.v1.ConnectionOpened
+	36, // 38: ifkit.control.v1.Notification.notifications_lost:type_name -> ifkit.control.v1.NotificationsLost
+	13, // 39: ifkit.control.v1.Notification.monitor_down:type_name -> ifkit.control.v1.MonitorDown
+	40, // [40:40] is the sub-list for method output_type
+	40, // [40:40] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_ifkit_control_v1_control_proto_init() }
@@ -2836,8 +3179,15 @@ func file_ifkit_control_v1_control_proto_init() {
 		(*Request_OperatorProof)(nil),
 		(*Request_Connections)(nil),
 		(*Request_ServerStats)(nil),
+		(*Request_Monitor)(nil),
+		(*Request_Demonitor)(nil),
 	}
 	file_ifkit_control_v1_control_proto_msgTypes[11].OneofWrappers = []any{
+		(*Monitor_ConnectionId)(nil),
+		(*Monitor_Interface)(nil),
+		(*Monitor_Server)(nil),
+	}
+	file_ifkit_control_v1_control_proto_msgTypes[14].OneofWrappers = []any{
 		(*Response_Interfaces)(nil),
 		(*Response_Manifest)(nil),
 		(*Response_Pong)(nil),
@@ -2846,14 +3196,16 @@ func file_ifkit_control_v1_control_proto_init() {
 		(*Response_Operator)(nil),
 		(*Response_Connections)(nil),
 		(*Response_ServerStats)(nil),
+		(*Response_Down)(nil),
 	}
-	file_ifkit_control_v1_control_proto_msgTypes[27].OneofWrappers = []any{
+	file_ifkit_control_v1_control_proto_msgTypes[30].OneofWrappers = []any{
 		(*Notification_Draining)(nil),
 		(*Notification_InterfacesChanged)(nil),
 		(*Notification_ManifestChanged)(nil),
 		(*Notification_ConnectionClosed)(nil),
 		(*Notification_ConnectionOpened)(nil),
 		(*Notification_NotificationsLost)(nil),
+		(*Notification_MonitorDown)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2861,7 +3213,7 @@ func file_ifkit_control_v1_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ifkit_control_v1_control_proto_rawDesc), len(file_ifkit_control_v1_control_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   34,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
