@@ -291,6 +291,7 @@ type connectOptions struct {
 	credits   int
 	onRefused func(*Conn, *RemoteError)
 	filter    Filter
+	params    any
 }
 
 type connectOption func(*connectOptions)
@@ -356,7 +357,11 @@ func (c *Client) Connect(ctx context.Context, iface string, opts ...ConnectOptio
 	if len(codecs) == 0 {
 		codecs = c.codecs.Names()
 	}
-	req := &sessionpb.OpenStream{Interface: iface, Kind: sessionpb.StreamKind_STREAM_KIND_DATA, Codecs: codecs, Filter: filterPB(o.filter)}
+	params, err := paramsJSON(o.params)
+	if err != nil {
+		return nil, err
+	}
+	req := &sessionpb.OpenStream{Interface: iface, Kind: sessionpb.StreamKind_STREAM_KIND_DATA, Codecs: codecs, Filter: filterPB(o.filter), Params: params}
 	if o.manifest != nil {
 		req.ManifestHash = o.manifest.Hash()
 	}

@@ -259,6 +259,8 @@ func conformanceHandshakes(t *testing.T) any {
 			&sessionpb.OpenStream{Interface: "sensors.temperature", Kind: sessionpb.StreamKind_STREAM_KIND_DATA, Credits: 4, Filter: &sessionpb.Filter{Cel: `zone == "north"`}}},
 		{"DATA with a structured filter on a named type (§4.8)", map[string]any{"interface": "events.topic", "kind": 1, "filter": map[string]any{"type": "Event", "structured": `{"field":"severity","in":["warning","critical"]}`}},
 			&sessionpb.OpenStream{Interface: "events.topic", Kind: sessionpb.StreamKind_STREAM_KIND_DATA, Filter: &sessionpb.Filter{Type: "Event", Structured: `{"field":"severity","in":["warning","critical"]}`}}},
+		{"DATA with spawn parameters (§4.9)", map[string]any{"interface": "demo.counter", "kind": 1, "credits": 64, "params": `{"start":10,"step":5}`},
+			&sessionpb.OpenStream{Interface: "demo.counter", Kind: sessionpb.StreamKind_STREAM_KIND_DATA, Credits: 64, Params: `{"start":10,"step":5}`}},
 	}
 	result := []struct {
 		name   string

@@ -50,6 +50,14 @@ type Interface struct {
 	// on the server side", e.g. seek to position). Needed when the manifest
 	// offers reset.
 	OnReset func(ctx context.Context, c *Conn, position string) error
+	// Spawn, if set, is the per-connection handler factory: it runs for
+	// each new connection before the server accepts it, with the
+	// parameters the client opened it with (checked against the manifest's
+	// params), and returns the connection's handlers and OnConnect, used in
+	// place of the fields above. An error refuses the stream with its code
+	// (a *RemoteError's; internal otherwise) and text. It runs on the
+	// stream's handshake, with a context that ends after HandshakeTimeout.
+	Spawn func(ctx context.Context, p Params) (*Spawned, error)
 	// OnRefused, if set, is called for each message the client refused,
 	// with the client's code, reason and the message's sequence number. It
 	// runs on the connection's reader and must return quickly.
@@ -574,6 +582,20 @@ func (s *Server) openData(sess *yamux.Session, key []byte, p *peer, st *yamux.St
 		s.refuse(st, open, CodeInvalidFilter, err.Error())
 		return
 	}
+	params, err := checkParams(m, open.GetParams())
+	if err != nil {
+		s.refuse(st, open, CodeInvalidMessage, err.Error())
+		return
+	}
+	handlers, catchAll, onConnect := i.Handlers, i.CatchAll, i.OnConnect
+	if i.Spawn != nil {
+		sp, code, err := s.spawn(i, params)
+		if err != nil {
+			s.refuse(st, open, code, err.Error())
+			return
+		}
+		handlers, catchAll, onConnect = sp.Handlers, sp.CatchAll, sp.OnConnect
+	}
 	s.mu.Lock()
 	if s.cfg.MaxConnections > 0 && len(s.conns) >= s.cfg.MaxConnections {
 		s.mu.Unlock()
@@ -614,8 +636,8 @@ func (s *Server) openData(sess *yamux.Session, key []byte, p *peer, st *yamux.St
 		ReceivesNothing: !m.Direction.Receives(),
 		AutoGrant:       true,
 		ManualCredit:    i.ManualCredit,
-		Handlers:        i.Handlers,
-		CatchAll:        i.CatchAll,
+		Handlers:        handlers,
+		CatchAll:        catchAll,
 		InlineHandlers:  i.InlineHandlers,
 		OnRefused:       i.OnRefused,
 		TransportErr:    sessionCause(sess),
@@ -652,7 +674,7 @@ func (s *Server) openData(sess *yamux.Session, key []byte, p *peer, st *yamux.St
 	if closed {
 		conn.End(localClose(CodeDraining, "the server closed", nil))
 	}
-	if i.OnConnect != nil {
+	if onConnect != nil {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -660,7 +682,7 @@ func (s *Server) openData(sess *yamux.Session, key []byte, p *peer, st *yamux.St
 			defer cancel()
 			stop := context.AfterFunc(conn.Context(), cancel)
 			defer stop()
-			i.OnConnect(ctx, conn)
+			onConnect(ctx, conn)
 		}()
 	}
 }

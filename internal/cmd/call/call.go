@@ -26,6 +26,7 @@ type Options struct {
 	Collect bool   // print each request's replies as one JSON array
 	Quiet   bool   // print no replies; the exit code tells
 	OneWay  bool   // send the request one-way: no reply is asked for
+	Params  string // the connection's parameters: JSON or @file
 	Output  cmdutil.Format
 	Conn    cmdutil.ConnFlags
 }
@@ -56,13 +57,16 @@ For scripts:
 
 -o text prints "#seq Type value"; -o yaml one document per reply.
 
+` + cmdutil.ParamsHelp + `
+
 ` + cmdutil.AddrHelp,
 		Example: `  ifctl call unix:///tmp/ifkit.sock db.kv Get -d '{"key":"config/greenhouse/north"}'
   ifctl call unix:///tmp/ifkit.sock db.kv Scan -d '{"start":"config/","end":"config0"}' --collect
   printf '{"key":"a"}\n{"key":"b"}\n' | ifctl call unix:///tmp/ifkit.sock db.kv Get -d @-
   ifctl call unix:///tmp/ifkit.sock db.kv Get -d '{"key":"a"}' -q --timeout 2s && echo up
   ifctl call unix:///tmp/ifkit.sock db.kv Put -d '{"key":"a","value":"YQ=="}' --oneway
-  ifctl call 127.0.0.1:7400 jobs.queue Submit -d @job.json -o yaml`,
+  ifctl call 127.0.0.1:7400 jobs.queue Submit -d @job.json -o yaml
+  ifctl call 127.0.0.1:7400 db.kv Get -d '{"key":"a"}' --params @params.json`,
 		Args:              cobra.ExactArgs(3),
 		ValidArgsFunction: cmdutil.CompleteIfaces,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -84,6 +88,7 @@ For scripts:
 	fs.BoolVar(&opts.Collect, "collect", false, "print each request's replies as one JSON array")
 	fs.BoolVarP(&opts.Quiet, "quiet", "q", false, "print no replies; the exit code tells")
 	fs.BoolVar(&opts.OneWay, "oneway", false, "send the request one-way, asking for no reply")
+	cmdutil.AddParamsFlag(cmd, &opts.Params)
 	cmdutil.AddOutputFlag(cmd, &opts.Output, cmdutil.JSON)
 	cmdutil.AddConnFlags(cmd, &opts.Conn, cmdutil.DefaultTimeout, "give up after this long, connecting included (0: never)")
 	return cmd
@@ -91,6 +96,10 @@ For scripts:
 
 // Run sends the requests and prints the replies.
 func Run(ctx context.Context, opts *Options) error {
+	params, err := cmdutil.ParamsOption(opts.Params)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := cmdutil.WithTimeout(ctx, opts.Conn.Timeout)
 	defer cancel()
 	c, err := cmdutil.Dial(ctx, opts.Addr, &opts.Conn)
@@ -98,7 +107,7 @@ func Run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	defer c.Close()
-	conn, err := cmdutil.ConnectTo(ctx, c, opts.Addr, opts.Iface)
+	conn, err := cmdutil.ConnectTo(ctx, c, opts.Addr, opts.Iface, params...)
 	if err != nil {
 		return err
 	}
