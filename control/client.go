@@ -259,6 +259,16 @@ func (c *Client) Manifest(ctx context.Context, iface string, known *manifest.Man
 	return m, nil
 }
 
+// Servers returns the servers a relay relays to, by name (none from a
+// server that is not a relay).
+func (c *Client) Servers(ctx context.Context) ([]string, error) {
+	r, err := c.do(ctx, &controlpb.Request{Op: &controlpb.Request_Servers{Servers: &controlpb.ListServers{}}})
+	if err != nil {
+		return nil, err
+	}
+	return r.GetServers().GetNames(), nil
+}
+
 // Ping measures a round trip over the control stream.
 func (c *Client) Ping(ctx context.Context) (time.Duration, error) {
 	start := time.Now()

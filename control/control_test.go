@@ -71,6 +71,8 @@ func (h *host) Alive(t control.MonitorTarget) (bool, error) {
 	return t.ConnectionID == 7 || t.Interface == h.m.Name || t.Server, nil
 }
 
+func (h *host) Servers() []string { return nil }
+
 type target struct {
 	paused bool
 	closed string

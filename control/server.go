@@ -48,6 +48,9 @@ type Host interface {
 	// Hub.Down only once the target is gone for Alive. An error refuses the
 	// Monitor request with its code (codes.Of).
 	Alive(t MonitorTarget) (bool, error)
+	// Servers returns the names of the servers a relay relays to, sorted;
+	// nil for a server that is not a relay.
+	Servers() []string
 }
 
 // Target is a connection the control operations act on.
@@ -432,6 +435,8 @@ func (s *stream) handle(req *controlpb.Request) *controlpb.Response {
 			return failure(id, codes.UnknownInterface, "no interface %q here", name)
 		}
 		return &controlpb.Response{Id: id, Result: &controlpb.Response_ServerStats{ServerStats: serverStatsToPB(host.ServerStats(name))}}
+	case *controlpb.Request_Servers:
+		return &controlpb.Response{Id: id, Result: &controlpb.Response_Servers{Servers: &controlpb.ServerList{Names: host.Servers()}}}
 	case *controlpb.Request_Monitor:
 		return s.monitor(id, op.Monitor)
 	case *controlpb.Request_Demonitor:

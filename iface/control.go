@@ -143,6 +143,15 @@ func (h sessionHost) Alive(t control.MonitorTarget) (bool, error) {
 	return true, nil
 }
 
+// Servers returns the servers a relay relays to; none for a server that is
+// not one.
+func (h sessionHost) Servers() []string {
+	if h.s.relayNames == nil {
+		return nil
+	}
+	return h.s.relayNames()
+}
+
 // Monitor is a monitor a Client holds on a control stream of its own (see
 // Client.Monitor); Close ends both.
 type Monitor struct {

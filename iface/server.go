@@ -116,6 +116,8 @@ type Server struct {
 	allowGIDs []int
 	onRefusal func(Refusal)
 	registry  string // WithRegistry's folder (registry.go)
+	// relayNames, on a Relay's own server, lists the servers it relays to.
+	relayNames func() []string
 
 	adminSecret   []byte       // WithAdminSecret (operator.go)
 	operatorNames []string     // WithOperatorCertNames

@@ -25,8 +25,10 @@ const DefaultTimeout = 10 * time.Second
 const diagnoseTimeout = 2 * time.Second
 
 // AddrHelp is the paragraph every connecting command's help ends with.
-const AddrHelp = `ADDR is unix:///abs/path.sock, unix:rel.sock, tcp://host:port, host:port or
-tls://host:port; a comma-separated list means "any of these" (tried in order).`
+const AddrHelp = `ADDR is unix:///abs/path.sock, unix:rel.sock, tcp://host:port, host:port,
+tls://host:port, or relay://host:port/NAME (the server registered as NAME with the
+relay at host:port; relay+tls:// for TLS end to end, see ifctl relay); a
+comma-separated list means "any of these" (tried in order).`
 
 // ConnFlags are the flags every command that connects shares: how long to
 // try, and how to prove who it is and check who the server is.
@@ -37,6 +39,8 @@ type ConnFlags struct {
 	TLSKey     string
 	SecretFile string // shared secret the server requires (WithSecret)
 	SecretEnv  string // the same, from an environment variable
+	// RelaySecretFile holds the secret a relay requires (relay:// addresses).
+	RelaySecretFile string
 }
 
 // AddConnFlags adds --timeout (default def; what says what it bounds) and
@@ -49,7 +53,8 @@ func AddConnFlags(cmd *cobra.Command, f *ConnFlags, def time.Duration, what stri
 	fs.StringVar(&f.TLSKey, "tls-key", "", "PEM file of the client certificate's key")
 	fs.StringVar(&f.SecretFile, "secret-file", "", "file holding the shared secret the server requires")
 	fs.StringVar(&f.SecretEnv, "secret-env", "", "environment variable holding the shared secret")
-	for _, name := range []string{"tls-ca", "tls-cert", "tls-key", "secret-file"} {
+	fs.StringVar(&f.RelaySecretFile, "relay-secret-file", "", "file holding the shared secret of the relay (relay:// addresses)")
+	for _, name := range []string{"tls-ca", "tls-cert", "tls-key", "secret-file", "relay-secret-file"} {
 		_ = cmd.MarkFlagFilename(name)
 	}
 }
@@ -74,6 +79,13 @@ func (f *ConnFlags) dialOptions() ([]iface.DialOption, error) {
 	}
 	if secret != nil {
 		opts = append(opts, iface.WithSecret(secret))
+	}
+	relaySecret, err := ReadSecret(f.RelaySecretFile, "", "relay-secret")
+	if err != nil {
+		return nil, err
+	}
+	if relaySecret != nil {
+		opts = append(opts, iface.WithRelaySecret(relaySecret))
 	}
 	return opts, nil
 }

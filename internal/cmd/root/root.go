@@ -28,6 +28,7 @@ import (
 	"github.com/ifkit/ifkit/internal/cmd/manifest/validate"
 	"github.com/ifkit/ifkit/internal/cmd/ping"
 	"github.com/ifkit/ifkit/internal/cmd/recv"
+	"github.com/ifkit/ifkit/internal/cmd/relay"
 	"github.com/ifkit/ifkit/internal/cmd/send"
 	"github.com/ifkit/ifkit/internal/cmd/serve"
 	"github.com/ifkit/ifkit/internal/cmd/stats"
@@ -90,7 +91,7 @@ Data goes to stdout, diagnostics to stderr. See 'ifctl help exit-codes'.`,
 		serve.NewCmd(io, nil),
 		list.NewCmd(io, nil), ls.NewCmd(io, nil), describe.NewCmd(io, nil),
 		send.NewCmd(io, nil), recv.NewCmd(io, nil), call.NewCmd(io, nil),
-		ping.NewCmd(io, nil), stats.NewCmd(io, nil), watch.NewCmd(io, nil),
+		ping.NewCmd(io, nil), stats.NewCmd(io, nil), watch.NewCmd(io, nil), relay.NewCmd(io, nil),
 		conns.NewCmd(io, nil),
 		connop.NewCmd(io, connop.Pause, nil), connop.NewCmd(io, connop.Resume, nil),
 		connop.NewCmd(io, connop.Reset, nil), connop.NewCmd(io, connop.Close, nil),

@@ -48,6 +48,8 @@ per line, until Ctrl-C or --timeout (both exit 0):
                         noproc when it was already gone when watch asked
   monitor_lost          the control stream ended before the server reported a
                         --monitor target down: its state is unknown (not a death)
+  server_learned        (a relay) a server registered: clients reach it by its name
+  server_forgotten      (a relay) a server left
   disconnected          the server ended the control stream
 
 --monitor (repeatable) watches one target until it goes: conn:ID (a connection
@@ -95,9 +97,10 @@ type Event struct {
 	Code         string    `json:"code,omitempty"`
 	Reason       string    `json:"reason,omitempty"`
 	Deadline     time.Time `json:"deadline,omitzero"`
-	Lost         uint64    `json:"lost,omitempty"`   // notifications_lost: how many were dropped
-	Target       string    `json:"target,omitempty"` // monitor_*: the --monitor target
-	NoProc       bool      `json:"noproc,omitempty"` // monitor_down: gone before watch asked
+	Lost         uint64    `json:"lost,omitempty"`    // notifications_lost: how many were dropped
+	Servers      []string  `json:"servers,omitempty"` // connected to a relay: the servers it relays to
+	Target       string    `json:"target,omitempty"`  // monitor_*: the --monitor target
+	NoProc       bool      `json:"noproc,omitempty"`  // monitor_down: gone before watch asked
 }
 
 // parseTarget reads a --monitor value.
@@ -163,6 +166,9 @@ func Run(ctx context.Context, opts *Options) error {
 	for _, i := range infos {
 		hello.Interfaces = append(hello.Interfaces, i.Name)
 	}
+	// A relay lists its servers; a server that is not one lists none, and
+	// an older one does not know the request.
+	hello.Servers, _ = ctl.Servers(ctx)
 	if err := opts.write(hello); err != nil {
 		return err
 	}
@@ -216,6 +222,14 @@ func Run(ctx context.Context, opts *Options) error {
 				}
 				return &cmdutil.ExitError{Code: cmdutil.ExitRemote + int(code)}
 			}
+			if sc, ok := n.(*control.ServersChanged); ok {
+				for _, e := range serverEvents(sc) {
+					if err := opts.write(e); err != nil {
+						return err
+					}
+				}
+				continue
+			}
 			e := event(n)
 			if e.Event == "draining" {
 				draining = true
@@ -225,6 +239,18 @@ func Run(ctx context.Context, opts *Options) error {
 			}
 		}
 	}
+}
+
+// serverEvents turns a relay's learn and forget into one Event per server.
+func serverEvents(sc *control.ServersChanged) []Event {
+	var out []Event
+	for _, n := range sc.Learned {
+		out = append(out, Event{Event: "server_learned", Servers: []string{n}})
+	}
+	for _, n := range sc.Forgotten {
+		out = append(out, Event{Event: "server_forgotten", Servers: []string{n}})
+	}
+	return out
 }
 
 // event turns a notification into an Event.
@@ -266,6 +292,11 @@ func (opts *Options) write(e Event) error {
 	switch e.Event {
 	case "connected":
 		fmt.Fprintf(&b, " to %s, serving %s", e.Addr, cmdutil.UntrustedList(e.Interfaces))
+		if len(e.Servers) > 0 {
+			fmt.Fprintf(&b, "; relaying to %s", cmdutil.UntrustedList(e.Servers))
+		}
+	case "server_learned", "server_forgotten":
+		fmt.Fprintf(&b, " %s", cmdutil.UntrustedList(e.Servers))
 	case "connection_opened":
 		fmt.Fprintf(&b, " #%d on %s (%s)", e.ConnectionID, cmdutil.Untrusted(e.Interface), cmdutil.Untrusted(e.Codec))
 		if e.Client != "" {

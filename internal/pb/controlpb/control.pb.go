@@ -143,6 +143,7 @@ type Request struct {
 	//	*Request_ServerStats
 	//	*Request_Monitor
 	//	*Request_Demonitor
+	//	*Request_Servers
 	Op            isRequest_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -327,6 +328,15 @@ func (x *Request) GetDemonitor() *Demonitor {
 	return nil
 }
 
+func (x *Request) GetServers() *ListServers {
+	if x != nil {
+		if x, ok := x.Op.(*Request_Servers); ok {
+			return x.Servers
+		}
+	}
+	return nil
+}
+
 type isRequest_Op interface {
 	isRequest_Op()
 }
@@ -393,6 +403,10 @@ type Request_Demonitor struct {
 	Demonitor *Demonitor `protobuf:"bytes,21,opt,name=demonitor,proto3,oneof"`
 }
 
+type Request_Servers struct {
+	Servers *ListServers `protobuf:"bytes,22,opt,name=servers,proto3,oneof"`
+}
+
 func (*Request_List) isRequest_Op() {}
 
 func (*Request_Manifest) isRequest_Op() {}
@@ -422,6 +436,8 @@ func (*Request_ServerStats) isRequest_Op() {}
 func (*Request_Monitor) isRequest_Op() {}
 
 func (*Request_Demonitor) isRequest_Op() {}
+
+func (*Request_Servers) isRequest_Op() {}
 
 type ListInterfaces struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1117,6 +1133,88 @@ func (x *MonitorDown) GetServer() bool {
 	return false
 }
 
+// ListServers asks a relay for the servers it relays to (spec/PROTOCOL.md
+// §2.5); a server that is not a relay answers with none.
+type ListServers struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListServers) Reset() {
+	*x = ListServers{}
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListServers) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListServers) ProtoMessage() {}
+
+func (x *ListServers) ProtoReflect() protoreflect.Message {
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListServers.ProtoReflect.Descriptor instead.
+func (*ListServers) Descriptor() ([]byte, []int) {
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{14}
+}
+
+type ServerList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Names         []string               `protobuf:"bytes,1,rep,name=names,proto3" json:"names,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServerList) Reset() {
+	*x = ServerList{}
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServerList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServerList) ProtoMessage() {}
+
+func (x *ServerList) ProtoReflect() protoreflect.Message {
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServerList.ProtoReflect.Descriptor instead.
+func (*ServerList) Descriptor() ([]byte, []int) {
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ServerList) GetNames() []string {
+	if x != nil {
+		return x.Names
+	}
+	return nil
+}
+
 type Response struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Id     uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -1133,6 +1231,7 @@ type Response struct {
 	//	*Response_Connections
 	//	*Response_ServerStats
 	//	*Response_Down
+	//	*Response_Servers
 	Result        isResponse_Result `protobuf_oneof:"result"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1140,7 +1239,7 @@ type Response struct {
 
 func (x *Response) Reset() {
 	*x = Response{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[14]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1152,7 +1251,7 @@ func (x *Response) String() string {
 func (*Response) ProtoMessage() {}
 
 func (x *Response) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[14]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1165,7 +1264,7 @@ func (x *Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Response.ProtoReflect.Descriptor instead.
 func (*Response) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{14}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Response) GetId() uint64 {
@@ -1277,6 +1376,15 @@ func (x *Response) GetDown() *MonitorDown {
 	return nil
 }
 
+func (x *Response) GetServers() *ServerList {
+	if x != nil {
+		if x, ok := x.Result.(*Response_Servers); ok {
+			return x.Servers
+		}
+	}
+	return nil
+}
+
 type isResponse_Result interface {
 	isResponse_Result()
 }
@@ -1317,6 +1425,10 @@ type Response_Down struct {
 	Down *MonitorDown `protobuf:"bytes,16,opt,name=down,proto3,oneof"` // monitor: the target was already gone
 }
 
+type Response_Servers struct {
+	Servers *ServerList `protobuf:"bytes,17,opt,name=servers,proto3,oneof"`
+}
+
 func (*Response_Interfaces) isResponse_Result() {}
 
 func (*Response_Manifest) isResponse_Result() {}
@@ -1335,6 +1447,8 @@ func (*Response_ServerStats) isResponse_Result() {}
 
 func (*Response_Down) isResponse_Result() {}
 
+func (*Response_Servers) isResponse_Result() {}
+
 type InterfaceInfo struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1348,7 +1462,7 @@ type InterfaceInfo struct {
 
 func (x *InterfaceInfo) Reset() {
 	*x = InterfaceInfo{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[15]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1360,7 +1474,7 @@ func (x *InterfaceInfo) String() string {
 func (*InterfaceInfo) ProtoMessage() {}
 
 func (x *InterfaceInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[15]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1373,7 +1487,7 @@ func (x *InterfaceInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterfaceInfo.ProtoReflect.Descriptor instead.
 func (*InterfaceInfo) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{15}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *InterfaceInfo) GetName() string {
@@ -1420,7 +1534,7 @@ type InterfaceList struct {
 
 func (x *InterfaceList) Reset() {
 	*x = InterfaceList{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[16]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1432,7 +1546,7 @@ func (x *InterfaceList) String() string {
 func (*InterfaceList) ProtoMessage() {}
 
 func (x *InterfaceList) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[16]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1445,7 +1559,7 @@ func (x *InterfaceList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterfaceList.ProtoReflect.Descriptor instead.
 func (*InterfaceList) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{16}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *InterfaceList) GetInterfaces() []*InterfaceInfo {
@@ -1466,7 +1580,7 @@ type ManifestResult struct {
 
 func (x *ManifestResult) Reset() {
 	*x = ManifestResult{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[17]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1478,7 +1592,7 @@ func (x *ManifestResult) String() string {
 func (*ManifestResult) ProtoMessage() {}
 
 func (x *ManifestResult) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[17]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1491,7 +1605,7 @@ func (x *ManifestResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ManifestResult.ProtoReflect.Descriptor instead.
 func (*ManifestResult) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{17}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ManifestResult) GetHash() string {
@@ -1540,7 +1654,7 @@ type ConnStats struct {
 
 func (x *ConnStats) Reset() {
 	*x = ConnStats{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[18]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1552,7 +1666,7 @@ func (x *ConnStats) String() string {
 func (*ConnStats) ProtoMessage() {}
 
 func (x *ConnStats) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[18]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1565,7 +1679,7 @@ func (x *ConnStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnStats.ProtoReflect.Descriptor instead.
 func (*ConnStats) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{18}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ConnStats) GetConnectionId() uint64 {
@@ -1696,7 +1810,7 @@ type OperatorChallenge struct {
 
 func (x *OperatorChallenge) Reset() {
 	*x = OperatorChallenge{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[19]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1708,7 +1822,7 @@ func (x *OperatorChallenge) String() string {
 func (*OperatorChallenge) ProtoMessage() {}
 
 func (x *OperatorChallenge) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[19]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1721,7 +1835,7 @@ func (x *OperatorChallenge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OperatorChallenge.ProtoReflect.Descriptor instead.
 func (*OperatorChallenge) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{19}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{21}
 }
 
 // OperatorProof proves the admin secret: mac is
@@ -1736,7 +1850,7 @@ type OperatorProof struct {
 
 func (x *OperatorProof) Reset() {
 	*x = OperatorProof{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[20]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1748,7 +1862,7 @@ func (x *OperatorProof) String() string {
 func (*OperatorProof) ProtoMessage() {}
 
 func (x *OperatorProof) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[20]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1761,7 +1875,7 @@ func (x *OperatorProof) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OperatorProof.ProtoReflect.Descriptor instead.
 func (*OperatorProof) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{20}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *OperatorProof) GetClientNonce() []byte {
@@ -1789,7 +1903,7 @@ type ListConnections struct {
 
 func (x *ListConnections) Reset() {
 	*x = ListConnections{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[21]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1801,7 +1915,7 @@ func (x *ListConnections) String() string {
 func (*ListConnections) ProtoMessage() {}
 
 func (x *ListConnections) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[21]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1814,7 +1928,7 @@ func (x *ListConnections) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnections.ProtoReflect.Descriptor instead.
 func (*ListConnections) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{21}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListConnections) GetInterface() string {
@@ -1833,7 +1947,7 @@ type ConnectionList struct {
 
 func (x *ConnectionList) Reset() {
 	*x = ConnectionList{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[22]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1845,7 +1959,7 @@ func (x *ConnectionList) String() string {
 func (*ConnectionList) ProtoMessage() {}
 
 func (x *ConnectionList) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[22]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1858,7 +1972,7 @@ func (x *ConnectionList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectionList.ProtoReflect.Descriptor instead.
 func (*ConnectionList) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{22}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ConnectionList) GetConnections() []*ConnectionInfo {
@@ -1886,7 +2000,7 @@ type ConnectionInfo struct {
 
 func (x *ConnectionInfo) Reset() {
 	*x = ConnectionInfo{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[23]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1898,7 +2012,7 @@ func (x *ConnectionInfo) String() string {
 func (*ConnectionInfo) ProtoMessage() {}
 
 func (x *ConnectionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[23]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1911,7 +2025,7 @@ func (x *ConnectionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectionInfo.ProtoReflect.Descriptor instead.
 func (*ConnectionInfo) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{23}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ConnectionInfo) GetConnectionId() uint64 {
@@ -1988,7 +2102,7 @@ type PeerCredentials struct {
 
 func (x *PeerCredentials) Reset() {
 	*x = PeerCredentials{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[24]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2000,7 +2114,7 @@ func (x *PeerCredentials) String() string {
 func (*PeerCredentials) ProtoMessage() {}
 
 func (x *PeerCredentials) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[24]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2013,7 +2127,7 @@ func (x *PeerCredentials) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerCredentials.ProtoReflect.Descriptor instead.
 func (*PeerCredentials) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{24}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PeerCredentials) GetUid() uint32 {
@@ -2048,7 +2162,7 @@ type GetServerStats struct {
 
 func (x *GetServerStats) Reset() {
 	*x = GetServerStats{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[25]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2060,7 +2174,7 @@ func (x *GetServerStats) String() string {
 func (*GetServerStats) ProtoMessage() {}
 
 func (x *GetServerStats) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[25]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2073,7 +2187,7 @@ func (x *GetServerStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServerStats.ProtoReflect.Descriptor instead.
 func (*GetServerStats) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{25}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetServerStats) GetInterface() string {
@@ -2093,7 +2207,7 @@ type ServerStats struct {
 
 func (x *ServerStats) Reset() {
 	*x = ServerStats{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[26]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2105,7 +2219,7 @@ func (x *ServerStats) String() string {
 func (*ServerStats) ProtoMessage() {}
 
 func (x *ServerStats) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[26]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2118,7 +2232,7 @@ func (x *ServerStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerStats.ProtoReflect.Descriptor instead.
 func (*ServerStats) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{26}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ServerStats) GetInterfaces() []*InterfaceStats {
@@ -2149,7 +2263,7 @@ type InterfaceStats struct {
 
 func (x *InterfaceStats) Reset() {
 	*x = InterfaceStats{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[27]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2161,7 +2275,7 @@ func (x *InterfaceStats) String() string {
 func (*InterfaceStats) ProtoMessage() {}
 
 func (x *InterfaceStats) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[27]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2174,7 +2288,7 @@ func (x *InterfaceStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterfaceStats.ProtoReflect.Descriptor instead.
 func (*InterfaceStats) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{27}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *InterfaceStats) GetInterface() string {
@@ -2236,7 +2350,7 @@ type TypeStats struct {
 
 func (x *TypeStats) Reset() {
 	*x = TypeStats{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[28]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2248,7 +2362,7 @@ func (x *TypeStats) String() string {
 func (*TypeStats) ProtoMessage() {}
 
 func (x *TypeStats) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[28]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2261,7 +2375,7 @@ func (x *TypeStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypeStats.ProtoReflect.Descriptor instead.
 func (*TypeStats) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{28}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *TypeStats) GetType() string {
@@ -2316,7 +2430,7 @@ type CodeCount struct {
 
 func (x *CodeCount) Reset() {
 	*x = CodeCount{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[29]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2328,7 +2442,7 @@ func (x *CodeCount) String() string {
 func (*CodeCount) ProtoMessage() {}
 
 func (x *CodeCount) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[29]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2341,7 +2455,7 @@ func (x *CodeCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CodeCount.ProtoReflect.Descriptor instead.
 func (*CodeCount) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{29}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CodeCount) GetCode() uint32 {
@@ -2369,6 +2483,7 @@ type Notification struct {
 	//	*Notification_ConnectionOpened
 	//	*Notification_NotificationsLost
 	//	*Notification_MonitorDown
+	//	*Notification_ServersChanged
 	Event         isNotification_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2376,7 +2491,7 @@ type Notification struct {
 
 func (x *Notification) Reset() {
 	*x = Notification{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[30]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2388,7 +2503,7 @@ func (x *Notification) String() string {
 func (*Notification) ProtoMessage() {}
 
 func (x *Notification) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[30]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2401,7 +2516,7 @@ func (x *Notification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Notification.ProtoReflect.Descriptor instead.
 func (*Notification) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{30}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Notification) GetEvent() isNotification_Event {
@@ -2474,6 +2589,15 @@ func (x *Notification) GetMonitorDown() *MonitorDown {
 	return nil
 }
 
+func (x *Notification) GetServersChanged() *ServersChanged {
+	if x != nil {
+		if x, ok := x.Event.(*Notification_ServersChanged); ok {
+			return x.ServersChanged
+		}
+	}
+	return nil
+}
+
 type isNotification_Event interface {
 	isNotification_Event()
 }
@@ -2506,6 +2630,10 @@ type Notification_MonitorDown struct {
 	MonitorDown *MonitorDown `protobuf:"bytes,10,opt,name=monitor_down,json=monitorDown,proto3,oneof"` // to the monitoring stream only
 }
 
+type Notification_ServersChanged struct {
+	ServersChanged *ServersChanged `protobuf:"bytes,11,opt,name=servers_changed,json=serversChanged,proto3,oneof"`
+}
+
 func (*Notification_Draining) isNotification_Event() {}
 
 func (*Notification_InterfacesChanged) isNotification_Event() {}
@@ -2520,6 +2648,8 @@ func (*Notification_NotificationsLost) isNotification_Event() {}
 
 func (*Notification_MonitorDown) isNotification_Event() {}
 
+func (*Notification_ServersChanged) isNotification_Event() {}
+
 type Draining struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	DeadlineUnixMs int64                  `protobuf:"varint,1,opt,name=deadline_unix_ms,json=deadlineUnixMs,proto3" json:"deadline_unix_ms,omitempty"` // when the server will close what remains
@@ -2529,7 +2659,7 @@ type Draining struct {
 
 func (x *Draining) Reset() {
 	*x = Draining{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[31]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2541,7 +2671,7 @@ func (x *Draining) String() string {
 func (*Draining) ProtoMessage() {}
 
 func (x *Draining) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[31]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2554,7 +2684,7 @@ func (x *Draining) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Draining.ProtoReflect.Descriptor instead.
 func (*Draining) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{31}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Draining) GetDeadlineUnixMs() int64 {
@@ -2574,7 +2704,7 @@ type InterfacesChanged struct {
 
 func (x *InterfacesChanged) Reset() {
 	*x = InterfacesChanged{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[32]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2586,7 +2716,7 @@ func (x *InterfacesChanged) String() string {
 func (*InterfacesChanged) ProtoMessage() {}
 
 func (x *InterfacesChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[32]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2599,7 +2729,7 @@ func (x *InterfacesChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterfacesChanged.ProtoReflect.Descriptor instead.
 func (*InterfacesChanged) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{32}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *InterfacesChanged) GetAdded() []string {
@@ -2626,7 +2756,7 @@ type ManifestChanged struct {
 
 func (x *ManifestChanged) Reset() {
 	*x = ManifestChanged{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[33]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2638,7 +2768,7 @@ func (x *ManifestChanged) String() string {
 func (*ManifestChanged) ProtoMessage() {}
 
 func (x *ManifestChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[33]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2651,7 +2781,7 @@ func (x *ManifestChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ManifestChanged.ProtoReflect.Descriptor instead.
 func (*ManifestChanged) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{33}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ManifestChanged) GetInterface() string {
@@ -2680,7 +2810,7 @@ type ConnectionClosed struct {
 
 func (x *ConnectionClosed) Reset() {
 	*x = ConnectionClosed{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[34]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2692,7 +2822,7 @@ func (x *ConnectionClosed) String() string {
 func (*ConnectionClosed) ProtoMessage() {}
 
 func (x *ConnectionClosed) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[34]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2705,7 +2835,7 @@ func (x *ConnectionClosed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectionClosed.ProtoReflect.Descriptor instead.
 func (*ConnectionClosed) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{34}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ConnectionClosed) GetConnectionId() uint64 {
@@ -2750,7 +2880,7 @@ type ConnectionOpened struct {
 
 func (x *ConnectionOpened) Reset() {
 	*x = ConnectionOpened{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[35]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2762,7 +2892,7 @@ func (x *ConnectionOpened) String() string {
 func (*ConnectionOpened) ProtoMessage() {}
 
 func (x *ConnectionOpened) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[35]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2775,7 +2905,7 @@ func (x *ConnectionOpened) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectionOpened.ProtoReflect.Descriptor instead.
 func (*ConnectionOpened) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{35}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ConnectionOpened) GetConnectionId() uint64 {
@@ -2806,6 +2936,60 @@ func (x *ConnectionOpened) GetClient() string {
 	return ""
 }
 
+// ServersChanged: servers registered with a relay (learned) or left it
+// (forgotten), by name (spec/PROTOCOL.md §2.5).
+type ServersChanged struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Learned       []string               `protobuf:"bytes,1,rep,name=learned,proto3" json:"learned,omitempty"`
+	Forgotten     []string               `protobuf:"bytes,2,rep,name=forgotten,proto3" json:"forgotten,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServersChanged) Reset() {
+	*x = ServersChanged{}
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServersChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServersChanged) ProtoMessage() {}
+
+func (x *ServersChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServersChanged.ProtoReflect.Descriptor instead.
+func (*ServersChanged) Descriptor() ([]byte, []int) {
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ServersChanged) GetLearned() []string {
+	if x != nil {
+		return x.Learned
+	}
+	return nil
+}
+
+func (x *ServersChanged) GetForgotten() []string {
+	if x != nil {
+		return x.Forgotten
+	}
+	return nil
+}
+
 // NotificationsLost stands where notifications were dropped because the
 // control stream's reader fell behind the server's bounded queue: count of
 // them were not sent. The server sends no other notification between the
@@ -2820,7 +3004,7 @@ type NotificationsLost struct {
 
 func (x *NotificationsLost) Reset() {
 	*x = NotificationsLost{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[36]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2832,7 +3016,7 @@ func (x *NotificationsLost) String() string {
 func (*NotificationsLost) ProtoMessage() {}
 
 func (x *NotificationsLost) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[36]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2845,7 +3029,7 @@ func (x *NotificationsLost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationsLost.ProtoReflect.Descriptor instead.
 func (*NotificationsLost) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{36}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *NotificationsLost) GetCount() uint64 {
@@ -2864,7 +3048,7 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\arequest\x18\x01 \x01(\v2\x19.ifkit.control.v1.RequestH\x00R\arequest\x128\n" +
 	"\bresponse\x18\x02 \x01(\v2\x1a.ifkit.control.v1.ResponseH\x00R\bresponse\x12D\n" +
 	"\fnotification\x18\x03 \x01(\v2\x1e.ifkit.control.v1.NotificationH\x00R\fnotificationB\a\n" +
-	"\x05frame\"\x93\a\n" +
+	"\x05frame\"\xce\a\n" +
 	"\aRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x126\n" +
 	"\x04list\x18\x02 \x01(\v2 .ifkit.control.v1.ListInterfacesH\x00R\x04list\x12;\n" +
@@ -2882,7 +3066,8 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\vconnections\x18\r \x01(\v2!.ifkit.control.v1.ListConnectionsH\x00R\vconnections\x12E\n" +
 	"\fserver_stats\x18\x0e \x01(\v2 .ifkit.control.v1.GetServerStatsH\x00R\vserverStats\x125\n" +
 	"\amonitor\x18\x14 \x01(\v2\x19.ifkit.control.v1.MonitorH\x00R\amonitor\x12;\n" +
-	"\tdemonitor\x18\x15 \x01(\v2\x1b.ifkit.control.v1.DemonitorH\x00R\tdemonitorB\x04\n" +
+	"\tdemonitor\x18\x15 \x01(\v2\x1b.ifkit.control.v1.DemonitorH\x00R\tdemonitor\x129\n" +
+	"\aservers\x18\x16 \x01(\v2\x1d.ifkit.control.v1.ListServersH\x00R\aserversB\x04\n" +
 	"\x02op\"\x10\n" +
 	"\x0eListInterfaces\"J\n" +
 	"\vGetManifest\x12\x1c\n" +
@@ -2925,7 +3110,11 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\x06noproc\x18\x04 \x01(\bR\x06noproc\x12#\n" +
 	"\rconnection_id\x18\x05 \x01(\x04R\fconnectionId\x12\x1c\n" +
 	"\tinterface\x18\x06 \x01(\tR\tinterface\x12\x16\n" +
-	"\x06server\x18\a \x01(\bR\x06server\"\x9b\x04\n" +
+	"\x06server\x18\a \x01(\bR\x06server\"\r\n" +
+	"\vListServers\"\"\n" +
+	"\n" +
+	"ServerList\x12\x14\n" +
+	"\x05names\x18\x01 \x03(\tR\x05names\"\xd5\x04\n" +
 	"\bResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\rR\x04code\x12\x16\n" +
@@ -2941,7 +3130,8 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\vconnections\x18\n" +
 	" \x01(\v2 .ifkit.control.v1.ConnectionListH\x00R\vconnections\x12B\n" +
 	"\fserver_stats\x18\v \x01(\v2\x1d.ifkit.control.v1.ServerStatsH\x00R\vserverStats\x123\n" +
-	"\x04down\x18\x10 \x01(\v2\x1d.ifkit.control.v1.MonitorDownH\x00R\x04downB\b\n" +
+	"\x04down\x18\x10 \x01(\v2\x1d.ifkit.control.v1.MonitorDownH\x00R\x04down\x128\n" +
+	"\aservers\x18\x11 \x01(\v2\x1c.ifkit.control.v1.ServerListH\x00R\aserversB\b\n" +
 	"\x06result\"\x96\x01\n" +
 	"\rInterfaceInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
@@ -3023,7 +3213,7 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\alatency\x18\x06 \x03(\x04R\alatency\"5\n" +
 	"\tCodeCount\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\rR\x04code\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x04R\x05count\"\xb7\x04\n" +
+	"\x05count\x18\x02 \x01(\x04R\x05count\"\x84\x05\n" +
 	"\fNotification\x128\n" +
 	"\bdraining\x18\x01 \x01(\v2\x1a.ifkit.control.v1.DrainingH\x00R\bdraining\x12T\n" +
 	"\x12interfaces_changed\x18\x02 \x01(\v2#.ifkit.control.v1.InterfacesChangedH\x00R\x11interfacesChanged\x12N\n" +
@@ -3032,7 +3222,8 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\x11connection_opened\x18\x05 \x01(\v2\".ifkit.control.v1.ConnectionOpenedH\x00R\x10connectionOpened\x12T\n" +
 	"\x12notifications_lost\x18\x06 \x01(\v2#.ifkit.control.v1.NotificationsLostH\x00R\x11notificationsLost\x12B\n" +
 	"\fmonitor_down\x18\n" +
-	" \x01(\v2\x1d.ifkit.control.v1.MonitorDownH\x00R\vmonitorDownB\a\n" +
+	" \x01(\v2\x1d.ifkit.control.v1.MonitorDownH\x00R\vmonitorDown\x12K\n" +
+	"\x0fservers_changed\x18\v \x01(\v2 .ifkit.control.v1.ServersChangedH\x00R\x0eserversChangedB\a\n" +
 	"\x05event\"4\n" +
 	"\bDraining\x12(\n" +
 	"\x10deadline_unix_ms\x18\x01 \x01(\x03R\x0edeadlineUnixMs\"C\n" +
@@ -3051,7 +3242,10 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\rconnection_id\x18\x01 \x01(\x04R\fconnectionId\x12\x1c\n" +
 	"\tinterface\x18\x02 \x01(\tR\tinterface\x12\x14\n" +
 	"\x05codec\x18\x03 \x01(\tR\x05codec\x12\x16\n" +
-	"\x06client\x18\x04 \x01(\tR\x06client\")\n" +
+	"\x06client\x18\x04 \x01(\tR\x06client\"H\n" +
+	"\x0eServersChanged\x12\x18\n" +
+	"\alearned\x18\x01 \x03(\tR\alearned\x12\x1c\n" +
+	"\tforgotten\x18\x02 \x03(\tR\tforgotten\")\n" +
 	"\x11NotificationsLost\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\x04R\x05countB.Z,github.com/ifkit/ifkit/internal/pb/controlpbb\x06proto3"
 
@@ -3067,7 +3261,7 @@ func file_ifkit_control_v1_control_proto_rawDescGZIP() []byte {
 	return file_ifkit_control_v1_control_proto_rawDescData
 }
 
-var file_ifkit_control_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_ifkit_control_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_ifkit_control_v1_control_proto_goTypes = []any{
 	(*ControlFrame)(nil),      // 0: ifkit.control.v1.ControlFrame
 	(*Request)(nil),           // 1: ifkit.control.v1.Request
@@ -3083,34 +3277,37 @@ var file_ifkit_control_v1_control_proto_goTypes = []any{
 	(*Monitor)(nil),           // 11: ifkit.control.v1.Monitor
 	(*Demonitor)(nil),         // 12: ifkit.control.v1.Demonitor
 	(*MonitorDown)(nil),       // 13: ifkit.control.v1.MonitorDown
-	(*Response)(nil),          // 14: ifkit.control.v1.Response
-	(*InterfaceInfo)(nil),     // 15: ifkit.control.v1.InterfaceInfo
-	(*InterfaceList)(nil),     // 16: ifkit.control.v1.InterfaceList
-	(*ManifestResult)(nil),    // 17: ifkit.control.v1.ManifestResult
-	(*ConnStats)(nil),         // 18: ifkit.control.v1.ConnStats
-	(*OperatorChallenge)(nil), // 19: ifkit.control.v1.OperatorChallenge
-	(*OperatorProof)(nil),     // 20: ifkit.control.v1.OperatorProof
-	(*ListConnections)(nil),   // 21: ifkit.control.v1.ListConnections
-	(*ConnectionList)(nil),    // 22: ifkit.control.v1.ConnectionList
-	(*ConnectionInfo)(nil),    // 23: ifkit.control.v1.ConnectionInfo
-	(*PeerCredentials)(nil),   // 24: ifkit.control.v1.PeerCredentials
-	(*GetServerStats)(nil),    // 25: ifkit.control.v1.GetServerStats
-	(*ServerStats)(nil),       // 26: ifkit.control.v1.ServerStats
-	(*InterfaceStats)(nil),    // 27: ifkit.control.v1.InterfaceStats
-	(*TypeStats)(nil),         // 28: ifkit.control.v1.TypeStats
-	(*CodeCount)(nil),         // 29: ifkit.control.v1.CodeCount
-	(*Notification)(nil),      // 30: ifkit.control.v1.Notification
-	(*Draining)(nil),          // 31: ifkit.control.v1.Draining
-	(*InterfacesChanged)(nil), // 32: ifkit.control.v1.InterfacesChanged
-	(*ManifestChanged)(nil),   // 33: ifkit.control.v1.ManifestChanged
-	(*ConnectionClosed)(nil),  // 34: ifkit.control.v1.ConnectionClosed
-	(*ConnectionOpened)(nil),  // 35: ifkit.control.v1.ConnectionOpened
-	(*NotificationsLost)(nil), // 36: ifkit.control.v1.NotificationsLost
+	(*ListServers)(nil),       // 14: ifkit.control.v1.ListServers
+	(*ServerList)(nil),        // 15: ifkit.control.v1.ServerList
+	(*Response)(nil),          // 16: ifkit.control.v1.Response
+	(*InterfaceInfo)(nil),     // 17: ifkit.control.v1.InterfaceInfo
+	(*InterfaceList)(nil),     // 18: ifkit.control.v1.InterfaceList
+	(*ManifestResult)(nil),    // 19: ifkit.control.v1.ManifestResult
+	(*ConnStats)(nil),         // 20: ifkit.control.v1.ConnStats
+	(*OperatorChallenge)(nil), // 21: ifkit.control.v1.OperatorChallenge
+	(*OperatorProof)(nil),     // 22: ifkit.control.v1.OperatorProof
+	(*ListConnections)(nil),   // 23: ifkit.control.v1.ListConnections
+	(*ConnectionList)(nil),    // 24: ifkit.control.v1.ConnectionList
+	(*ConnectionInfo)(nil),    // 25: ifkit.control.v1.ConnectionInfo
+	(*PeerCredentials)(nil),   // 26: ifkit.control.v1.PeerCredentials
+	(*GetServerStats)(nil),    // 27: ifkit.control.v1.GetServerStats
+	(*ServerStats)(nil),       // 28: ifkit.control.v1.ServerStats
+	(*InterfaceStats)(nil),    // 29: ifkit.control.v1.InterfaceStats
+	(*TypeStats)(nil),         // 30: ifkit.control.v1.TypeStats
+	(*CodeCount)(nil),         // 31: ifkit.control.v1.CodeCount
+	(*Notification)(nil),      // 32: ifkit.control.v1.Notification
+	(*Draining)(nil),          // 33: ifkit.control.v1.Draining
+	(*InterfacesChanged)(nil), // 34: ifkit.control.v1.InterfacesChanged
+	(*ManifestChanged)(nil),   // 35: ifkit.control.v1.ManifestChanged
+	(*ConnectionClosed)(nil),  // 36: ifkit.control.v1.ConnectionClosed
+	(*ConnectionOpened)(nil),  // 37: ifkit.control.v1.ConnectionOpened
+	(*ServersChanged)(nil),    // 38: ifkit.control.v1.ServersChanged
+	(*NotificationsLost)(nil), // 39: ifkit.control.v1.NotificationsLost
 }
 var file_ifkit_control_v1_control_proto_depIdxs = []int32{
 	1,  // 0: ifkit.control.v1.ControlFrame.request:type_name -> ifkit.control.v1.Request
-	14, // 1: ifkit.control.v1.ControlFrame.response:type_name -> ifkit.control.v1.Response
-	30, // 2: ifkit.control.v1.ControlFrame.notification:type_name -> ifkit.control.v1.Notification
+	16, // 1: ifkit.control.v1.ControlFrame.response:type_name -> ifkit.control.v1.Response
+	32, // 2: ifkit.control.v1.ControlFrame.notification:type_name -> ifkit.control.v1.Notification
 	2,  // 3: ifkit.control.v1.Request.list:type_name -> ifkit.control.v1.ListInterfaces
 	3,  // 4: ifkit.control.v1.Request.manifest:type_name -> ifkit.control.v1.GetManifest
 	4,  // 5: ifkit.control.v1.Request.ping:type_name -> ifkit.control.v1.Ping
@@ -3120,39 +3317,42 @@ var file_ifkit_control_v1_control_proto_depIdxs = []int32{
 	8,  // 9: ifkit.control.v1.Request.reset:type_name -> ifkit.control.v1.Reset
 	9,  // 10: ifkit.control.v1.Request.close:type_name -> ifkit.control.v1.Close
 	10, // 11: ifkit.control.v1.Request.filter:type_name -> ifkit.control.v1.SetFilter
-	19, // 12: ifkit.control.v1.Request.operator_challenge:type_name -> ifkit.control.v1.OperatorChallenge
-	20, // 13: ifkit.control.v1.Request.operator_proof:type_name -> ifkit.control.v1.OperatorProof
-	21, // 14: ifkit.control.v1.Request.connections:type_name -> ifkit.control.v1.ListConnections
-	25, // 15: ifkit.control.v1.Request.server_stats:type_name -> ifkit.control.v1.GetServerStats
+	21, // 12: ifkit.control.v1.Request.operator_challenge:type_name -> ifkit.control.v1.OperatorChallenge
+	22, // 13: ifkit.control.v1.Request.operator_proof:type_name -> ifkit.control.v1.OperatorProof
+	23, // 14: ifkit.control.v1.Request.connections:type_name -> ifkit.control.v1.ListConnections
+	27, // 15: ifkit.control.v1.Request.server_stats:type_name -> ifkit.control.v1.GetServerStats
 	11, // 16: ifkit.control.v1.Request.monitor:type_name -> ifkit.control.v1.Monitor
 	12, // 17: ifkit.control.v1.Request.demonitor:type_name -> ifkit.control.v1.Demonitor
-	16, // 18: ifkit.control.v1.Response.interfaces:type_name -> ifkit.control.v1.InterfaceList
-	17, // 19: ifkit.control.v1.Response.manifest:type_name -> ifkit.control.v1.ManifestResult
-	18, // 20: ifkit.control.v1.Response.stats:type_name -> ifkit.control.v1.ConnStats
-	22, // 21: ifkit.control.v1.Response.connections:type_name -> ifkit.control.v1.ConnectionList
-	26, // 22: ifkit.control.v1.Response.server_stats:type_name -> ifkit.control.v1.ServerStats
-	13, // 23: ifkit.control.v1.Response.down:type_name -> ifkit.control.v1.MonitorDown
-	15, // 24: ifkit.control.v1.InterfaceList.interfaces:type_name -> ifkit.control.v1.InterfaceInfo
-	23, // 25: ifkit.control.v1.ConnectionList.connections:type_name -> ifkit.control.v1.ConnectionInfo
-	24, // 26: ifkit.control.v1.ConnectionInfo.peer:type_name -> ifkit.control.v1.PeerCredentials
-	18, // 27: ifkit.control.v1.ConnectionInfo.stats:type_name -> ifkit.control.v1.ConnStats
-	27, // 28: ifkit.control.v1.ServerStats.interfaces:type_name -> ifkit.control.v1.InterfaceStats
-	29, // 29: ifkit.control.v1.ServerStats.refusals:type_name -> ifkit.control.v1.CodeCount
-	18, // 30: ifkit.control.v1.InterfaceStats.totals:type_name -> ifkit.control.v1.ConnStats
-	29, // 31: ifkit.control.v1.InterfaceStats.ended:type_name -> ifkit.control.v1.CodeCount
-	28, // 32: ifkit.control.v1.InterfaceStats.types:type_name -> ifkit.control.v1.TypeStats
-	31, // 33: ifkit.control.v1.Notification.draining:type_name -> ifkit.control.v1.Draining
-	32, // 34: ifkit.control.v1.Notification.interfaces_changed:type_name -> ifkit.control.v1.InterfacesChanged
-	33, // 35: ifkit.control.v1.Notification.manifest_changed:type_name -> ifkit.control.v1.ManifestChanged
-	34, // 36: ifkit.control.v1.Notification.connection_closed:type_name -> ifkit.control.v1.ConnectionClosed
-	35, // 37: ifkit.control.v1.Notification.connection_opened:type_name -> ifkit.control.v1.ConnectionOpened
-	36, // 38: ifkit.control.v1.Notification.notifications_lost:type_name -> ifkit.control.v1.NotificationsLost
-	13, // 39: ifkit.control.v1.Notification.monitor_down:type_name -> ifkit.control.v1.MonitorDown
-	40, // [40:40] is the sub-list for method output_type
-	40, // [40:40] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	14, // 18: ifkit.control.v1.Request.servers:type_name -> ifkit.control.v1.ListServers
+	18, // 19: ifkit.control.v1.Response.interfaces:type_name -> ifkit.control.v1.InterfaceList
+	19, // 20: ifkit.control.v1.Response.manifest:type_name -> ifkit.control.v1.ManifestResult
+	20, // 21: ifkit.control.v1.Response.stats:type_name -> ifkit.control.v1.ConnStats
+	24, // 22: ifkit.control.v1.Response.connections:type_name -> ifkit.control.v1.ConnectionList
+	28, // 23: ifkit.control.v1.Response.server_stats:type_name -> ifkit.control.v1.ServerStats
+	13, // 24: ifkit.control.v1.Response.down:type_name -> ifkit.control.v1.MonitorDown
+	15, // 25: ifkit.control.v1.Response.servers:type_name -> ifkit.control.v1.ServerList
+	17, // 26: ifkit.control.v1.InterfaceList.interfaces:type_name -> ifkit.control.v1.InterfaceInfo
+	25, // 27: ifkit.control.v1.ConnectionList.connections:type_name -> ifkit.control.v1.ConnectionInfo
+	26, // 28: ifkit.control.v1.ConnectionInfo.peer:type_name -> ifkit.control.v1.PeerCredentials
+	20, // 29: ifkit.control.v1.ConnectionInfo.stats:type_name -> ifkit.control.v1.ConnStats
+	29, // 30: ifkit.control.v1.ServerStats.interfaces:type_name -> ifkit.control.v1.InterfaceStats
+	31, // 31: ifkit.control.v1.ServerStats.refusals:type_name -> ifkit.control.v1.CodeCount
+	20, // 32: ifkit.control.v1.InterfaceStats.totals:type_name -> ifkit.control.v1.ConnStats
+	31, // 33: ifkit.control.v1.InterfaceStats.ended:type_name -> ifkit.control.v1.CodeCount
+	30, // 34: ifkit.control.v1.InterfaceStats.types:type_name -> ifkit.control.v1.TypeStats
+	33, // 35: ifkit.control.v1.Notification.draining:type_name -> ifkit.control.v1.Draining
+	34, // 36: ifkit.control.v1.Notification.interfaces_changed:type_name -> ifkit.control.v1.InterfacesChanged
+	35, // 37: ifkit.control.v1.Notification.manifest_changed:type_name -> ifkit.control.v1.ManifestChanged
+	36, // 38: ifkit.control.v1.Notification.connection_closed:type_name -> ifkit.control.v1.ConnectionClosed
+	37, // 39: ifkit.control.v1.Notification.connection_opened:type_name -> ifkit.control.v1.ConnectionOpened
+	39, // 40: ifkit.control.v1.Notification.notifications_lost:type_name -> ifkit.control.v1.NotificationsLost
+	13, // 41: ifkit.control.v1.Notification.monitor_down:type_name -> ifkit.control.v1.MonitorDown
+	38, // 42: ifkit.control.v1.Notification.servers_changed:type_name -> ifkit.control.v1.ServersChanged
+	43, // [43:43] is the sub-list for method output_type
+	43, // [43:43] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_ifkit_control_v1_control_proto_init() }
@@ -3181,13 +3381,14 @@ func file_ifkit_control_v1_control_proto_init() {
 		(*Request_ServerStats)(nil),
 		(*Request_Monitor)(nil),
 		(*Request_Demonitor)(nil),
+		(*Request_Servers)(nil),
 	}
 	file_ifkit_control_v1_control_proto_msgTypes[11].OneofWrappers = []any{
 		(*Monitor_ConnectionId)(nil),
 		(*Monitor_Interface)(nil),
 		(*Monitor_Server)(nil),
 	}
-	file_ifkit_control_v1_control_proto_msgTypes[14].OneofWrappers = []any{
+	file_ifkit_control_v1_control_proto_msgTypes[16].OneofWrappers = []any{
 		(*Response_Interfaces)(nil),
 		(*Response_Manifest)(nil),
 		(*Response_Pong)(nil),
@@ -3197,8 +3398,9 @@ func file_ifkit_control_v1_control_proto_init() {
 		(*Response_Connections)(nil),
 		(*Response_ServerStats)(nil),
 		(*Response_Down)(nil),
+		(*Response_Servers)(nil),
 	}
-	file_ifkit_control_v1_control_proto_msgTypes[30].OneofWrappers = []any{
+	file_ifkit_control_v1_control_proto_msgTypes[32].OneofWrappers = []any{
 		(*Notification_Draining)(nil),
 		(*Notification_InterfacesChanged)(nil),
 		(*Notification_ManifestChanged)(nil),
@@ -3206,6 +3408,7 @@ func file_ifkit_control_v1_control_proto_init() {
 		(*Notification_ConnectionOpened)(nil),
 		(*Notification_NotificationsLost)(nil),
 		(*Notification_MonitorDown)(nil),
+		(*Notification_ServersChanged)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3213,7 +3416,7 @@ func file_ifkit_control_v1_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ifkit_control_v1_control_proto_rawDesc), len(file_ifkit_control_v1_control_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   37,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
