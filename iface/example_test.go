@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/ifkit/ifkit/control"
 	"github.com/ifkit/ifkit/iface"
@@ -271,4 +272,33 @@ func ExampleClient_Monitor() {
 	// Output:
 	// normal_close finished
 	// not_found noproc: true
+}
+
+// ExampleNewBalancer spreads connections over two servers of the same
+// interface, in turn.
+func ExampleNewBalancer() {
+	ctx := context.Background()
+	m, _ := manifest.Parse("greeter.yaml", []byte(greeter))
+	var addrs []string
+	got := make(chan int, 4) // which server each connection reached
+	for i := range 2 {
+		srv := iface.NewServer()
+		srv.Register(iface.Interface{Manifest: m, OnConnect: func(ctx context.Context, c *iface.Conn) { got <- i }})
+		l, _ := iface.Listen(ctx, "tcp://127.0.0.1:0")
+		go srv.Serve(l)
+		defer srv.Close()
+		addrs = append(addrs, l.Addr().String())
+	}
+	b, _ := iface.NewBalancer(strings.Join(addrs, ","), iface.BalanceRoundRobin)
+	defer b.Close()
+	for range 4 {
+		conn, _ := b.Connect(ctx, "demo.greeter")
+		fmt.Println("server", <-got, "got a connection")
+		conn.Close("done")
+	}
+	// Output:
+	// server 0 got a connection
+	// server 1 got a connection
+	// server 0 got a connection
+	// server 1 got a connection
 }

@@ -41,6 +41,45 @@ type ConnFlags struct {
 	SecretEnv  string // the same, from an environment variable
 	// RelaySecretFile holds the secret a relay requires (relay:// addresses).
 	RelaySecretFile string
+	// Balance is how a comma-separated ADDR is used: first (failover in
+	// order), round-robin or random (see BalanceHelp).
+	Balance string
+}
+
+// BalanceHelp says what --balance does.
+const BalanceHelp = `With a comma-separated ADDR, --balance chooses how the addresses are used:
+first (the default) takes the first that answers, in order; random starts at a
+random one (so that many invocations spread over the servers); round-robin takes
+them in turn. ifctl call spreads its requests (-d @-, one per line) over the
+addresses, a new connection per request, with round-robin or random.`
+
+// BalancePolicy returns the --balance policy.
+func (f *ConnFlags) BalancePolicy() (iface.Balance, error) {
+	if f.Balance == "" {
+		return iface.BalanceFirst, nil
+	}
+	b, err := iface.ParseBalance(f.Balance)
+	if err != nil {
+		return 0, UsageError(fmt.Errorf("--balance: %w", err))
+	}
+	return b, nil
+}
+
+// Balancer returns a balancer over addr with the flags' dial options.
+func Balancer(addr string, f *ConnFlags) (*iface.Balancer, error) {
+	policy, err := f.BalancePolicy()
+	if err != nil {
+		return nil, err
+	}
+	opts, err := f.dialOptions()
+	if err != nil {
+		return nil, err
+	}
+	b, err := iface.NewBalancer(addr, policy, opts...)
+	if err != nil {
+		return nil, UsageError(err)
+	}
+	return b, nil
 }
 
 // AddConnFlags adds --timeout (default def; what says what it bounds) and
@@ -53,6 +92,7 @@ func AddConnFlags(cmd *cobra.Command, f *ConnFlags, def time.Duration, what stri
 	fs.StringVar(&f.TLSKey, "tls-key", "", "PEM file of the client certificate's key")
 	fs.StringVar(&f.SecretFile, "secret-file", "", "file holding the shared secret the server requires")
 	fs.StringVar(&f.SecretEnv, "secret-env", "", "environment variable holding the shared secret")
+	fs.StringVar(&f.Balance, "balance", "first", "how a comma-separated ADDR is used: first, round-robin or random")
 	fs.StringVar(&f.RelaySecretFile, "relay-secret-file", "", "file holding the shared secret of the relay (relay:// addresses)")
 	for _, name := range []string{"tls-ca", "tls-cert", "tls-key", "secret-file", "relay-secret-file"} {
 		_ = cmd.MarkFlagFilename(name)
@@ -134,6 +174,11 @@ func Dial(ctx context.Context, addr string, f *ConnFlags) (*iface.Client, error)
 	opts, err := f.dialOptions()
 	if err != nil {
 		return nil, err
+	}
+	if policy, err := f.BalancePolicy(); err != nil {
+		return nil, err
+	} else if policy == iface.BalanceRandom {
+		opts = append(opts, iface.WithFailover(1, 0, true))
 	}
 	timeout := f.Timeout
 	if timeout <= 0 || timeout > DefaultTimeout {

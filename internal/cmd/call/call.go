@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -57,6 +58,8 @@ For scripts:
 
 -o text prints "#seq Type value"; -o yaml one document per reply.
 
+` + cmdutil.BalanceHelp + `
+
 ` + cmdutil.ParamsHelp + `
 
 ` + cmdutil.AddrHelp,
@@ -66,7 +69,8 @@ For scripts:
   ifctl call unix:///tmp/ifkit.sock db.kv Get -d '{"key":"a"}' -q --timeout 2s && echo up
   ifctl call unix:///tmp/ifkit.sock db.kv Put -d '{"key":"a","value":"YQ=="}' --oneway
   ifctl call 127.0.0.1:7400 jobs.queue Submit -d @job.json -o yaml
-  ifctl call 127.0.0.1:7400 db.kv Get -d '{"key":"a"}' --params @params.json`,
+  ifctl call 127.0.0.1:7400 db.kv Get -d '{"key":"a"}' --params @params.json
+  ifctl call tcp://kv1:7400,tcp://kv2:7400 db.kv Get -d @keys.ndjson --balance round-robin`,
 		Args:              cobra.ExactArgs(3),
 		ValidArgsFunction: cmdutil.CompleteIfaces,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -102,6 +106,13 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	ctx, cancel := cmdutil.WithTimeout(ctx, opts.Conn.Timeout)
 	defer cancel()
+	policy, err := opts.Conn.BalancePolicy()
+	if err != nil {
+		return err
+	}
+	if policy != iface.BalanceFirst && strings.Contains(opts.Addr, ",") {
+		return runBalanced(ctx, opts, params)
+	}
 	c, err := cmdutil.Dial(ctx, opts.Addr, &opts.Conn)
 	if err != nil {
 		return err
@@ -112,6 +123,42 @@ func Run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	defer conn.Close("ifctl call: done")
+	return calls(ctx, opts, conn, func() (*iface.Conn, error) { return conn, nil })
+}
+
+// runBalanced spreads the requests over the addresses (--balance): a new
+// connection per request, on the address the policy picks.
+func runBalanced(ctx context.Context, opts *Options, params []iface.ConnectOption) error {
+	b, err := cmdutil.Balancer(opts.Addr, &opts.Conn)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	connect := func() (*iface.Conn, error) {
+		conn, err := b.Connect(ctx, opts.Iface, params...)
+		if err != nil {
+			return nil, cmdutil.Explain(err, opts.Addr)
+		}
+		return conn, nil
+	}
+	first, err := connect()
+	if err != nil {
+		return err
+	}
+	defer first.Close("ifctl call: done")
+	used := false
+	return calls(ctx, opts, first, func() (*iface.Conn, error) {
+		if !used {
+			used = true
+			return first, nil
+		}
+		return connect()
+	})
+}
+
+// calls checks the request type on conn's manifest, then sends each
+// request of -d over the connection next returns and prints the replies.
+func calls(ctx context.Context, opts *Options, conn *iface.Conn, next func() (*iface.Conn, error)) error {
 	m := conn.Manifest()
 	t, err := cmdutil.ClientType(m, opts.Type, opts.Addr)
 	if err != nil {
@@ -125,7 +172,15 @@ func Run(ctx context.Context, opts *Options) error {
 	var callErr error
 	err = cmdutil.Values(opts.Data, opts.IO.In, func(line int, req []byte) error {
 		n++
-		callErr = one(ctx, opts, conn, m, t, where(opts.Data, line), req)
+		c, err := next()
+		if err != nil {
+			callErr = err
+			return err
+		}
+		callErr = one(ctx, opts, c, m, t, where(opts.Data, line), req)
+		if c != conn {
+			c.Close("ifctl call: done")
+		}
 		return callErr
 	})
 	switch {
