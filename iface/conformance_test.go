@@ -351,6 +351,12 @@ func conformanceHandshakes(t *testing.T) any {
 			resp(&controlpb.Response{Id: 8, Result: &controlpb.Response_Down{Down: &controlpb.MonitorDown{Ref: 1, Code: uint32(codes.NotFound), Reason: "connection 29600322334721 is gone, or never existed (noproc)", Noproc: true, ConnectionId: 29600322334721}}})},
 		{"notification monitor_down", map[string]any{"notification": map[string]any{"monitor_down": map[string]any{"ref": 3, "code": 16, "reason": "the server closed", "server": true}}},
 			note(&controlpb.Notification{Event: &controlpb.Notification_MonitorDown{MonitorDown: &controlpb.MonitorDown{Ref: 3, Code: uint32(codes.Draining), Reason: "the server closed", Server: true}}})},
+		{"request servers (a relay's, §2.5)", map[string]any{"request": map[string]any{"id": 12, "servers": map[string]any{}}},
+			req(&controlpb.Request{Id: 12, Op: &controlpb.Request_Servers{Servers: &controlpb.ListServers{}}})},
+		{"response servers", map[string]any{"response": map[string]any{"id": 12, "servers": map[string]any{"names": []string{"greenhouse", "kv"}}}},
+			resp(&controlpb.Response{Id: 12, Result: &controlpb.Response_Servers{Servers: &controlpb.ServerList{Names: []string{"greenhouse", "kv"}}}})},
+		{"notification servers_changed", map[string]any{"notification": map[string]any{"servers_changed": map[string]any{"learned": []string{"kv"}}}},
+			note(&controlpb.Notification{Event: &controlpb.Notification_ServersChanged{ServersChanged: &controlpb.ServersChanged{Learned: []string{"kv"}}}})},
 		{"notification notifications_lost", map[string]any{"notification": map[string]any{"notifications_lost": map[string]any{"count": 12}}}, note(&controlpb.Notification{Event: &controlpb.Notification_NotificationsLost{NotificationsLost: &controlpb.NotificationsLost{Count: 12}}})},
 	}
 	var os, or, cf []messageVector
