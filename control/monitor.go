@@ -74,16 +74,7 @@ func (d Down) String() string {
 }
 
 func targetPB(t MonitorTarget) *controlpb.Monitor {
-	m := &controlpb.Monitor{}
-	switch {
-	case t.Server:
-		m.Target = &controlpb.Monitor_Server{Server: true}
-	case t.Interface != "":
-		m.Target = &controlpb.Monitor_Interface{Interface: t.Interface}
-	default:
-		m.Target = &controlpb.Monitor_ConnectionId{ConnectionId: t.ConnectionID}
-	}
-	return m
+	return &controlpb.Monitor{ConnectionId: t.ConnectionID, Interface: t.Interface, Server: t.Server}
 }
 
 func targetFromPB(m *controlpb.Monitor) MonitorTarget {

@@ -885,16 +885,15 @@ func (x *SetFilter) GetStructured() string {
 // Monitor asks to be told, once, when a connection, an interface or the
 // whole server goes (spec/PROTOCOL.md §10.4). ref is the client's name for
 // the monitor, unique among this stream's live monitors; the down
-// notification carries it.
+// notification carries it. Exactly one of connection_id, interface and
+// server is set (not a oneof, so that decoders without oneof support read
+// it as plain fields; the bytes are the same).
 type Monitor struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	Ref   uint64                 `protobuf:"varint,1,opt,name=ref,proto3" json:"ref,omitempty"`
-	// Types that are valid to be assigned to Target:
-	//
-	//	*Monitor_ConnectionId
-	//	*Monitor_Interface
-	//	*Monitor_Server
-	Target        isMonitor_Target `protobuf_oneof:"target"`
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ref           uint64                 `protobuf:"varint,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	ConnectionId  uint64                 `protobuf:"varint,2,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	Interface     string                 `protobuf:"bytes,3,opt,name=interface,proto3" json:"interface,omitempty"`
+	Server        bool                   `protobuf:"varint,4,opt,name=server,proto3" json:"server,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -936,61 +935,26 @@ func (x *Monitor) GetRef() uint64 {
 	return 0
 }
 
-func (x *Monitor) GetTarget() isMonitor_Target {
-	if x != nil {
-		return x.Target
-	}
-	return nil
-}
-
 func (x *Monitor) GetConnectionId() uint64 {
 	if x != nil {
-		if x, ok := x.Target.(*Monitor_ConnectionId); ok {
-			return x.ConnectionId
-		}
+		return x.ConnectionId
 	}
 	return 0
 }
 
 func (x *Monitor) GetInterface() string {
 	if x != nil {
-		if x, ok := x.Target.(*Monitor_Interface); ok {
-			return x.Interface
-		}
+		return x.Interface
 	}
 	return ""
 }
 
 func (x *Monitor) GetServer() bool {
 	if x != nil {
-		if x, ok := x.Target.(*Monitor_Server); ok {
-			return x.Server
-		}
+		return x.Server
 	}
 	return false
 }
-
-type isMonitor_Target interface {
-	isMonitor_Target()
-}
-
-type Monitor_ConnectionId struct {
-	ConnectionId uint64 `protobuf:"varint,2,opt,name=connection_id,json=connectionId,proto3,oneof"`
-}
-
-type Monitor_Interface struct {
-	Interface string `protobuf:"bytes,3,opt,name=interface,proto3,oneof"`
-}
-
-type Monitor_Server struct {
-	Server bool `protobuf:"varint,4,opt,name=server,proto3,oneof"`
-}
-
-func (*Monitor_ConnectionId) isMonitor_Target() {}
-
-func (*Monitor_Interface) isMonitor_Target() {}
-
-func (*Monitor_Server) isMonitor_Target() {}
 
 // Demonitor cancels the monitor ref; no down follows once it is answered.
 type Demonitor struct {
@@ -3094,13 +3058,12 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\x03cel\x18\x03 \x01(\tR\x03cel\x12\x1e\n" +
 	"\n" +
 	"structured\x18\x04 \x01(\tR\n" +
-	"structured\"\x86\x01\n" +
+	"structured\"v\n" +
 	"\aMonitor\x12\x10\n" +
-	"\x03ref\x18\x01 \x01(\x04R\x03ref\x12%\n" +
-	"\rconnection_id\x18\x02 \x01(\x04H\x00R\fconnectionId\x12\x1e\n" +
-	"\tinterface\x18\x03 \x01(\tH\x00R\tinterface\x12\x18\n" +
-	"\x06server\x18\x04 \x01(\bH\x00R\x06serverB\b\n" +
-	"\x06target\"\x1d\n" +
+	"\x03ref\x18\x01 \x01(\x04R\x03ref\x12#\n" +
+	"\rconnection_id\x18\x02 \x01(\x04R\fconnectionId\x12\x1c\n" +
+	"\tinterface\x18\x03 \x01(\tR\tinterface\x12\x16\n" +
+	"\x06server\x18\x04 \x01(\bR\x06server\"\x1d\n" +
 	"\tDemonitor\x12\x10\n" +
 	"\x03ref\x18\x01 \x01(\x04R\x03ref\"\xbe\x01\n" +
 	"\vMonitorDown\x12\x10\n" +
@@ -3382,11 +3345,6 @@ func file_ifkit_control_v1_control_proto_init() {
 		(*Request_Monitor)(nil),
 		(*Request_Demonitor)(nil),
 		(*Request_Servers)(nil),
-	}
-	file_ifkit_control_v1_control_proto_msgTypes[11].OneofWrappers = []any{
-		(*Monitor_ConnectionId)(nil),
-		(*Monitor_Interface)(nil),
-		(*Monitor_Server)(nil),
 	}
 	file_ifkit_control_v1_control_proto_msgTypes[16].OneofWrappers = []any{
 		(*Response_Interfaces)(nil),
