@@ -52,6 +52,10 @@ func checkRelayName(name string) error {
 	return nil
 }
 
+// ErrRelaySecretRequired is the cause of a dial without a relay secret
+// (WithRelaySecret) through a relay that requires one.
+const ErrRelaySecretRequired errorString = "the relay requires a shared secret"
+
 // ErrRelay marks the relay's refusals: an unknown name, a name taken, a
 // bad hello.
 const ErrRelay errorString = "the relay refused"
@@ -77,8 +81,8 @@ func relayHello(conn net.Conn, role byte, name string, secret []byte) error {
 			if errors.As(err, &sf) {
 				ce := &CloseError{Code: CodeAuthFailed, Reason: "the relay: " + string(sf), Remote: true}
 				if secret == nil {
-					ce.Reason = "the relay requires a shared secret (WithRelaySecret, ifctl's --relay-secret-file)"
-					ce.Cause = ErrSecretRequired
+					ce.Reason = "the relay requires a shared secret, and the client has none"
+					ce.Cause = ErrRelaySecretRequired
 				}
 				return ce
 			}

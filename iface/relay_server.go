@@ -119,7 +119,9 @@ func (s *Server) ServeRelay(ctx context.Context, addr, name string, opts ...Rela
 		wait = o.backoff
 		o.state(RelayState{Registered: true})
 		err = s.serveRelaySession(ctx, sess, &o)
-		o.state(RelayState{Err: err})
+		if ctx.Err() == nil { // not stopping: say so, and register again
+			o.state(RelayState{Err: err})
+		}
 	}
 }
 

@@ -126,8 +126,8 @@ func TestRelay(t *testing.T) {
 	if _, err := iface.Dial(ctx(t), "relay://"+raddr+"/greenhouse", iface.WithRelaySecret([]byte("another-secret-of-16"))); iface.CodeOf(err) != iface.CodeAuthFailed {
 		t.Errorf("dial with another relay secret: %v, want auth_failed", err)
 	}
-	if _, err := iface.Dial(ctx(t), "relay://"+raddr+"/greenhouse"); !errors.Is(err, iface.ErrSecretRequired) {
-		t.Errorf("dial without the relay secret: %v, want ErrSecretRequired", err)
+	if _, err := iface.Dial(ctx(t), "relay://"+raddr+"/greenhouse"); !errors.Is(err, iface.ErrRelaySecretRequired) || errors.Is(err, iface.ErrSecretRequired) {
+		t.Errorf("dial without the relay secret: %v, want ErrRelaySecretRequired", err)
 	}
 	// A second server cannot take the name.
 	dup := iface.NewServer()

@@ -184,7 +184,7 @@ func TestRelayNetns(t *testing.T) {
 		t.Errorf("call through the relay:\n%s", r.stdout)
 	}
 	// Refused without the relay's secret, and for a name nobody holds.
-	check(t, run(t, "list", relayURL+"/kv", "--timeout", "5s"), 77, "relay")
+	check(t, run(t, "list", relayURL+"/kv", "--timeout", "5s"), 77, "the relay requires a shared secret", "--relay-secret-file")
 	check(t, run(t, "list", relayURL+"/nobody", "--relay-secret-file", secret, "--timeout", "5s"), 3, "no server named")
 
 	// The server goes: the relay forgets it, and says so.

@@ -200,6 +200,9 @@ func Dial(ctx context.Context, addr string, f *ConnFlags) (*iface.Client, error)
 		if errors.As(err, &ce) && ce.Reason != "" {
 			msg += ": " + Untrusted(ce.Reason)
 		}
+		if f.RelaySecretFile == "" && errors.Is(err, iface.ErrRelaySecretRequired) {
+			return nil, Reword(err, msg, "pass the relay's shared secret with --relay-secret-file FILE")
+		}
 		if f.SecretFile == "" && f.SecretEnv == "" && errors.Is(err, iface.ErrSecretRequired) {
 			return nil, Reword(err, msg, "pass the server's shared secret with --secret-file FILE or --secret-env NAME")
 		}

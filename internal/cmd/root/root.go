@@ -59,9 +59,11 @@ what it speaks and talk to it without writing code:
   ifctl manifest validate|show|hash FILE      check manifests offline
   ifctl manifest diff OLD NEW                 what changed, and whether it breaks peers
   ifctl gen go MANIFEST... --out DIR          typed Go client and server stubs
+  ifctl relay --listen ADDR                   reach servers behind firewalls by name (relay://ADDR/NAME)
 
-ADDR is unix:///abs/path.sock, unix:rel.sock, tcp://host:port, host:port or
-tls://host:port; a comma-separated list means "any of these" (failover).
+ADDR is unix:///abs/path.sock, unix:rel.sock, tcp://host:port, host:port,
+tls://host:port or relay://host:port/NAME; a comma-separated list means "any of
+these" (failover, or spread over them with --balance).
 
 Data goes to stdout, diagnostics to stderr. See 'ifctl help exit-codes'.`,
 		SilenceUsage:  true,

@@ -291,9 +291,13 @@ func (opts *Options) write(e Event) error {
 	fmt.Fprintf(&b, "%s  %s", e.Time.Local().Format("15:04:05.000"), e.Event)
 	switch e.Event {
 	case "connected":
-		fmt.Fprintf(&b, " to %s, serving %s", e.Addr, cmdutil.UntrustedList(e.Interfaces))
-		if len(e.Servers) > 0 {
-			fmt.Fprintf(&b, "; relaying to %s", cmdutil.UntrustedList(e.Servers))
+		switch {
+		case len(e.Interfaces) > 0:
+			fmt.Fprintf(&b, " to %s, serving %s", e.Addr, cmdutil.UntrustedList(e.Interfaces))
+		case len(e.Servers) > 0:
+			fmt.Fprintf(&b, " to %s, relaying to %s", e.Addr, cmdutil.UntrustedList(e.Servers))
+		default:
+			fmt.Fprintf(&b, " to %s, serving no interface", e.Addr)
 		}
 	case "server_learned", "server_forgotten":
 		fmt.Fprintf(&b, " %s", cmdutil.UntrustedList(e.Servers))
