@@ -14,7 +14,7 @@ import (
 // the downs waiting to be written are bounded by it too.
 const MaxMonitors = 1024
 
-// MonitorTarget is what a monitor watches (spec/PROTOCOL.md §10.4): a
+// MonitorTarget is what a monitor watches (spec/PROTOCOL.md §10.6): a
 // connection, an interface or the server as a whole. Set exactly one of
 // ConnectionID, Interface and Server.
 type MonitorTarget struct {

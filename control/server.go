@@ -43,7 +43,7 @@ type Host interface {
 	// the operator scope, for the server's log.
 	Operator()
 	// Alive reports whether a monitor's target lives (spec/PROTOCOL.md
-	// §10.4): a connection of any session, a hosted interface, the server.
+	// §10.6): a connection of any session, a hosted interface, the server.
 	// It is asked after the monitor is registered, so the host must call
 	// Hub.Down only once the target is gone for Alive. An error refuses the
 	// Monitor request with its code (codes.Of).

@@ -339,7 +339,7 @@ func conformanceHandshakes(t *testing.T) any {
 				Refusals: []*controlpb.CodeCount{{Code: 13, Count: 1}}}}})},
 		{"response failed: the operator scope is needed", map[string]any{"response": map[string]any{"id": 10, "code": 13, "reason": "listing the connections needs the operator scope"}},
 			resp(&controlpb.Response{Id: 10, Code: uint32(codes.AuthFailed), Reason: "listing the connections needs the operator scope"})},
-		{"request monitor a connection (§10.4)", map[string]any{"request": map[string]any{"id": 8, "monitor": map[string]any{"ref": 1, "connection_id": 29600322334721}}},
+		{"request monitor a connection (§10.6)", map[string]any{"request": map[string]any{"id": 8, "monitor": map[string]any{"ref": 1, "connection_id": 29600322334721}}},
 			req(&controlpb.Request{Id: 8, Op: &controlpb.Request_Monitor{Monitor: &controlpb.Monitor{Ref: 1, ConnectionId: 29600322334721}}})},
 		{"request monitor an interface", map[string]any{"request": map[string]any{"id": 9, "monitor": map[string]any{"ref": 2, "interface": "db.kv"}}},
 			req(&controlpb.Request{Id: 9, Op: &controlpb.Request_Monitor{Monitor: &controlpb.Monitor{Ref: 2, Interface: "db.kv"}}})},

@@ -170,7 +170,7 @@ type MonitorTarget = control.MonitorTarget
 type Down = control.Down
 
 // Monitor asks the server to tell, once, when t goes, with the typed
-// reason (spec/PROTOCOL.md §10.4): a connection of any client ends, an
+// reason (spec/PROTOCOL.md §10.6): a connection of any client ends, an
 // interface is unregistered, the server closes. A target already gone
 // fires at once with NoProc (Erlang's noproc); a live one never fires. The
 // monitor has a control stream of its own; if that ends first (the session

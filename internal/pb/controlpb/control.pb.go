@@ -883,7 +883,7 @@ func (x *SetFilter) GetStructured() string {
 }
 
 // Monitor asks to be told, once, when a connection, an interface or the
-// whole server goes (spec/PROTOCOL.md §10.4). ref is the client's name for
+// whole server goes (spec/PROTOCOL.md §10.6). ref is the client's name for
 // the monitor, unique among this stream's live monitors; the down
 // notification carries it. Exactly one of connection_id, interface and
 // server is set (not a oneof, so that decoders without oneof support read
