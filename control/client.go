@@ -36,13 +36,15 @@ type Client struct {
 	wmu    sync.Mutex
 	mu     sync.Mutex
 	calls  map[uint64]chan *controlpb.Response
-	notes  chan Notification
-	lost   atomic.Uint64 // notifications this client dropped, in all
-	done   chan struct{} // closed when the stream has ended
-	quit   chan struct{} // closed by Close
-	err    error
-	wg     sync.WaitGroup
-	closed sync.Once
+	// monitors are those waiting to fire, by ref (monitor.go); under mu.
+	monitors map[uint64]*Monitor
+	notes    chan Notification
+	lost     atomic.Uint64 // notifications this client dropped, in all
+	done     chan struct{} // closed when the stream has ended
+	quit     chan struct{} // closed by Close
+	err      error
+	wg       sync.WaitGroup
+	closed   sync.Once
 }
 
 // NewClient runs the client end of a control stream whose handshake is
@@ -55,10 +57,11 @@ func NewClient(st net.Conn, br *bufio.Reader, iface string, connID uint64) *Clie
 	}
 	c := &Client{
 		st: st, iface: iface, connID: connID,
-		calls: map[uint64]chan *controlpb.Response{},
-		notes: make(chan Notification, notificationBuffer),
-		done:  make(chan struct{}),
-		quit:  make(chan struct{}),
+		calls:    map[uint64]chan *controlpb.Response{},
+		monitors: map[uint64]*Monitor{},
+		notes:    make(chan Notification, notificationBuffer),
+		done:     make(chan struct{}),
+		quit:     make(chan struct{}),
 	}
 	c.wg.Add(1)
 	go c.readLoop(br)
@@ -109,6 +112,10 @@ func (c *Client) readLoop(br *bufio.Reader) {
 			}
 			continue
 		}
+		if d := f.GetNotification().GetMonitorDown(); d != nil {
+			c.deliverDown(d) // to its monitor, never dropped
+			continue
+		}
 		if n := fromPB(f.GetNotification()); n != nil {
 			deliver(n)
 		}
@@ -116,6 +123,13 @@ func (c *Client) readLoop(br *bufio.Reader) {
 	c.mu.Lock()
 	c.err = &codes.CloseError{Code: codes.TransportError, Reason: "the control stream ended", Cause: err, Remote: true}
 	c.mu.Unlock()
+	lost := "the control stream ended before the server reported the target down"
+	select {
+	case <-c.quit:
+		lost = "the control stream was closed by this client"
+	default:
+	}
+	c.loseMonitors(lost)
 	close(c.done)
 	if pending > 0 {
 		// The last word: the reader learns what it missed before the end.
@@ -243,6 +257,16 @@ func (c *Client) Manifest(ctx context.Context, iface string, known *manifest.Man
 		return nil, fmt.Errorf("ifkit: the served manifest hashes to %s, but the server says %s", m.Hash(), res.GetHash())
 	}
 	return m, nil
+}
+
+// Servers returns the servers a relay relays to, by name (none from a
+// server that is not a relay).
+func (c *Client) Servers(ctx context.Context) ([]string, error) {
+	r, err := c.do(ctx, &controlpb.Request{Op: &controlpb.Request_Servers{Servers: &controlpb.ListServers{}}})
+	if err != nil {
+		return nil, err
+	}
+	return r.GetServers().GetNames(), nil
 }
 
 // Ping measures a round trip over the control stream.

@@ -62,6 +62,17 @@ func (h *host) ServerStats(iface string) control.ServerStats {
 func (h *host) Refused(code codes.Code, reason string) { h.refused = append(h.refused, reason) }
 func (h *host) Operator()                              { h.operators++ }
 
+// Alive: connection 7, the host's interface and the server live; connection
+// 9 is on an interface that cannot be monitored.
+func (h *host) Alive(t control.MonitorTarget) (bool, error) {
+	if t.ConnectionID == 9 {
+		return false, &codes.RemoteError{Code: codes.Unimplemented, Reason: "not announced"}
+	}
+	return t.ConnectionID == 7 || t.Interface == h.m.Name || t.Server, nil
+}
+
+func (h *host) Servers() []string { return nil }
+
 type target struct {
 	paused bool
 	closed string

@@ -4,7 +4,9 @@
 //
 // The client side is Client: list the interfaces a server hosts, fetch a
 // manifest (with its hash checked), ping, and act on a connection (stats,
-// pause, resume, reset, close), plus Notifications. The server side is Hub:
+// pause, resume, reset, close), Monitor (told once, with the reason, when a
+// connection, an interface or the server goes), plus Notifications. The
+// server side is Hub:
 // it serves control streams for a Host it is given and fans notifications
 // out to every stream without ever blocking the server.
 //

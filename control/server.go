@@ -42,6 +42,15 @@ type Host interface {
 	// Operator reports that the stream proved the admin secret and has
 	// the operator scope, for the server's log.
 	Operator()
+	// Alive reports whether a monitor's target lives (spec/PROTOCOL.md
+	// §10.6): a connection of any session, a hosted interface, the server.
+	// It is asked after the monitor is registered, so the host must call
+	// Hub.Down only once the target is gone for Alive. An error refuses the
+	// Monitor request with its code (codes.Of).
+	Alive(t MonitorTarget) (bool, error)
+	// Servers returns the names of the servers a relay relays to, sorted;
+	// nil for a server that is not a relay.
+	Servers() []string
 }
 
 // Target is a connection the control operations act on.
@@ -90,8 +99,10 @@ type Hub struct {
 
 	mu      sync.Mutex
 	streams map[*stream]struct{}
-	closed  bool
-	wg      sync.WaitGroup // the streams' notification writers
+	// monitors indexes every stream's monitors by target (monitor.go).
+	monitors map[MonitorTarget]map[monRef]struct{}
+	closed   bool
+	wg       sync.WaitGroup // the streams' notification writers
 }
 
 // NewHub returns a hub with no streams.
@@ -134,6 +145,10 @@ type stream struct {
 	operator  bool   // the stream has the operator scope
 	challenge []byte // the operator challenge not yet answered
 	hangUp    bool   // close the stream once the current response is written
+	// monitors are this stream's monitors by ref; under h.mu.
+	monitors map[uint64]*MonitorTarget
+	downs    []*controlpb.MonitorDown // fired, to be written; under qmu
+	wake     chan struct{}            // tells pushNotes that downs has some
 }
 
 // Serve serves one control stream until it ends: it writes answer (the
@@ -144,9 +159,11 @@ type stream struct {
 func (h *Hub) Serve(st net.Conn, br *bufio.Reader, answer []byte, scope Scope) {
 	s := &stream{
 		h: h, st: st, scope: scope, operator: scope.Operator,
-		notes: make(chan Notification, h.cfg.Queue),
-		done:  make(chan struct{}),
-		last:  make(chan struct{}),
+		notes:    make(chan Notification, h.cfg.Queue),
+		done:     make(chan struct{}),
+		last:     make(chan struct{}),
+		monitors: map[uint64]*MonitorTarget{},
+		wake:     make(chan struct{}, 1),
 	}
 	h.mu.Lock()
 	if h.closed {
@@ -158,6 +175,7 @@ func (h *Hub) Serve(st net.Conn, br *bufio.Reader, answer []byte, scope Scope) {
 	h.wg.Add(1) // for pushNotes, or released below
 	h.mu.Unlock()
 	defer func() {
+		s.dropMonitors()
 		h.mu.Lock()
 		delete(h.streams, s)
 		h.mu.Unlock()
@@ -312,8 +330,19 @@ func (s *stream) pushNotes() {
 				s.close()
 				return
 			}
+		case <-s.wake:
+			for _, d := range s.takeDowns() {
+				if s.write(downFrame(d)) != nil {
+					s.close()
+					return
+				}
+			}
 		case <-s.last:
 			deadline := time.Now().Add(s.h.cfg.CloseTimeout)
+			// Monitors' downs first: they are never dropped.
+			for _, d := range s.takeDowns() {
+				s.writeBy(downFrame(d), deadline)
+			}
 			for {
 				select {
 				case n := <-s.notes:
@@ -406,6 +435,12 @@ func (s *stream) handle(req *controlpb.Request) *controlpb.Response {
 			return failure(id, codes.UnknownInterface, "no interface %q here", name)
 		}
 		return &controlpb.Response{Id: id, Result: &controlpb.Response_ServerStats{ServerStats: serverStatsToPB(host.ServerStats(name))}}
+	case *controlpb.Request_Servers:
+		return &controlpb.Response{Id: id, Result: &controlpb.Response_Servers{Servers: &controlpb.ServerList{Names: host.Servers()}}}
+	case *controlpb.Request_Monitor:
+		return s.monitor(id, op.Monitor)
+	case *controlpb.Request_Demonitor:
+		return s.demonitor(id, op.Demonitor)
 	}
 	return s.connOp(req)
 }

@@ -97,6 +97,10 @@ type ConnectionClosed struct {
 	Reason       string
 }
 
+// ServersChanged: servers registered with a relay (Learned) or left it
+// (Forgotten), by name: a relay's learn and forget.
+type ServersChanged struct{ Learned, Forgotten []string }
+
 // NotificationsLost stands where Count notifications were dropped because
 // the reader fell behind: the server's queue for the stream, or this
 // client's buffer, was full. Nothing else is delivered between the first
@@ -109,6 +113,7 @@ func (*ManifestChanged) notification()   {}
 func (*ConnectionOpened) notification()  {}
 func (*ConnectionClosed) notification()  {}
 func (*NotificationsLost) notification() {}
+func (*ServersChanged) notification()    {}
 
 // fromPB returns the notification n carries, or nil for an event this
 // version does not know (a newer server's), which is skipped.
@@ -132,6 +137,8 @@ func fromPB(n *controlpb.Notification) Notification {
 		return &ConnectionClosed{ConnectionID: c.GetConnectionId(), Interface: c.GetInterface(), Code: codes.Code(c.GetCode()), Reason: c.GetReason()}
 	case *controlpb.Notification_NotificationsLost:
 		return &NotificationsLost{Count: e.NotificationsLost.GetCount()}
+	case *controlpb.Notification_ServersChanged:
+		return &ServersChanged{Learned: e.ServersChanged.GetLearned(), Forgotten: e.ServersChanged.GetForgotten()}
 	}
 	return nil
 }
@@ -157,6 +164,8 @@ func toPB(n Notification) *controlpb.Notification {
 		return &controlpb.Notification{Event: &controlpb.Notification_ConnectionClosed{ConnectionClosed: cc}}
 	case *NotificationsLost:
 		return &controlpb.Notification{Event: &controlpb.Notification_NotificationsLost{NotificationsLost: &controlpb.NotificationsLost{Count: e.Count}}}
+	case *ServersChanged:
+		return &controlpb.Notification{Event: &controlpb.Notification_ServersChanged{ServersChanged: &controlpb.ServersChanged{Learned: e.Learned, Forgotten: e.Forgotten}}}
 	}
 	panic("control: unknown notification type")
 }

@@ -18,9 +18,10 @@ import (
 // Addr is a parsed ifkit address: a Unix socket path, a TCP host:port, or
 // the name of an in-process listener (mem://name, see MemNetwork).
 type Addr struct {
-	Network string // "unix", "tcp" or "mem"
-	Address string // a file path for unix, host:port for tcp, a name for mem
-	TLS     bool   // tls://host:port: TCP with TLS
+	Network string // "unix", "tcp", "mem" or "relay"
+	Address string // a file path for unix, host:port for tcp and relay, a name for mem
+	TLS     bool   // tls://host:port: TCP with TLS; relay+tls://: TLS end to end with the server
+	Relay   string // relay: the server's name at the relay ("" for the relay itself)
 }
 
 // String returns the address in the form ParseAddr reads: unix:///abs.sock,
@@ -28,6 +29,13 @@ type Addr struct {
 func (a Addr) String() string {
 	if a.Network == "mem" {
 		return "mem://" + a.Address
+	}
+	if a.Network == "relay" {
+		scheme := "relay://"
+		if a.TLS {
+			scheme = "relay+tls://"
+		}
+		return scheme + a.Address + "/" + a.Relay
 	}
 	if a.Network == "unix" {
 		if filepath.IsAbs(a.Address) {
@@ -69,6 +77,19 @@ func ParseAddr(s string) (Addr, error) {
 		}
 		a.TLS = true
 		return a, err
+	case strings.HasPrefix(s, "relay://"), strings.HasPrefix(s, "relay+tls://"):
+		scheme, rest, _ := strings.Cut(s, "://")
+		hostPort, name, _ := strings.Cut(rest, "/")
+		hop, err := ParseAddr(hostPort)
+		if err != nil || strings.Contains(hostPort, "://") || hop.Network != "tcp" {
+			return Addr{}, fmt.Errorf("address %q: %s:// takes host:port/NAME (the relay's TCP address, then the server's name)", s, scheme)
+		}
+		if name != "" {
+			if err := checkRelayName(name); err != nil {
+				return Addr{}, fmt.Errorf("address %q: %v", s, err)
+			}
+		}
+		return Addr{Network: "relay", Address: hop.Address, TLS: scheme == "relay+tls", Relay: name}, nil
 	case strings.HasPrefix(s, "mem://"):
 		name := strings.TrimPrefix(s, "mem://")
 		if name == "" || strings.ContainsAny(name, "/,") {
@@ -78,7 +99,7 @@ func ParseAddr(s string) (Addr, error) {
 	case strings.HasPrefix(s, "tcp://"):
 		s = strings.TrimPrefix(s, "tcp://")
 	case strings.Contains(s, "://"):
-		return Addr{}, fmt.Errorf("address %q: unknown scheme; use unix://, tcp://, tls:// or mem://", s)
+		return Addr{}, fmt.Errorf("address %q: unknown scheme; use unix://, tcp://, tls://, relay://, relay+tls:// or mem://", s)
 	case strings.HasPrefix(s, "/"):
 		return Addr{}, fmt.Errorf("address %q: a Unix socket is written unix://%s", s, s)
 	case strings.HasPrefix(s, "./"), strings.HasSuffix(s, ".sock"):

@@ -42,9 +42,11 @@ type Client struct {
 	// dialRaw opens the socket; tests replace it to break the transport.
 	dialRaw func(context.Context, Addr, *tls.Config) (net.Conn, error)
 	tls     *tls.Config
-	random  bool          // try the addresses in random order
-	rounds  int           // passes over the address list
-	backoff time.Duration // the wait before the second pass, doubled after each
+	// relaySecret is proven to relays (relay:// addresses); nil for none.
+	relaySecret []byte
+	random      bool          // try the addresses in random order
+	rounds      int           // passes over the address list
+	backoff     time.Duration // the wait before the second pass, doubled after each
 }
 
 // DialOption configures Dial.
@@ -156,9 +158,18 @@ func (c *Client) dial(ctx context.Context, a Addr) error {
 	defer cancel()
 	var raw net.Conn
 	var err error
-	if a.Network == "mem" {
+	switch a.Network {
+	case "mem":
 		raw, err = cmp.Or(c.mem, defaultMem).dial(ctx, a.Address)
-	} else {
+	case "relay":
+		if raw, err = c.dialRelay(ctx, a); err != nil {
+			var ce *CloseError
+			if errors.As(err, &ce) {
+				return err // auth_failed
+			}
+			return fmt.Errorf("%w to %s: %w", ErrConnect, a, err)
+		}
+	default:
 		raw, err = c.dialRaw(ctx, a, c.tls)
 	}
 	if err != nil {
@@ -291,6 +302,7 @@ type connectOptions struct {
 	credits   int
 	onRefused func(*Conn, *RemoteError)
 	filter    Filter
+	params    any
 }
 
 type connectOption func(*connectOptions)
@@ -356,7 +368,11 @@ func (c *Client) Connect(ctx context.Context, iface string, opts ...ConnectOptio
 	if len(codecs) == 0 {
 		codecs = c.codecs.Names()
 	}
-	req := &sessionpb.OpenStream{Interface: iface, Kind: sessionpb.StreamKind_STREAM_KIND_DATA, Codecs: codecs, Filter: filterPB(o.filter)}
+	params, err := paramsJSON(o.params)
+	if err != nil {
+		return nil, err
+	}
+	req := &sessionpb.OpenStream{Interface: iface, Kind: sessionpb.StreamKind_STREAM_KIND_DATA, Codecs: codecs, Filter: filterPB(o.filter), Params: params}
 	if o.manifest != nil {
 		req.ManifestHash = o.manifest.Hash()
 	}

@@ -259,6 +259,8 @@ func conformanceHandshakes(t *testing.T) any {
 			&sessionpb.OpenStream{Interface: "sensors.temperature", Kind: sessionpb.StreamKind_STREAM_KIND_DATA, Credits: 4, Filter: &sessionpb.Filter{Cel: `zone == "north"`}}},
 		{"DATA with a structured filter on a named type (§4.8)", map[string]any{"interface": "events.topic", "kind": 1, "filter": map[string]any{"type": "Event", "structured": `{"field":"severity","in":["warning","critical"]}`}},
 			&sessionpb.OpenStream{Interface: "events.topic", Kind: sessionpb.StreamKind_STREAM_KIND_DATA, Filter: &sessionpb.Filter{Type: "Event", Structured: `{"field":"severity","in":["warning","critical"]}`}}},
+		{"DATA with spawn parameters (§4.9)", map[string]any{"interface": "demo.counter", "kind": 1, "credits": 64, "params": `{"start":10,"step":5}`},
+			&sessionpb.OpenStream{Interface: "demo.counter", Kind: sessionpb.StreamKind_STREAM_KIND_DATA, Credits: 64, Params: `{"start":10,"step":5}`}},
 	}
 	result := []struct {
 		name   string
@@ -337,6 +339,24 @@ func conformanceHandshakes(t *testing.T) any {
 				Refusals: []*controlpb.CodeCount{{Code: 13, Count: 1}}}}})},
 		{"response failed: the operator scope is needed", map[string]any{"response": map[string]any{"id": 10, "code": 13, "reason": "listing the connections needs the operator scope"}},
 			resp(&controlpb.Response{Id: 10, Code: uint32(codes.AuthFailed), Reason: "listing the connections needs the operator scope"})},
+		{"request monitor a connection (§10.6)", map[string]any{"request": map[string]any{"id": 8, "monitor": map[string]any{"ref": 1, "connection_id": 29600322334721}}},
+			req(&controlpb.Request{Id: 8, Op: &controlpb.Request_Monitor{Monitor: &controlpb.Monitor{Ref: 1, ConnectionId: 29600322334721}}})},
+		{"request monitor an interface", map[string]any{"request": map[string]any{"id": 9, "monitor": map[string]any{"ref": 2, "interface": "db.kv"}}},
+			req(&controlpb.Request{Id: 9, Op: &controlpb.Request_Monitor{Monitor: &controlpb.Monitor{Ref: 2, Interface: "db.kv"}}})},
+		{"request monitor the server", map[string]any{"request": map[string]any{"id": 10, "monitor": map[string]any{"ref": 3, "server": true}}},
+			req(&controlpb.Request{Id: 10, Op: &controlpb.Request_Monitor{Monitor: &controlpb.Monitor{Ref: 3, Server: true}}})},
+		{"request demonitor", map[string]any{"request": map[string]any{"id": 11, "demonitor": map[string]any{"ref": 2}}},
+			req(&controlpb.Request{Id: 11, Op: &controlpb.Request_Demonitor{Demonitor: &controlpb.Demonitor{Ref: 2}}})},
+		{"response monitor: already gone (noproc)", map[string]any{"response": map[string]any{"id": 8, "down": map[string]any{"ref": 1, "code": 12, "reason": "connection 29600322334721 is gone, or never existed (noproc)", "noproc": true, "connection_id": 29600322334721}}},
+			resp(&controlpb.Response{Id: 8, Result: &controlpb.Response_Down{Down: &controlpb.MonitorDown{Ref: 1, Code: uint32(codes.NotFound), Reason: "connection 29600322334721 is gone, or never existed (noproc)", Noproc: true, ConnectionId: 29600322334721}}})},
+		{"notification monitor_down", map[string]any{"notification": map[string]any{"monitor_down": map[string]any{"ref": 3, "code": 16, "reason": "the server closed", "server": true}}},
+			note(&controlpb.Notification{Event: &controlpb.Notification_MonitorDown{MonitorDown: &controlpb.MonitorDown{Ref: 3, Code: uint32(codes.Draining), Reason: "the server closed", Server: true}}})},
+		{"request servers (a relay's, §2.5)", map[string]any{"request": map[string]any{"id": 12, "servers": map[string]any{}}},
+			req(&controlpb.Request{Id: 12, Op: &controlpb.Request_Servers{Servers: &controlpb.ListServers{}}})},
+		{"response servers", map[string]any{"response": map[string]any{"id": 12, "servers": map[string]any{"names": []string{"greenhouse", "kv"}}}},
+			resp(&controlpb.Response{Id: 12, Result: &controlpb.Response_Servers{Servers: &controlpb.ServerList{Names: []string{"greenhouse", "kv"}}}})},
+		{"notification servers_changed", map[string]any{"notification": map[string]any{"servers_changed": map[string]any{"learned": []string{"kv"}}}},
+			note(&controlpb.Notification{Event: &controlpb.Notification_ServersChanged{ServersChanged: &controlpb.ServersChanged{Learned: []string{"kv"}}}})},
 		{"notification notifications_lost", map[string]any{"notification": map[string]any{"notifications_lost": map[string]any{"count": 12}}}, note(&controlpb.Notification{Event: &controlpb.Notification_NotificationsLost{NotificationsLost: &controlpb.NotificationsLost{Count: 12}}})},
 	}
 	var os, or, cf []messageVector

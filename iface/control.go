@@ -119,6 +119,77 @@ func addrText(a net.Addr) string {
 	return a.String()
 }
 
+// Alive tells the control streams' monitors what lives: a connection of
+// any session (monitors only watch, as notifications do), a hosted
+// interface, the server until it closes. A connection of an interface with
+// control: [] is not announced, so it cannot be monitored either.
+func (h sessionHost) Alive(t control.MonitorTarget) (bool, error) {
+	s := h.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case t.Server:
+		return !s.closed, nil
+	case t.Interface != "":
+		return s.ifaces[t.Interface] != nil, nil
+	}
+	sc := s.conns[t.ConnectionID]
+	if sc == nil {
+		return false, nil
+	}
+	if len(sc.conn.Manifest().Control) == 0 {
+		return false, &RemoteError{Code: CodeUnimplemented, Reason: fmt.Sprintf("connection %d is on %s, which offers no control sub-interface (control: []): its connections are not announced or monitored", t.ConnectionID, sc.conn.Manifest().Name)}
+	}
+	return true, nil
+}
+
+// Servers returns the servers a relay relays to; none for a server that is
+// not one.
+func (h sessionHost) Servers() []string {
+	if h.s.relayNames == nil {
+		return nil
+	}
+	return h.s.relayNames()
+}
+
+// Monitor is a monitor a Client holds on a control stream of its own (see
+// Client.Monitor); Close ends both.
+type Monitor struct {
+	*control.Monitor
+	ctl *control.Client
+}
+
+// Close stops watching: it closes the monitor's control stream. A monitor
+// that had not fired then fires with Lost.
+func (m *Monitor) Close() error { return m.ctl.Close() }
+
+// MonitorTarget is what a monitor watches; see control.MonitorTarget.
+type MonitorTarget = control.MonitorTarget
+
+// Down says why a monitored target went; see control.Down.
+type Down = control.Down
+
+// Monitor asks the server to tell, once, when t goes, with the typed
+// reason (spec/PROTOCOL.md §10.6): a connection of any client ends, an
+// interface is unregistered, the server closes. A target already gone
+// fires at once with NoProc (Erlang's noproc); a live one never fires. The
+// monitor has a control stream of its own; if that ends first (the session
+// broke), the monitor fires with Lost: not a death, the target's fate is
+// unknown. To hold many monitors on one stream, use Control and
+// control.Client.Monitor. Close the Monitor when done.
+func (c *Client) Monitor(ctx context.Context, t MonitorTarget) (*Monitor, error) {
+	ctl, err := c.Control(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	m, err := ctl.Monitor(ctx, t)
+	if err != nil {
+		ctl.Close()
+		return nil, err
+	}
+	return &Monitor{Monitor: m, ctl: ctl}, nil
+}
+
 // target is a server's connection as the control operations act on it.
 type target struct{ *servedConn }
 

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/ifkit/ifkit/control"
 	"github.com/ifkit/ifkit/iface"
@@ -164,7 +165,9 @@ func ExampleControl_Notifications() {
 	ctl, _ := client.Control(ctx, "demo.greeter", iface.AttachTo(conn))
 	var stats iface.ConnStats // a plain struct: store it, print it, compare it
 	stats, _ = ctl.Stats(ctx)
-	fmt.Println("stats of connection", stats.ConnectionID, "sent", stats.SentMessages)
+	// Ids are never reused, even by a restarted server (ids.go): they
+	// count up from the time they were handed out.
+	fmt.Println("stats of connection", stats.ConnectionID == conn.ID(), "sent", stats.SentMessages)
 	ctl.CloseConn(ctx, "an operator closed it")
 	<-conn.Done()
 	fmt.Println("the connection ended with", iface.CodeOf(conn.Err()))
@@ -172,17 +175,17 @@ func ExampleControl_Notifications() {
 	for n := range watch.Notifications() {
 		switch n := n.(type) {
 		case *control.ConnectionOpened:
-			fmt.Println("opened", n.ConnectionID, "by", n.Client)
+			fmt.Println("opened", n.ConnectionID == conn.ID(), "by", n.Client)
 		case *control.ConnectionClosed:
-			fmt.Println("closed", n.ConnectionID, n.Code, n.Reason)
+			fmt.Println("closed", n.ConnectionID == conn.ID(), n.Code, n.Reason)
 			return
 		}
 	}
 	// Output:
-	// stats of connection 1 sent 0
+	// stats of connection true sent 0
 	// the connection ended with normal_close
-	// opened 1 by example
-	// closed 1 normal_close an operator closed it
+	// opened true by example
+	// closed true normal_close an operator closed it
 }
 
 // ExampleNewClient shows a session over a connection the program already
@@ -235,4 +238,67 @@ func ExampleMemNetwork() {
 	list, _ := ctl.List(ctx)
 	fmt.Println(client.Addr(), list[0].Name)
 	// Output: mem://greeter demo.greeter
+}
+
+// ExampleClient_Monitor watches another client's connection: the monitor
+// fires once, with the reason the connection ended; a monitor of something
+// already gone answers at once with noproc.
+func ExampleClient_Monitor() {
+	ctx := context.Background()
+	m, _ := manifest.Parse("greeter.yaml", []byte(greeter))
+	srv := iface.NewServer()
+	srv.Register(iface.Interface{Manifest: m})
+	l, _ := iface.Listen(ctx, "tcp://127.0.0.1:0")
+	go srv.Serve(l)
+	defer srv.Close()
+
+	user, _ := iface.Dial(ctx, l.Addr().String())
+	defer user.Close()
+	conn, _ := user.Connect(ctx, "demo.greeter")
+
+	watcher, _ := iface.Dial(ctx, l.Addr().String())
+	defer watcher.Close()
+	mon, _ := watcher.Monitor(ctx, iface.MonitorTarget{ConnectionID: conn.ID()})
+	defer mon.Close()
+
+	conn.Close("finished")
+	<-mon.Done()
+	fmt.Println(mon.Down().Code, mon.Down().Reason)
+
+	late, _ := watcher.Monitor(ctx, iface.MonitorTarget{ConnectionID: conn.ID()})
+	defer late.Close()
+	<-late.Done()
+	fmt.Println(late.Down().Code, "noproc:", late.Down().NoProc)
+	// Output:
+	// normal_close finished
+	// not_found noproc: true
+}
+
+// ExampleNewBalancer spreads connections over two servers of the same
+// interface, in turn.
+func ExampleNewBalancer() {
+	ctx := context.Background()
+	m, _ := manifest.Parse("greeter.yaml", []byte(greeter))
+	var addrs []string
+	got := make(chan int, 4) // which server each connection reached
+	for i := range 2 {
+		srv := iface.NewServer()
+		srv.Register(iface.Interface{Manifest: m, OnConnect: func(ctx context.Context, c *iface.Conn) { got <- i }})
+		l, _ := iface.Listen(ctx, "tcp://127.0.0.1:0")
+		go srv.Serve(l)
+		defer srv.Close()
+		addrs = append(addrs, l.Addr().String())
+	}
+	b, _ := iface.NewBalancer(strings.Join(addrs, ","), iface.BalanceRoundRobin)
+	defer b.Close()
+	for range 4 {
+		conn, _ := b.Connect(ctx, "demo.greeter")
+		fmt.Println("server", <-got, "got a connection")
+		conn.Close("done")
+	}
+	// Output:
+	// server 0 got a connection
+	// server 1 got a connection
+	// server 0 got a connection
+	// server 1 got a connection
 }

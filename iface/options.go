@@ -7,6 +7,7 @@ import "github.com/ifkit/ifkit/codec"
 type Option interface {
 	ServerOption
 	DialOption
+	RelayOption
 }
 
 // common holds the settings of Option.
@@ -22,6 +23,7 @@ type commonOption func(*common)
 
 func (f commonOption) applyServer(s *Server) { f(&s.common) }
 func (f commonOption) applyDial(c *Client)   { f(&c.common) }
+func (f commonOption) applyRelay(r *Relay)   { f(&r.common) }
 
 // WithConfig sets the transport configuration (DefaultConfig otherwise).
 func WithConfig(c Config) Option { return commonOption(func(o *common) { o.cfg = c }) }

@@ -50,6 +50,14 @@ type Interface struct {
 	// on the server side", e.g. seek to position). Needed when the manifest
 	// offers reset.
 	OnReset func(ctx context.Context, c *Conn, position string) error
+	// Spawn, if set, is the per-connection handler factory: it runs for
+	// each new connection before the server accepts it, with the
+	// parameters the client opened it with (checked against the manifest's
+	// params), and returns the connection's handlers and OnConnect, used in
+	// place of the fields above. An error refuses the stream with its code
+	// (a *RemoteError's; internal otherwise) and text. It runs on the
+	// stream's handshake, with a context that ends after HandshakeTimeout.
+	Spawn func(ctx context.Context, p Params) (*Spawned, error)
 	// OnRefused, if set, is called for each message the client refused,
 	// with the client's code, reason and the message's sequence number. It
 	// runs on the connection's reader and must return quickly.
@@ -108,6 +116,8 @@ type Server struct {
 	allowGIDs []int
 	onRefusal func(Refusal)
 	registry  string // WithRegistry's folder (registry.go)
+	// relayNames, on a Relay's own server, lists the servers it relays to.
+	relayNames func() []string
 
 	adminSecret   []byte       // WithAdminSecret (operator.go)
 	operatorNames []string     // WithOperatorCertNames
@@ -128,7 +138,7 @@ type Server struct {
 	closed    bool
 	changed   chan struct{} // closed and replaced when a connection has finished ending
 
-	nextID atomic.Uint64
+	ids    idSource       // connection ids (ids.go)
 	wg     sync.WaitGroup // every goroutine the server started
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -206,9 +216,11 @@ func (s *Server) Unregister(name string) bool {
 	if !ok {
 		return false
 	}
+	reason := fmt.Sprintf("the server unregistered %s", name)
 	for _, c := range ending {
-		c.End(localClose(CodeUnknownInterface, fmt.Sprintf("the server unregistered %s", name), nil))
+		c.End(localClose(CodeUnknownInterface, reason, nil))
 	}
+	s.hub.Down(control.MonitorTarget{Interface: name}, CodeUnknownInterface, reason)
 	s.hub.Notify(&control.InterfacesChanged{Removed: []string{name}})
 	return true
 }
@@ -572,13 +584,27 @@ func (s *Server) openData(sess *yamux.Session, key []byte, p *peer, st *yamux.St
 		s.refuse(st, open, CodeInvalidFilter, err.Error())
 		return
 	}
+	params, err := checkParams(m, open.GetParams())
+	if err != nil {
+		s.refuse(st, open, CodeInvalidMessage, err.Error())
+		return
+	}
+	handlers, catchAll, onConnect := i.Handlers, i.CatchAll, i.OnConnect
+	if i.Spawn != nil {
+		sp, code, err := s.spawn(i, params)
+		if err != nil {
+			s.refuse(st, open, code, err.Error())
+			return
+		}
+		handlers, catchAll, onConnect = sp.Handlers, sp.CatchAll, sp.OnConnect
+	}
 	s.mu.Lock()
 	if s.cfg.MaxConnections > 0 && len(s.conns) >= s.cfg.MaxConnections {
 		s.mu.Unlock()
 		s.refuse(st, open, CodeLimitExceeded, fmt.Sprintf("the server holds its maximum of %d connections", s.cfg.MaxConnections))
 		return
 	}
-	id := s.nextID.Add(1)
+	id := s.ids.next()
 	s.mu.Unlock()
 	var msgKey []byte
 	if m.MessageAuth == manifest.MessageAuthHMAC {
@@ -612,8 +638,8 @@ func (s *Server) openData(sess *yamux.Session, key []byte, p *peer, st *yamux.St
 		ReceivesNothing: !m.Direction.Receives(),
 		AutoGrant:       true,
 		ManualCredit:    i.ManualCredit,
-		Handlers:        i.Handlers,
-		CatchAll:        i.CatchAll,
+		Handlers:        handlers,
+		CatchAll:        catchAll,
 		InlineHandlers:  i.InlineHandlers,
 		OnRefused:       i.OnRefused,
 		TransportErr:    sessionCause(sess),
@@ -650,7 +676,7 @@ func (s *Server) openData(sess *yamux.Session, key []byte, p *peer, st *yamux.St
 	if closed {
 		conn.End(localClose(CodeDraining, "the server closed", nil))
 	}
-	if i.OnConnect != nil {
+	if onConnect != nil {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -658,7 +684,7 @@ func (s *Server) openData(sess *yamux.Session, key []byte, p *peer, st *yamux.St
 			defer cancel()
 			stop := context.AfterFunc(conn.Context(), cancel)
 			defer stop()
-			i.OnConnect(ctx, conn)
+			onConnect(ctx, conn)
 		}()
 	}
 }
@@ -689,6 +715,7 @@ func (s *Server) forgetConn(c *Conn) {
 	s.unsubscribe(c)
 	s.logClosed(c)
 	s.notifyConn(c, cc)
+	s.hub.Down(control.MonitorTarget{ConnectionID: c.ID()}, cc.Code, cc.Reason)
 	// Not from zero: c's own goroutines, counted in s.wg, cannot exit
 	// before its end, which is running now.
 	s.wg.Add(1)
@@ -762,8 +789,13 @@ func (s *Server) Close() error {
 	for _, c := range conns {
 		c.Wait() // the CLOSE frames are written before the sessions go
 	}
-	// Control streams write what they have queued (a Draining notice)
-	// before the sessions under them close.
+	// Monitors of the interfaces and of the server are told; control
+	// streams write what they have queued (those downs, a Draining
+	// notice) before the sessions under them close.
+	for _, m := range s.Interfaces() {
+		s.hub.Down(control.MonitorTarget{Interface: m.Name}, CodeDraining, "the server closed")
+	}
+	s.hub.Down(control.MonitorTarget{Server: true}, CodeDraining, "the server closed")
 	s.hub.Close()
 	s.mu.Lock()
 	sessions := make([]*yamux.Session, 0, len(s.sessions))

@@ -34,6 +34,9 @@ func (b *builder) canonical(m *Manifest) []byte {
 	if len(m.Metadata) > 0 {
 		doc["metadata"] = m.Metadata
 	}
+	if m.Params != nil {
+		doc["params"] = canonicalParams(m.Params)
+	}
 	if b.set != nil {
 		doc["descriptors"] = encodeSet(b.set)
 	}

@@ -83,3 +83,21 @@ func FuzzLoadFile(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParamsCheck feeds arbitrary bytes to Params.Check, as a server does
+// with a connection's parameters from the wire: it must never panic, and
+// it accepts only one JSON value that the schema accepts.
+func FuzzParamsCheck(f *testing.F) {
+	m, err := manifest.Load(filepath.Join(repo, "testdata", "spawn", "demo.counter.yaml"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{``, `{}`, `{"start":10,"step":5}`, `{"start":-1}`, `[1]`, `{"a":`, `{} {}`, `null`, `{"step":1e400}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if m.Params.Check(data) == nil && len(bytes.TrimSpace(data)) > 0 && !bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
+			t.Fatalf("accepted %q, which is not an object", data)
+		}
+	})
+}

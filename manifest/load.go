@@ -253,6 +253,7 @@ func (b *builder) build() *Manifest {
 	b.declared = map[*MessageType]bool{}
 	m.Files, _ = b.descriptors(&r)
 	b.messageTypes(m, &r)
+	b.params(m)
 	b.codecs(m, &r)
 	b.replies(m)
 	if len(b.errs) > 0 {

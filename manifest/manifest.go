@@ -77,6 +77,7 @@ type Manifest struct {
 	Control     []string             // offered control operations; empty: no control sub-interface
 	Metadata    map[string]any       // free-form, as written
 	Files       *protoregistry.Files // every protobuf file the message types use
+	Params      *Params              // the parameters a connection opens with; nil: none
 
 	canonical []byte
 	hash      string

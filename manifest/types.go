@@ -26,36 +26,46 @@ func (b *builder) errorIn(file string, root *node, p string, format string, args
 // names, and compiles it. Any reference out of the schema is refused, so the
 // embedded schema in the canonical form is complete.
 func (b *builder) resolveSchema(t *MessageType, p string, sn *node) {
+	value, sch := b.compileSchema("mem:///messages/"+string(t.Direction)+"/"+t.Name+".schema.json", p, sn)
+	if sch != nil {
+		b.schemas[t] = value
+		t.Schema = sch
+	}
+}
+
+// compileSchema reads the JSON Schema at pointer p (node sn), inline or from
+// the file its $ref names, and compiles it under url. It returns the
+// schema's value, for the canonical form, and the compiled schema, or nil
+// after recording what is wrong.
+func (b *builder) compileSchema(url, p string, sn *node) (any, *jsonschema.Schema) {
 	file, root, base := b.file, b.root, p
 	if ref := sn.field("$ref"); ref != nil && ref.kind == kindString && !strings.HasPrefix(ref.text, "#") {
 		switch {
 		case len(sn.keys) > 1:
 			b.errorf(p+"/$ref", "a $ref to a file must stand alone: move the other keywords into %s", ref.text)
-			return
+			return nil, nil
 		case strings.Contains(ref.text, "#"):
 			b.errorf(p+"/$ref", "%q: a $ref must name a whole file, without a #fragment", ref.text)
-			return
+			return nil, nil
 		case strings.Contains(ref.text, "://"):
 			b.errorf(p+"/$ref", "%q: schemas are not fetched from URLs; save it beside the manifest and name the file", ref.text)
-			return
+			return nil, nil
 		}
 		data, ok := b.readFile(p+"/$ref", ref.text, true)
 		if !ok {
-			return
+			return nil, nil
 		}
 		fileRoot, ok := b.document(ref.text, data)
 		if !ok {
-			return
+			return nil, nil
 		}
 		file, root, base, sn = b.displayName(ref.text), fileRoot, "", fileRoot
 	}
 	if !b.withinLimits(file, root, base, sn) || b.externalRefs(file, root, base, sn) || b.ctx.Err() != nil {
-		return
+		return nil, nil
 	}
 	value := sn.value()
-	b.schemas[t] = value
 	doc, _ := json.Marshal(value)
-	url := "mem:///messages/" + string(t.Direction) + "/" + t.Name + ".schema.json"
 	c := jsonschema.NewCompiler()
 	c.Draft = jsonschema.Draft2020
 	c.AssertFormat = true
@@ -64,7 +74,7 @@ func (b *builder) resolveSchema(t *MessageType, p string, sn *node) {
 	}
 	if err := c.AddResource(url, bytes.NewReader(doc)); err != nil {
 		b.errorIn(file, root, base, "invalid JSON Schema: %v", err)
-		return
+		return nil, nil
 	}
 	sch, err := c.Compile(url)
 	if err != nil {
@@ -75,12 +85,12 @@ func (b *builder) resolveSchema(t *MessageType, p string, sn *node) {
 				e.Msg = "invalid JSON Schema: " + e.Msg
 				b.errs = append(b.errs, e)
 			}
-			return
+			return nil, nil
 		}
 		b.errorIn(file, root, base, "invalid JSON Schema: %s", strings.TrimPrefix(err.Error(), "jsonschema: "))
-		return
+		return nil, nil
 	}
-	t.Schema = sch
+	return value, sch
 }
 
 // externalRefs reports every $ref under n (at pointer p of root, in file)

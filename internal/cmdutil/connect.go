@@ -25,8 +25,10 @@ const DefaultTimeout = 10 * time.Second
 const diagnoseTimeout = 2 * time.Second
 
 // AddrHelp is the paragraph every connecting command's help ends with.
-const AddrHelp = `ADDR is unix:///abs/path.sock, unix:rel.sock, tcp://host:port, host:port or
-tls://host:port; a comma-separated list means "any of these" (tried in order).`
+const AddrHelp = `ADDR is unix:///abs/path.sock, unix:rel.sock, tcp://host:port, host:port,
+tls://host:port, or relay://host:port/NAME (the server registered as NAME with the
+relay at host:port; relay+tls:// for TLS end to end, see ifctl relay); a
+comma-separated list means "any of these" (tried in order).`
 
 // ConnFlags are the flags every command that connects shares: how long to
 // try, and how to prove who it is and check who the server is.
@@ -37,6 +39,47 @@ type ConnFlags struct {
 	TLSKey     string
 	SecretFile string // shared secret the server requires (WithSecret)
 	SecretEnv  string // the same, from an environment variable
+	// RelaySecretFile holds the secret a relay requires (relay:// addresses).
+	RelaySecretFile string
+	// Balance is how a comma-separated ADDR is used: first (failover in
+	// order), round-robin or random (see BalanceHelp).
+	Balance string
+}
+
+// BalanceHelp says what --balance does.
+const BalanceHelp = `With a comma-separated ADDR, --balance chooses how the addresses are used:
+first (the default) takes the first that answers, in order; random starts at a
+random one (so that many invocations spread over the servers); round-robin takes
+them in turn. ifctl call spreads its requests (-d @-, one per line) over the
+addresses, a new connection per request, with round-robin or random.`
+
+// BalancePolicy returns the --balance policy.
+func (f *ConnFlags) BalancePolicy() (iface.Balance, error) {
+	if f.Balance == "" {
+		return iface.BalanceFirst, nil
+	}
+	b, err := iface.ParseBalance(f.Balance)
+	if err != nil {
+		return 0, UsageError(fmt.Errorf("--balance: %w", err))
+	}
+	return b, nil
+}
+
+// Balancer returns a balancer over addr with the flags' dial options.
+func Balancer(addr string, f *ConnFlags) (*iface.Balancer, error) {
+	policy, err := f.BalancePolicy()
+	if err != nil {
+		return nil, err
+	}
+	opts, err := f.dialOptions()
+	if err != nil {
+		return nil, err
+	}
+	b, err := iface.NewBalancer(addr, policy, opts...)
+	if err != nil {
+		return nil, UsageError(err)
+	}
+	return b, nil
 }
 
 // AddConnFlags adds --timeout (default def; what says what it bounds) and
@@ -49,7 +92,9 @@ func AddConnFlags(cmd *cobra.Command, f *ConnFlags, def time.Duration, what stri
 	fs.StringVar(&f.TLSKey, "tls-key", "", "PEM file of the client certificate's key")
 	fs.StringVar(&f.SecretFile, "secret-file", "", "file holding the shared secret the server requires")
 	fs.StringVar(&f.SecretEnv, "secret-env", "", "environment variable holding the shared secret")
-	for _, name := range []string{"tls-ca", "tls-cert", "tls-key", "secret-file"} {
+	fs.StringVar(&f.Balance, "balance", "first", "how a comma-separated ADDR is used: first, round-robin or random")
+	fs.StringVar(&f.RelaySecretFile, "relay-secret-file", "", "file holding the shared secret of the relay (relay:// addresses)")
+	for _, name := range []string{"tls-ca", "tls-cert", "tls-key", "secret-file", "relay-secret-file"} {
 		_ = cmd.MarkFlagFilename(name)
 	}
 }
@@ -74,6 +119,13 @@ func (f *ConnFlags) dialOptions() ([]iface.DialOption, error) {
 	}
 	if secret != nil {
 		opts = append(opts, iface.WithSecret(secret))
+	}
+	relaySecret, err := ReadSecret(f.RelaySecretFile, "", "relay-secret")
+	if err != nil {
+		return nil, err
+	}
+	if relaySecret != nil {
+		opts = append(opts, iface.WithRelaySecret(relaySecret))
 	}
 	return opts, nil
 }
@@ -123,6 +175,11 @@ func Dial(ctx context.Context, addr string, f *ConnFlags) (*iface.Client, error)
 	if err != nil {
 		return nil, err
 	}
+	if policy, err := f.BalancePolicy(); err != nil {
+		return nil, err
+	} else if policy == iface.BalanceRandom {
+		opts = append(opts, iface.WithFailover(1, 0, true))
+	}
 	timeout := f.Timeout
 	if timeout <= 0 || timeout > DefaultTimeout {
 		timeout = DefaultTimeout
@@ -142,6 +199,9 @@ func Dial(ctx context.Context, addr string, f *ConnFlags) (*iface.Client, error)
 		var ce *iface.CloseError
 		if errors.As(err, &ce) && ce.Reason != "" {
 			msg += ": " + Untrusted(ce.Reason)
+		}
+		if f.RelaySecretFile == "" && errors.Is(err, iface.ErrRelaySecretRequired) {
+			return nil, Reword(err, msg, "pass the relay's shared secret with --relay-secret-file FILE")
 		}
 		if f.SecretFile == "" && f.SecretEnv == "" && errors.Is(err, iface.ErrSecretRequired) {
 			return nil, Reword(err, msg, "pass the server's shared secret with --secret-file FILE or --secret-env NAME")

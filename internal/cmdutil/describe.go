@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/santhosh-tekuri/jsonschema/v5"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/ifkit/ifkit/manifest"
@@ -40,6 +41,23 @@ func Describe(w io.Writer, m *manifest.Manifest) error {
 	}
 	fmt.Fprintf(tw, "control\t%s\n", control)
 	tw.Flush()
+	if p := m.Params; p != nil {
+		ew.printf("\nparams (a connection opens with them: --params JSON):\n")
+		if p.Description != "" {
+			ew.printf("%s\n", indent(strings.TrimSpace(p.Description), "      "))
+		}
+		if fields := schemaFields(p.Schema); len(fields) > 0 {
+			ew.printf("      fields:\n")
+			tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+			for _, f := range fields {
+				fmt.Fprintf(tw, "        %s\t%s\n", Untrusted(f[0]), Untrusted(f[1]))
+			}
+			tw.Flush()
+		}
+		for _, e := range p.Examples {
+			ew.printf("      example: %s\n", Untrusted(string(e)))
+		}
+	}
 	for _, d := range []manifest.Direction{manifest.Send, manifest.Recv} {
 		if len(m.Types(d)) == 0 {
 			continue
@@ -73,7 +91,11 @@ func Usage(w io.Writer, m *manifest.Manifest, addr string) error {
 			spontaneous = spontaneous || !replies[t.Name]
 		}
 		if spontaneous {
-			ew.printf("  ifctl recv %s %s -n 3\n", addr, Untrusted(m.Name))
+			params := ""
+			if m.Params != nil && len(m.Params.Examples) > 0 {
+				params = " --params " + Untrusted(shellQuote(string(m.Params.Examples[0])))
+			}
+			ew.printf("  ifctl recv %s %s%s -n 3\n", addr, Untrusted(m.Name), params)
 		}
 	}
 	oneWay := 0
@@ -163,20 +185,27 @@ func typeFields(t *manifest.MessageType) [][2]string {
 		}
 		return out
 	}
-	if t.Schema == nil {
+	return schemaFields(t.Schema)
+}
+
+// schemaFields lists the top-level properties of a JSON Schema and their
+// types.
+func schemaFields(sch *jsonschema.Schema) [][2]string {
+	if sch == nil {
 		return nil
 	}
+	var out [][2]string
 	var names []string
-	for name := range t.Schema.Properties {
+	for name := range sch.Properties {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	required := map[string]bool{}
-	for _, r := range t.Schema.Required {
+	for _, r := range sch.Required {
 		required[r] = true
 	}
 	for _, name := range names {
-		p := t.Schema.Properties[name]
+		p := sch.Properties[name]
 		typ := strings.Join(p.Types, "|")
 		if len(p.Enum) > 0 {
 			var vals []string

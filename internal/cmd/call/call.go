@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -26,6 +27,7 @@ type Options struct {
 	Collect bool   // print each request's replies as one JSON array
 	Quiet   bool   // print no replies; the exit code tells
 	OneWay  bool   // send the request one-way: no reply is asked for
+	Params  string // the connection's parameters: JSON or @file
 	Output  cmdutil.Format
 	Conn    cmdutil.ConnFlags
 }
@@ -56,13 +58,19 @@ For scripts:
 
 -o text prints "#seq Type value"; -o yaml one document per reply.
 
+` + cmdutil.BalanceHelp + `
+
+` + cmdutil.ParamsHelp + `
+
 ` + cmdutil.AddrHelp,
 		Example: `  ifctl call unix:///tmp/ifkit.sock db.kv Get -d '{"key":"config/greenhouse/north"}'
   ifctl call unix:///tmp/ifkit.sock db.kv Scan -d '{"start":"config/","end":"config0"}' --collect
   printf '{"key":"a"}\n{"key":"b"}\n' | ifctl call unix:///tmp/ifkit.sock db.kv Get -d @-
   ifctl call unix:///tmp/ifkit.sock db.kv Get -d '{"key":"a"}' -q --timeout 2s && echo up
   ifctl call unix:///tmp/ifkit.sock db.kv Put -d '{"key":"a","value":"YQ=="}' --oneway
-  ifctl call 127.0.0.1:7400 jobs.queue Submit -d @job.json -o yaml`,
+  ifctl call 127.0.0.1:7400 jobs.queue Submit -d @job.json -o yaml
+  ifctl call 127.0.0.1:7400 db.kv Get -d '{"key":"a"}' --params @params.json
+  ifctl call tcp://kv1:7400,tcp://kv2:7400 db.kv Get -d @keys.ndjson --balance round-robin`,
 		Args:              cobra.ExactArgs(3),
 		ValidArgsFunction: cmdutil.CompleteIfaces,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -84,6 +92,7 @@ For scripts:
 	fs.BoolVar(&opts.Collect, "collect", false, "print each request's replies as one JSON array")
 	fs.BoolVarP(&opts.Quiet, "quiet", "q", false, "print no replies; the exit code tells")
 	fs.BoolVar(&opts.OneWay, "oneway", false, "send the request one-way, asking for no reply")
+	cmdutil.AddParamsFlag(cmd, &opts.Params)
 	cmdutil.AddOutputFlag(cmd, &opts.Output, cmdutil.JSON)
 	cmdutil.AddConnFlags(cmd, &opts.Conn, cmdutil.DefaultTimeout, "give up after this long, connecting included (0: never)")
 	return cmd
@@ -91,18 +100,65 @@ For scripts:
 
 // Run sends the requests and prints the replies.
 func Run(ctx context.Context, opts *Options) error {
+	params, err := cmdutil.ParamsOption(opts.Params)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := cmdutil.WithTimeout(ctx, opts.Conn.Timeout)
 	defer cancel()
+	policy, err := opts.Conn.BalancePolicy()
+	if err != nil {
+		return err
+	}
+	if policy != iface.BalanceFirst && strings.Contains(opts.Addr, ",") {
+		return runBalanced(ctx, opts, params)
+	}
 	c, err := cmdutil.Dial(ctx, opts.Addr, &opts.Conn)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	conn, err := cmdutil.ConnectTo(ctx, c, opts.Addr, opts.Iface)
+	conn, err := cmdutil.ConnectTo(ctx, c, opts.Addr, opts.Iface, params...)
 	if err != nil {
 		return err
 	}
 	defer conn.Close("ifctl call: done")
+	return calls(ctx, opts, conn, func() (*iface.Conn, error) { return conn, nil })
+}
+
+// runBalanced spreads the requests over the addresses (--balance): a new
+// connection per request, on the address the policy picks.
+func runBalanced(ctx context.Context, opts *Options, params []iface.ConnectOption) error {
+	b, err := cmdutil.Balancer(opts.Addr, &opts.Conn)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	connect := func() (*iface.Conn, error) {
+		conn, err := b.Connect(ctx, opts.Iface, params...)
+		if err != nil {
+			return nil, cmdutil.Explain(err, opts.Addr)
+		}
+		return conn, nil
+	}
+	first, err := connect()
+	if err != nil {
+		return err
+	}
+	defer first.Close("ifctl call: done")
+	used := false
+	return calls(ctx, opts, first, func() (*iface.Conn, error) {
+		if !used {
+			used = true
+			return first, nil
+		}
+		return connect()
+	})
+}
+
+// calls checks the request type on conn's manifest, then sends each
+// request of -d over the connection next returns and prints the replies.
+func calls(ctx context.Context, opts *Options, conn *iface.Conn, next func() (*iface.Conn, error)) error {
 	m := conn.Manifest()
 	t, err := cmdutil.ClientType(m, opts.Type, opts.Addr)
 	if err != nil {
@@ -116,7 +172,15 @@ func Run(ctx context.Context, opts *Options) error {
 	var callErr error
 	err = cmdutil.Values(opts.Data, opts.IO.In, func(line int, req []byte) error {
 		n++
-		callErr = one(ctx, opts, conn, m, t, where(opts.Data, line), req)
+		c, err := next()
+		if err != nil {
+			callErr = err
+			return err
+		}
+		callErr = one(ctx, opts, c, m, t, where(opts.Data, line), req)
+		if c != conn {
+			c.Close("ifctl call: done")
+		}
 		return callErr
 	})
 	switch {

@@ -24,6 +24,7 @@ type Options struct {
 	Values  bool   // print the values alone
 	Filter  string // the subscription filter: CEL, or the structured form (JSON)
 	Reset   string // a position to reset the server's data location to before anything is sent
+	Params  string // the connection's parameters: JSON or @file
 	Output  cmdutil.Format
 	Conn    cmdutil.ConnFlags
 }
@@ -57,13 +58,16 @@ takes the position of the last change you have, now or start.
 
 ` + cmdutil.FilterHelp + `
 
+` + cmdutil.ParamsHelp + `
+
 ` + cmdutil.AddrHelp,
 		Example: `  ifctl recv unix:///tmp/ifkit.sock sensors.temperature -n 3
   ifctl recv 127.0.0.1:7400 sensors.temperature --values | jq .celsius
   ifctl recv unix:///tmp/ifkit.sock jobs.queue --credits 4 --timeout 30s
   ifctl recv unix:///tmp/ifkit.sock sensors.temperature --filter 'zone == "north"'
   ifctl recv unix:///tmp/db.sock db.orders.changes --reset 41
-  ifctl recv unix:///tmp/ifkit.sock events.topic --filter '{"field":"severity","in":["warning","critical"]}'`,
+  ifctl recv unix:///tmp/ifkit.sock events.topic --filter '{"field":"severity","in":["warning","critical"]}'
+  ifctl recv unix:///tmp/ifkit.sock demo.counter --params '{"start":10,"step":5}' -n 3`,
 		Args:              cobra.ExactArgs(2),
 		ValidArgsFunction: cmdutil.CompleteIfaces,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -82,6 +86,7 @@ takes the position of the last change you have, now or start.
 	cmd.Flags().BoolVar(&opts.Values, "values", false, "print each message's value alone")
 	cmd.Flags().StringVar(&opts.Filter, "filter", "", "receive only the messages this filter selects (CEL, or structured JSON starting with {)")
 	cmd.Flags().StringVar(&opts.Reset, "reset", "", "first reset the server's data location to this position (control operation reset)")
+	cmdutil.AddParamsFlag(cmd, &opts.Params)
 	cmdutil.AddOutputFlag(cmd, &opts.Output, cmdutil.JSON)
 	cmdutil.AddConnFlags(cmd, &opts.Conn, 0, "stop after this long (0: never; connecting gives up after 10s)")
 	return cmd
@@ -90,12 +95,15 @@ takes the position of the last change you have, now or start.
 // Run receives and prints messages until the count, the end of the
 // connection, the timeout or an interrupt.
 func Run(ctx context.Context, opts *Options) error {
+	co, err := cmdutil.ParamsOption(opts.Params)
+	if err != nil {
+		return err
+	}
 	c, err := cmdutil.Dial(ctx, opts.Addr, &opts.Conn)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	var co []iface.ConnectOption
 	if opts.Credits > 0 {
 		co = append(co, iface.WithCredits(opts.Credits))
 	}

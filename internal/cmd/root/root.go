@@ -28,6 +28,7 @@ import (
 	"github.com/ifkit/ifkit/internal/cmd/manifest/validate"
 	"github.com/ifkit/ifkit/internal/cmd/ping"
 	"github.com/ifkit/ifkit/internal/cmd/recv"
+	"github.com/ifkit/ifkit/internal/cmd/relay"
 	"github.com/ifkit/ifkit/internal/cmd/send"
 	"github.com/ifkit/ifkit/internal/cmd/serve"
 	"github.com/ifkit/ifkit/internal/cmd/stats"
@@ -58,9 +59,11 @@ what it speaks and talk to it without writing code:
   ifctl manifest validate|show|hash FILE      check manifests offline
   ifctl manifest diff OLD NEW                 what changed, and whether it breaks peers
   ifctl gen go MANIFEST... --out DIR          typed Go client and server stubs
+  ifctl relay --listen ADDR                   reach servers behind firewalls by name (relay://ADDR/NAME)
 
-ADDR is unix:///abs/path.sock, unix:rel.sock, tcp://host:port, host:port or
-tls://host:port; a comma-separated list means "any of these" (failover).
+ADDR is unix:///abs/path.sock, unix:rel.sock, tcp://host:port, host:port,
+tls://host:port or relay://host:port/NAME; a comma-separated list means "any of
+these" (failover, or spread over them with --balance).
 
 Data goes to stdout, diagnostics to stderr. See 'ifctl help exit-codes'.`,
 		SilenceUsage:  true,
@@ -90,7 +93,7 @@ Data goes to stdout, diagnostics to stderr. See 'ifctl help exit-codes'.`,
 		serve.NewCmd(io, nil),
 		list.NewCmd(io, nil), ls.NewCmd(io, nil), describe.NewCmd(io, nil),
 		send.NewCmd(io, nil), recv.NewCmd(io, nil), call.NewCmd(io, nil),
-		ping.NewCmd(io, nil), stats.NewCmd(io, nil), watch.NewCmd(io, nil),
+		ping.NewCmd(io, nil), stats.NewCmd(io, nil), watch.NewCmd(io, nil), relay.NewCmd(io, nil),
 		conns.NewCmd(io, nil),
 		connop.NewCmd(io, connop.Pause, nil), connop.NewCmd(io, connop.Resume, nil),
 		connop.NewCmd(io, connop.Reset, nil), connop.NewCmd(io, connop.Close, nil),

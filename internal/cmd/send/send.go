@@ -26,6 +26,7 @@ type Options struct {
 	Iface  string
 	Type   string // "" when the interface has one type clients send
 	Data   string // JSON, @file or @-
+	Params string // the connection's parameters: JSON or @file
 	Output cmdutil.Format
 	Conn   cmdutil.ConnFlags
 	// Settle is how long to wait after the last message for the server to
@@ -67,6 +68,8 @@ that is not reported.
 
 On success send prints how many messages it sent (-o json for a script).
 
+` + cmdutil.ParamsHelp + `
+
 ` + cmdutil.AddrHelp,
 		Example: `  ifctl send unix:///tmp/ifkit.sock logs.sink -d '{"time":"2026-11-22T09:30:00Z","level":"info","message":"hello"}'
   ifctl send 127.0.0.1:7400 jobs.queue --type Ack -d '{"id":"job-1"}'
@@ -88,6 +91,7 @@ On success send prints how many messages it sent (-o json for a script).
 	cmd.Flags().StringVarP(&opts.Data, "data", "d", "", "the message: JSON, @file or @- (NDJSON, one value per line)")
 	cmd.Flags().StringVar(&opts.Type, "type", "", "message type (needed when clients may send several)")
 	cmd.Flags().DurationVar(&opts.Settle, "settle", DefaultSettle, "after the last message, wait up to this long for refusals")
+	cmdutil.AddParamsFlag(cmd, &opts.Params)
 	cmdutil.AddOutputFlag(cmd, &opts.Output, cmdutil.Text)
 	cmdutil.AddConnFlags(cmd, &opts.Conn, cmdutil.DefaultTimeout, "give up connecting, or waiting for credit for one message, after this long (0: never)")
 	return cmd
@@ -102,6 +106,10 @@ type result struct {
 
 // Run sends the values and prints how many were sent.
 func Run(ctx context.Context, opts *Options) error {
+	params, err := cmdutil.ParamsOption(opts.Params)
+	if err != nil {
+		return err
+	}
 	c, err := cmdutil.Dial(ctx, opts.Addr, &opts.Conn)
 	if err != nil {
 		return err
@@ -119,7 +127,7 @@ func Run(ctx context.Context, opts *Options) error {
 		mu.Unlock()
 	})
 	cctx, cancel := cmdutil.WithTimeout(ctx, opts.Conn.Timeout)
-	conn, err := cmdutil.ConnectTo(cctx, c, opts.Addr, opts.Iface, onRefused)
+	conn, err := cmdutil.ConnectTo(cctx, c, opts.Addr, opts.Iface, append(params, onRefused)...)
 	cancel()
 	if err != nil {
 		return err

@@ -124,6 +124,17 @@ func (x *impl) iface() iface.Interface {
 	if x.m.Direction.Receives() {
 		i.CatchAll = x.onMessage
 	}
+	if x.m.Params != nil {
+		// The server has checked the parameters against the manifest's
+		// params; serve logs them with the connection they opened.
+		i.Spawn = func(_ context.Context, p iface.Params) (*iface.Spawned, error) {
+			params := string(p.JSON())
+			return &iface.Spawned{CatchAll: i.CatchAll, OnConnect: func(ctx context.Context, c *iface.Conn) {
+				x.log.printf("conn %d %s: params %s", c.ID(), x.m.Name, cmdutil.Untrusted(params))
+				x.onConnect(ctx, c)
+			}}, nil
+		}
+	}
 	if x.m.Offers(manifest.OpReset) {
 		i.OnReset = func(_ context.Context, c *iface.Conn, position string) error {
 			x.log.printf("conn %d %s: reset to %q", c.ID(), x.m.Name, position)

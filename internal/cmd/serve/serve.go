@@ -57,6 +57,11 @@ type Options struct {
 	// LogFormat is plain (lines for people; also ""), text or json (slog
 	// records).
 	LogFormat string
+	// Relay, when set, is a relay (tcp://host:port) to serve through as
+	// Name, proving the secret in RelaySecretFile; RelayTLS serves those
+	// sessions under TLS end to end with TLSCert.
+	Relay, Name, RelaySecretFile string
+	RelayTLS                     bool
 	// Ready, when set, is called with the listeners' addresses once they
 	// all listen (tests use it instead of reading stdout).
 	Ready func(addrs []string)
@@ -151,6 +156,10 @@ proof or message body is logged.`,
   ifctl serve testdata/manifests/db.kv.yaml --listen unix:///tmp/kv.sock --mock \
       --metrics 127.0.0.1:9464 --log-format json 2> serve.log
   curl -s 127.0.0.1:9464/metrics | grep ifkit_server_connections_open
+  # from behind a firewall: dial out to a relay, which clients reach as relay://relay:7500/kv
+  ifctl serve kv.yaml --relay tcp://relay.example.com:7500 --name kv --relay-secret-file relay-secret
+  ifctl serve kv.yaml --relay tcp://relay.example.com:7500 --name kv.example.com \
+      --tls-cert kv.pem --tls-key kv.key --relay-tls     # relay+tls://: the relay sees ciphertext only
 
   # TLS with client certificates, and a shared secret
   ifctl serve kv.yaml --listen tls://0.0.0.0:7401 --tls-cert srv.pem --tls-key srv.key \
@@ -164,8 +173,14 @@ proof or message body is logged.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Files = args
-			if len(opts.Listen) == 0 {
-				return cmdutil.UsageError(errors.New("serve needs --listen ADDR (e.g. --listen unix:///tmp/ifkit.sock or --listen 127.0.0.1:7400)"))
+			if len(opts.Listen) == 0 && opts.Relay == "" {
+				return cmdutil.UsageError(errors.New("serve needs --listen ADDR (e.g. --listen unix:///tmp/ifkit.sock or --listen 127.0.0.1:7400), or --relay ADDR --name NAME"))
+			}
+			if (opts.Relay == "") != (opts.Name == "") {
+				return cmdutil.UsageError(errors.New("--relay and --name go together: the relay's address, and the name clients reach this server by"))
+			}
+			if opts.RelayTLS && (opts.Relay == "" || opts.TLSCert == "") {
+				return cmdutil.UsageError(errors.New("--relay-tls needs --relay and --tls-cert/--tls-key (the certificate clients check through relay+tls://)"))
 			}
 			if run != nil {
 				return run(cmd.Context(), opts)
@@ -191,6 +206,10 @@ proof or message body is logged.`,
 	fs.StringArrayVar(&opts.OperatorCertNames, "operator-cert-name", nil, "client certificates with this common or DNS name are operators' (repeatable; needs --tls-client-ca)")
 	fs.StringVar(&opts.Metrics, "metrics", "", "serve Prometheus metrics on this HTTP address, at /metrics (e.g. 127.0.0.1:9464)")
 	fs.StringVar(&opts.LogFormat, "log-format", logPlain, "the log on stderr: plain (lines for people), text (key=value records) or json (one JSON record a line)")
+	fs.StringVar(&opts.Relay, "relay", "", "also serve through the relay at this `ADDR` (tcp://host:port), dialing out to it (see ifctl relay)")
+	fs.StringVar(&opts.Name, "name", "", "the name clients reach this server by through --relay (relay://ADDR/NAME)")
+	fs.StringVar(&opts.RelaySecretFile, "relay-secret-file", "", "prove the relay's shared secret in this file")
+	fs.BoolVar(&opts.RelayTLS, "relay-tls", false, "serve the sessions through --relay under TLS end to end with --tls-cert (clients use relay+tls://)")
 	fs.StringVar(&opts.Registry, "registry", "", "link each Unix socket into this folder while serving, for ifctl ls (e.g. "+cmdutil.RegistryDir()+")")
 	for _, name := range []string{"tls-cert", "tls-key", "tls-client-ca", "secret-file", "admin-secret-file"} {
 		_ = cmd.MarkFlagFilename(name)
@@ -321,7 +340,21 @@ func Run(ctx context.Context, opts *Options) error {
 		defer prom.stop()
 	}
 	var wg sync.WaitGroup
-	serveErrs := make(chan error, len(listeners))
+	serveErrs := make(chan error, len(listeners)+1)
+	if opts.Relay != "" {
+		ro, err := opts.relayOptions(log)
+		if err != nil {
+			closeAll()
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.ServeRelay(context.Background(), opts.Relay, opts.Name, ro...); !errors.Is(err, iface.ErrServerClosed) {
+				serveErrs <- fmt.Errorf("serving through the relay %s: %w", opts.Relay, err)
+			}
+		}()
+	}
 	for _, l := range listeners {
 		wg.Add(1)
 		go func() {
@@ -341,6 +374,9 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	if prom != nil {
 		fmt.Fprintf(opts.IO.Out, "metrics on %s\n", prom.url)
+	}
+	if opts.Relay != "" {
+		fmt.Fprintf(opts.IO.Out, "relayed as relay://%s/%s\n", strings.TrimPrefix(opts.Relay, "tcp://"), opts.Name)
 	}
 	if opts.Ready != nil {
 		opts.Ready(addrs)
@@ -510,3 +546,30 @@ func (r *Rate) Set(s string) error {
 
 // Type implements pflag.Value.
 func (r *Rate) Type() string { return "rate" }
+
+// relayOptions returns ServeRelay's options: the relay's secret, TLS end
+// to end, and a log line as the registration comes and goes.
+func (opts *Options) relayOptions(log *logger) ([]iface.RelayServeOption, error) {
+	ro := []iface.RelayServeOption{iface.WithRelayState(func(st iface.RelayState) {
+		if st.Registered {
+			log.printf("relay: registered with %s as %s: clients reach it as relay://%s/%s", opts.Relay, cmdutil.Untrusted(opts.Name), strings.TrimPrefix(opts.Relay, "tcp://"), cmdutil.Untrusted(opts.Name))
+			return
+		}
+		log.printf("relay: not registered with %s: %v (trying again)", opts.Relay, st.Err)
+	})}
+	secret, err := cmdutil.ReadSecret(opts.RelaySecretFile, "", "relay-secret")
+	if err != nil {
+		return nil, err
+	}
+	if secret != nil {
+		ro = append(ro, iface.WithRelaySecret(secret))
+	}
+	if opts.RelayTLS {
+		cfg, err := iface.ServerTLS(opts.TLSCert, opts.TLSKey, opts.TLSClientCA)
+		if err != nil {
+			return nil, cmdutil.UsageError(err)
+		}
+		ro = append(ro, iface.WithRelayTLS(cfg))
+	}
+	return ro, nil
+}

@@ -141,6 +141,9 @@ type Request struct {
 	//	*Request_OperatorProof
 	//	*Request_Connections
 	//	*Request_ServerStats
+	//	*Request_Monitor
+	//	*Request_Demonitor
+	//	*Request_Servers
 	Op            isRequest_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -307,6 +310,33 @@ func (x *Request) GetServerStats() *GetServerStats {
 	return nil
 }
 
+func (x *Request) GetMonitor() *Monitor {
+	if x != nil {
+		if x, ok := x.Op.(*Request_Monitor); ok {
+			return x.Monitor
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetDemonitor() *Demonitor {
+	if x != nil {
+		if x, ok := x.Op.(*Request_Demonitor); ok {
+			return x.Demonitor
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetServers() *ListServers {
+	if x != nil {
+		if x, ok := x.Op.(*Request_Servers); ok {
+			return x.Servers
+		}
+	}
+	return nil
+}
+
 type isRequest_Op interface {
 	isRequest_Op()
 }
@@ -365,6 +395,18 @@ type Request_ServerStats struct {
 	ServerStats *GetServerStats `protobuf:"bytes,14,opt,name=server_stats,json=serverStats,proto3,oneof"`
 }
 
+type Request_Monitor struct {
+	Monitor *Monitor `protobuf:"bytes,20,opt,name=monitor,proto3,oneof"`
+}
+
+type Request_Demonitor struct {
+	Demonitor *Demonitor `protobuf:"bytes,21,opt,name=demonitor,proto3,oneof"`
+}
+
+type Request_Servers struct {
+	Servers *ListServers `protobuf:"bytes,22,opt,name=servers,proto3,oneof"`
+}
+
 func (*Request_List) isRequest_Op() {}
 
 func (*Request_Manifest) isRequest_Op() {}
@@ -390,6 +432,12 @@ func (*Request_OperatorProof) isRequest_Op() {}
 func (*Request_Connections) isRequest_Op() {}
 
 func (*Request_ServerStats) isRequest_Op() {}
+
+func (*Request_Monitor) isRequest_Op() {}
+
+func (*Request_Demonitor) isRequest_Op() {}
+
+func (*Request_Servers) isRequest_Op() {}
 
 type ListInterfaces struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -834,6 +882,303 @@ func (x *SetFilter) GetStructured() string {
 	return ""
 }
 
+// Monitor asks to be told, once, when a connection, an interface or the
+// whole server goes (spec/PROTOCOL.md §10.6). ref is the client's name for
+// the monitor, unique among this stream's live monitors; the down
+// notification carries it. Exactly one of connection_id, interface and
+// server is set (not a oneof, so that decoders without oneof support read
+// it as plain fields; the bytes are the same).
+type Monitor struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ref           uint64                 `protobuf:"varint,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	ConnectionId  uint64                 `protobuf:"varint,2,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	Interface     string                 `protobuf:"bytes,3,opt,name=interface,proto3" json:"interface,omitempty"`
+	Server        bool                   `protobuf:"varint,4,opt,name=server,proto3" json:"server,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Monitor) Reset() {
+	*x = Monitor{}
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Monitor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Monitor) ProtoMessage() {}
+
+func (x *Monitor) ProtoReflect() protoreflect.Message {
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Monitor.ProtoReflect.Descriptor instead.
+func (*Monitor) Descriptor() ([]byte, []int) {
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Monitor) GetRef() uint64 {
+	if x != nil {
+		return x.Ref
+	}
+	return 0
+}
+
+func (x *Monitor) GetConnectionId() uint64 {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return 0
+}
+
+func (x *Monitor) GetInterface() string {
+	if x != nil {
+		return x.Interface
+	}
+	return ""
+}
+
+func (x *Monitor) GetServer() bool {
+	if x != nil {
+		return x.Server
+	}
+	return false
+}
+
+// Demonitor cancels the monitor ref; no down follows once it is answered.
+type Demonitor struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ref           uint64                 `protobuf:"varint,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Demonitor) Reset() {
+	*x = Demonitor{}
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Demonitor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Demonitor) ProtoMessage() {}
+
+func (x *Demonitor) ProtoReflect() protoreflect.Message {
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Demonitor.ProtoReflect.Descriptor instead.
+func (*Demonitor) Descriptor() ([]byte, []int) {
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Demonitor) GetRef() uint64 {
+	if x != nil {
+		return x.Ref
+	}
+	return 0
+}
+
+// MonitorDown: what a monitor watched went, and why. It answers a Monitor
+// request at once (in Response.down, noproc set) when the target was
+// already gone, and comes as a notification otherwise.
+type MonitorDown struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Ref    uint64                 `protobuf:"varint,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	Code   uint32                 `protobuf:"varint,2,opt,name=code,proto3" json:"code,omitempty"`     // a Code: how it ended
+	Reason string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`  // why, for people
+	Noproc bool                   `protobuf:"varint,4,opt,name=noproc,proto3" json:"noproc,omitempty"` // it was gone (or never existed) when the monitor was asked for
+	// The target, as the Monitor request named it.
+	ConnectionId  uint64 `protobuf:"varint,5,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	Interface     string `protobuf:"bytes,6,opt,name=interface,proto3" json:"interface,omitempty"`
+	Server        bool   `protobuf:"varint,7,opt,name=server,proto3" json:"server,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MonitorDown) Reset() {
+	*x = MonitorDown{}
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MonitorDown) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MonitorDown) ProtoMessage() {}
+
+func (x *MonitorDown) ProtoReflect() protoreflect.Message {
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MonitorDown.ProtoReflect.Descriptor instead.
+func (*MonitorDown) Descriptor() ([]byte, []int) {
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *MonitorDown) GetRef() uint64 {
+	if x != nil {
+		return x.Ref
+	}
+	return 0
+}
+
+func (x *MonitorDown) GetCode() uint32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *MonitorDown) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *MonitorDown) GetNoproc() bool {
+	if x != nil {
+		return x.Noproc
+	}
+	return false
+}
+
+func (x *MonitorDown) GetConnectionId() uint64 {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return 0
+}
+
+func (x *MonitorDown) GetInterface() string {
+	if x != nil {
+		return x.Interface
+	}
+	return ""
+}
+
+func (x *MonitorDown) GetServer() bool {
+	if x != nil {
+		return x.Server
+	}
+	return false
+}
+
+// ListServers asks a relay for the servers it relays to (spec/PROTOCOL.md
+// §2.5); a server that is not a relay answers with none.
+type ListServers struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListServers) Reset() {
+	*x = ListServers{}
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListServers) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListServers) ProtoMessage() {}
+
+func (x *ListServers) ProtoReflect() protoreflect.Message {
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListServers.ProtoReflect.Descriptor instead.
+func (*ListServers) Descriptor() ([]byte, []int) {
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{14}
+}
+
+type ServerList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Names         []string               `protobuf:"bytes,1,rep,name=names,proto3" json:"names,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServerList) Reset() {
+	*x = ServerList{}
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServerList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServerList) ProtoMessage() {}
+
+func (x *ServerList) ProtoReflect() protoreflect.Message {
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServerList.ProtoReflect.Descriptor instead.
+func (*ServerList) Descriptor() ([]byte, []int) {
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ServerList) GetNames() []string {
+	if x != nil {
+		return x.Names
+	}
+	return nil
+}
+
 type Response struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Id     uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -849,6 +1194,8 @@ type Response struct {
 	//	*Response_Operator
 	//	*Response_Connections
 	//	*Response_ServerStats
+	//	*Response_Down
+	//	*Response_Servers
 	Result        isResponse_Result `protobuf_oneof:"result"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -856,7 +1203,7 @@ type Response struct {
 
 func (x *Response) Reset() {
 	*x = Response{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[11]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -868,7 +1215,7 @@ func (x *Response) String() string {
 func (*Response) ProtoMessage() {}
 
 func (x *Response) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[11]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -881,7 +1228,7 @@ func (x *Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Response.ProtoReflect.Descriptor instead.
 func (*Response) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{11}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Response) GetId() uint64 {
@@ -984,6 +1331,24 @@ func (x *Response) GetServerStats() *ServerStats {
 	return nil
 }
 
+func (x *Response) GetDown() *MonitorDown {
+	if x != nil {
+		if x, ok := x.Result.(*Response_Down); ok {
+			return x.Down
+		}
+	}
+	return nil
+}
+
+func (x *Response) GetServers() *ServerList {
+	if x != nil {
+		if x, ok := x.Result.(*Response_Servers); ok {
+			return x.Servers
+		}
+	}
+	return nil
+}
+
 type isResponse_Result interface {
 	isResponse_Result()
 }
@@ -1020,6 +1385,14 @@ type Response_ServerStats struct {
 	ServerStats *ServerStats `protobuf:"bytes,11,opt,name=server_stats,json=serverStats,proto3,oneof"`
 }
 
+type Response_Down struct {
+	Down *MonitorDown `protobuf:"bytes,16,opt,name=down,proto3,oneof"` // monitor: the target was already gone
+}
+
+type Response_Servers struct {
+	Servers *ServerList `protobuf:"bytes,17,opt,name=servers,proto3,oneof"`
+}
+
 func (*Response_Interfaces) isResponse_Result() {}
 
 func (*Response_Manifest) isResponse_Result() {}
@@ -1036,6 +1409,10 @@ func (*Response_Connections) isResponse_Result() {}
 
 func (*Response_ServerStats) isResponse_Result() {}
 
+func (*Response_Down) isResponse_Result() {}
+
+func (*Response_Servers) isResponse_Result() {}
+
 type InterfaceInfo struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1049,7 +1426,7 @@ type InterfaceInfo struct {
 
 func (x *InterfaceInfo) Reset() {
 	*x = InterfaceInfo{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[12]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1061,7 +1438,7 @@ func (x *InterfaceInfo) String() string {
 func (*InterfaceInfo) ProtoMessage() {}
 
 func (x *InterfaceInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[12]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1074,7 +1451,7 @@ func (x *InterfaceInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterfaceInfo.ProtoReflect.Descriptor instead.
 func (*InterfaceInfo) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{12}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *InterfaceInfo) GetName() string {
@@ -1121,7 +1498,7 @@ type InterfaceList struct {
 
 func (x *InterfaceList) Reset() {
 	*x = InterfaceList{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[13]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1133,7 +1510,7 @@ func (x *InterfaceList) String() string {
 func (*InterfaceList) ProtoMessage() {}
 
 func (x *InterfaceList) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[13]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1146,7 +1523,7 @@ func (x *InterfaceList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterfaceList.ProtoReflect.Descriptor instead.
 func (*InterfaceList) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{13}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *InterfaceList) GetInterfaces() []*InterfaceInfo {
@@ -1167,7 +1544,7 @@ type ManifestResult struct {
 
 func (x *ManifestResult) Reset() {
 	*x = ManifestResult{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[14]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1179,7 +1556,7 @@ func (x *ManifestResult) String() string {
 func (*ManifestResult) ProtoMessage() {}
 
 func (x *ManifestResult) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[14]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1192,7 +1569,7 @@ func (x *ManifestResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ManifestResult.ProtoReflect.Descriptor instead.
 func (*ManifestResult) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{14}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ManifestResult) GetHash() string {
@@ -1241,7 +1618,7 @@ type ConnStats struct {
 
 func (x *ConnStats) Reset() {
 	*x = ConnStats{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[15]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1253,7 +1630,7 @@ func (x *ConnStats) String() string {
 func (*ConnStats) ProtoMessage() {}
 
 func (x *ConnStats) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[15]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1266,7 +1643,7 @@ func (x *ConnStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnStats.ProtoReflect.Descriptor instead.
 func (*ConnStats) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{15}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ConnStats) GetConnectionId() uint64 {
@@ -1397,7 +1774,7 @@ type OperatorChallenge struct {
 
 func (x *OperatorChallenge) Reset() {
 	*x = OperatorChallenge{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[16]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1409,7 +1786,7 @@ func (x *OperatorChallenge) String() string {
 func (*OperatorChallenge) ProtoMessage() {}
 
 func (x *OperatorChallenge) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[16]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1422,7 +1799,7 @@ func (x *OperatorChallenge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OperatorChallenge.ProtoReflect.Descriptor instead.
 func (*OperatorChallenge) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{16}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{21}
 }
 
 // OperatorProof proves the admin secret: mac is
@@ -1437,7 +1814,7 @@ type OperatorProof struct {
 
 func (x *OperatorProof) Reset() {
 	*x = OperatorProof{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[17]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1449,7 +1826,7 @@ func (x *OperatorProof) String() string {
 func (*OperatorProof) ProtoMessage() {}
 
 func (x *OperatorProof) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[17]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1462,7 +1839,7 @@ func (x *OperatorProof) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OperatorProof.ProtoReflect.Descriptor instead.
 func (*OperatorProof) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{17}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *OperatorProof) GetClientNonce() []byte {
@@ -1490,7 +1867,7 @@ type ListConnections struct {
 
 func (x *ListConnections) Reset() {
 	*x = ListConnections{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[18]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1502,7 +1879,7 @@ func (x *ListConnections) String() string {
 func (*ListConnections) ProtoMessage() {}
 
 func (x *ListConnections) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[18]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1515,7 +1892,7 @@ func (x *ListConnections) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnections.ProtoReflect.Descriptor instead.
 func (*ListConnections) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{18}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListConnections) GetInterface() string {
@@ -1534,7 +1911,7 @@ type ConnectionList struct {
 
 func (x *ConnectionList) Reset() {
 	*x = ConnectionList{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[19]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1546,7 +1923,7 @@ func (x *ConnectionList) String() string {
 func (*ConnectionList) ProtoMessage() {}
 
 func (x *ConnectionList) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[19]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1559,7 +1936,7 @@ func (x *ConnectionList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectionList.ProtoReflect.Descriptor instead.
 func (*ConnectionList) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{19}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ConnectionList) GetConnections() []*ConnectionInfo {
@@ -1587,7 +1964,7 @@ type ConnectionInfo struct {
 
 func (x *ConnectionInfo) Reset() {
 	*x = ConnectionInfo{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[20]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1599,7 +1976,7 @@ func (x *ConnectionInfo) String() string {
 func (*ConnectionInfo) ProtoMessage() {}
 
 func (x *ConnectionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[20]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1612,7 +1989,7 @@ func (x *ConnectionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectionInfo.ProtoReflect.Descriptor instead.
 func (*ConnectionInfo) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{20}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ConnectionInfo) GetConnectionId() uint64 {
@@ -1689,7 +2066,7 @@ type PeerCredentials struct {
 
 func (x *PeerCredentials) Reset() {
 	*x = PeerCredentials{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[21]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1701,7 +2078,7 @@ func (x *PeerCredentials) String() string {
 func (*PeerCredentials) ProtoMessage() {}
 
 func (x *PeerCredentials) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[21]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1714,7 +2091,7 @@ func (x *PeerCredentials) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerCredentials.ProtoReflect.Descriptor instead.
 func (*PeerCredentials) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{21}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PeerCredentials) GetUid() uint32 {
@@ -1749,7 +2126,7 @@ type GetServerStats struct {
 
 func (x *GetServerStats) Reset() {
 	*x = GetServerStats{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[22]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1761,7 +2138,7 @@ func (x *GetServerStats) String() string {
 func (*GetServerStats) ProtoMessage() {}
 
 func (x *GetServerStats) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[22]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1774,7 +2151,7 @@ func (x *GetServerStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServerStats.ProtoReflect.Descriptor instead.
 func (*GetServerStats) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{22}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetServerStats) GetInterface() string {
@@ -1794,7 +2171,7 @@ type ServerStats struct {
 
 func (x *ServerStats) Reset() {
 	*x = ServerStats{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[23]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1806,7 +2183,7 @@ func (x *ServerStats) String() string {
 func (*ServerStats) ProtoMessage() {}
 
 func (x *ServerStats) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[23]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1819,7 +2196,7 @@ func (x *ServerStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerStats.ProtoReflect.Descriptor instead.
 func (*ServerStats) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{23}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ServerStats) GetInterfaces() []*InterfaceStats {
@@ -1850,7 +2227,7 @@ type InterfaceStats struct {
 
 func (x *InterfaceStats) Reset() {
 	*x = InterfaceStats{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[24]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1862,7 +2239,7 @@ func (x *InterfaceStats) String() string {
 func (*InterfaceStats) ProtoMessage() {}
 
 func (x *InterfaceStats) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[24]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1875,7 +2252,7 @@ func (x *InterfaceStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterfaceStats.ProtoReflect.Descriptor instead.
 func (*InterfaceStats) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{24}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *InterfaceStats) GetInterface() string {
@@ -1937,7 +2314,7 @@ type TypeStats struct {
 
 func (x *TypeStats) Reset() {
 	*x = TypeStats{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[25]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1949,7 +2326,7 @@ func (x *TypeStats) String() string {
 func (*TypeStats) ProtoMessage() {}
 
 func (x *TypeStats) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[25]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1962,7 +2339,7 @@ func (x *TypeStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypeStats.ProtoReflect.Descriptor instead.
 func (*TypeStats) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{25}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *TypeStats) GetType() string {
@@ -2017,7 +2394,7 @@ type CodeCount struct {
 
 func (x *CodeCount) Reset() {
 	*x = CodeCount{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[26]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2029,7 +2406,7 @@ func (x *CodeCount) String() string {
 func (*CodeCount) ProtoMessage() {}
 
 func (x *CodeCount) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[26]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2042,7 +2419,7 @@ func (x *CodeCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CodeCount.ProtoReflect.Descriptor instead.
 func (*CodeCount) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{26}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CodeCount) GetCode() uint32 {
@@ -2069,6 +2446,8 @@ type Notification struct {
 	//	*Notification_ConnectionClosed
 	//	*Notification_ConnectionOpened
 	//	*Notification_NotificationsLost
+	//	*Notification_MonitorDown
+	//	*Notification_ServersChanged
 	Event         isNotification_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2076,7 +2455,7 @@ type Notification struct {
 
 func (x *Notification) Reset() {
 	*x = Notification{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[27]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2088,7 +2467,7 @@ func (x *Notification) String() string {
 func (*Notification) ProtoMessage() {}
 
 func (x *Notification) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[27]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2101,7 +2480,7 @@ func (x *Notification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Notification.ProtoReflect.Descriptor instead.
 func (*Notification) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{27}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Notification) GetEvent() isNotification_Event {
@@ -2165,6 +2544,24 @@ func (x *Notification) GetNotificationsLost() *NotificationsLost {
 	return nil
 }
 
+func (x *Notification) GetMonitorDown() *MonitorDown {
+	if x != nil {
+		if x, ok := x.Event.(*Notification_MonitorDown); ok {
+			return x.MonitorDown
+		}
+	}
+	return nil
+}
+
+func (x *Notification) GetServersChanged() *ServersChanged {
+	if x != nil {
+		if x, ok := x.Event.(*Notification_ServersChanged); ok {
+			return x.ServersChanged
+		}
+	}
+	return nil
+}
+
 type isNotification_Event interface {
 	isNotification_Event()
 }
@@ -2193,6 +2590,14 @@ type Notification_NotificationsLost struct {
 	NotificationsLost *NotificationsLost `protobuf:"bytes,6,opt,name=notifications_lost,json=notificationsLost,proto3,oneof"`
 }
 
+type Notification_MonitorDown struct {
+	MonitorDown *MonitorDown `protobuf:"bytes,10,opt,name=monitor_down,json=monitorDown,proto3,oneof"` // to the monitoring stream only
+}
+
+type Notification_ServersChanged struct {
+	ServersChanged *ServersChanged `protobuf:"bytes,11,opt,name=servers_changed,json=serversChanged,proto3,oneof"`
+}
+
 func (*Notification_Draining) isNotification_Event() {}
 
 func (*Notification_InterfacesChanged) isNotification_Event() {}
@@ -2205,6 +2610,10 @@ func (*Notification_ConnectionOpened) isNotification_Event() {}
 
 func (*Notification_NotificationsLost) isNotification_Event() {}
 
+func (*Notification_MonitorDown) isNotification_Event() {}
+
+func (*Notification_ServersChanged) isNotification_Event() {}
+
 type Draining struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	DeadlineUnixMs int64                  `protobuf:"varint,1,opt,name=deadline_unix_ms,json=deadlineUnixMs,proto3" json:"deadline_unix_ms,omitempty"` // when the server will close what remains
@@ -2214,7 +2623,7 @@ type Draining struct {
 
 func (x *Draining) Reset() {
 	*x = Draining{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[28]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2226,7 +2635,7 @@ func (x *Draining) String() string {
 func (*Draining) ProtoMessage() {}
 
 func (x *Draining) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[28]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2239,7 +2648,7 @@ func (x *Draining) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Draining.ProtoReflect.Descriptor instead.
 func (*Draining) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{28}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Draining) GetDeadlineUnixMs() int64 {
@@ -2259,7 +2668,7 @@ type InterfacesChanged struct {
 
 func (x *InterfacesChanged) Reset() {
 	*x = InterfacesChanged{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[29]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2271,7 +2680,7 @@ func (x *InterfacesChanged) String() string {
 func (*InterfacesChanged) ProtoMessage() {}
 
 func (x *InterfacesChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[29]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2284,7 +2693,7 @@ func (x *InterfacesChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterfacesChanged.ProtoReflect.Descriptor instead.
 func (*InterfacesChanged) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{29}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *InterfacesChanged) GetAdded() []string {
@@ -2311,7 +2720,7 @@ type ManifestChanged struct {
 
 func (x *ManifestChanged) Reset() {
 	*x = ManifestChanged{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[30]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2323,7 +2732,7 @@ func (x *ManifestChanged) String() string {
 func (*ManifestChanged) ProtoMessage() {}
 
 func (x *ManifestChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[30]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2336,7 +2745,7 @@ func (x *ManifestChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ManifestChanged.ProtoReflect.Descriptor instead.
 func (*ManifestChanged) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{30}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ManifestChanged) GetInterface() string {
@@ -2365,7 +2774,7 @@ type ConnectionClosed struct {
 
 func (x *ConnectionClosed) Reset() {
 	*x = ConnectionClosed{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[31]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2377,7 +2786,7 @@ func (x *ConnectionClosed) String() string {
 func (*ConnectionClosed) ProtoMessage() {}
 
 func (x *ConnectionClosed) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[31]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2390,7 +2799,7 @@ func (x *ConnectionClosed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectionClosed.ProtoReflect.Descriptor instead.
 func (*ConnectionClosed) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{31}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ConnectionClosed) GetConnectionId() uint64 {
@@ -2435,7 +2844,7 @@ type ConnectionOpened struct {
 
 func (x *ConnectionOpened) Reset() {
 	*x = ConnectionOpened{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[32]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2447,7 +2856,7 @@ func (x *ConnectionOpened) String() string {
 func (*ConnectionOpened) ProtoMessage() {}
 
 func (x *ConnectionOpened) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[32]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2460,7 +2869,7 @@ func (x *ConnectionOpened) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectionOpened.ProtoReflect.Descriptor instead.
 func (*ConnectionOpened) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{32}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ConnectionOpened) GetConnectionId() uint64 {
@@ -2491,6 +2900,60 @@ func (x *ConnectionOpened) GetClient() string {
 	return ""
 }
 
+// ServersChanged: servers registered with a relay (learned) or left it
+// (forgotten), by name (spec/PROTOCOL.md §2.5).
+type ServersChanged struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Learned       []string               `protobuf:"bytes,1,rep,name=learned,proto3" json:"learned,omitempty"`
+	Forgotten     []string               `protobuf:"bytes,2,rep,name=forgotten,proto3" json:"forgotten,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServersChanged) Reset() {
+	*x = ServersChanged{}
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServersChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServersChanged) ProtoMessage() {}
+
+func (x *ServersChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServersChanged.ProtoReflect.Descriptor instead.
+func (*ServersChanged) Descriptor() ([]byte, []int) {
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ServersChanged) GetLearned() []string {
+	if x != nil {
+		return x.Learned
+	}
+	return nil
+}
+
+func (x *ServersChanged) GetForgotten() []string {
+	if x != nil {
+		return x.Forgotten
+	}
+	return nil
+}
+
 // NotificationsLost stands where notifications were dropped because the
 // control stream's reader fell behind the server's bounded queue: count of
 // them were not sent. The server sends no other notification between the
@@ -2505,7 +2968,7 @@ type NotificationsLost struct {
 
 func (x *NotificationsLost) Reset() {
 	*x = NotificationsLost{}
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[33]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2517,7 +2980,7 @@ func (x *NotificationsLost) String() string {
 func (*NotificationsLost) ProtoMessage() {}
 
 func (x *NotificationsLost) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_control_v1_control_proto_msgTypes[33]
+	mi := &file_ifkit_control_v1_control_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2530,7 +2993,7 @@ func (x *NotificationsLost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationsLost.ProtoReflect.Descriptor instead.
 func (*NotificationsLost) Descriptor() ([]byte, []int) {
-	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{33}
+	return file_ifkit_control_v1_control_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *NotificationsLost) GetCount() uint64 {
@@ -2549,7 +3012,7 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\arequest\x18\x01 \x01(\v2\x19.ifkit.control.v1.RequestH\x00R\arequest\x128\n" +
 	"\bresponse\x18\x02 \x01(\v2\x1a.ifkit.control.v1.ResponseH\x00R\bresponse\x12D\n" +
 	"\fnotification\x18\x03 \x01(\v2\x1e.ifkit.control.v1.NotificationH\x00R\fnotificationB\a\n" +
-	"\x05frame\"\x9f\x06\n" +
+	"\x05frame\"\xce\a\n" +
 	"\aRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x126\n" +
 	"\x04list\x18\x02 \x01(\v2 .ifkit.control.v1.ListInterfacesH\x00R\x04list\x12;\n" +
@@ -2565,7 +3028,10 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\x12operator_challenge\x18\v \x01(\v2#.ifkit.control.v1.OperatorChallengeH\x00R\x11operatorChallenge\x12H\n" +
 	"\x0eoperator_proof\x18\f \x01(\v2\x1f.ifkit.control.v1.OperatorProofH\x00R\roperatorProof\x12E\n" +
 	"\vconnections\x18\r \x01(\v2!.ifkit.control.v1.ListConnectionsH\x00R\vconnections\x12E\n" +
-	"\fserver_stats\x18\x0e \x01(\v2 .ifkit.control.v1.GetServerStatsH\x00R\vserverStatsB\x04\n" +
+	"\fserver_stats\x18\x0e \x01(\v2 .ifkit.control.v1.GetServerStatsH\x00R\vserverStats\x125\n" +
+	"\amonitor\x18\x14 \x01(\v2\x19.ifkit.control.v1.MonitorH\x00R\amonitor\x12;\n" +
+	"\tdemonitor\x18\x15 \x01(\v2\x1b.ifkit.control.v1.DemonitorH\x00R\tdemonitor\x129\n" +
+	"\aservers\x18\x16 \x01(\v2\x1d.ifkit.control.v1.ListServersH\x00R\aserversB\x04\n" +
 	"\x02op\"\x10\n" +
 	"\x0eListInterfaces\"J\n" +
 	"\vGetManifest\x12\x1c\n" +
@@ -2592,7 +3058,26 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\x03cel\x18\x03 \x01(\tR\x03cel\x12\x1e\n" +
 	"\n" +
 	"structured\x18\x04 \x01(\tR\n" +
-	"structured\"\xe6\x03\n" +
+	"structured\"v\n" +
+	"\aMonitor\x12\x10\n" +
+	"\x03ref\x18\x01 \x01(\x04R\x03ref\x12#\n" +
+	"\rconnection_id\x18\x02 \x01(\x04R\fconnectionId\x12\x1c\n" +
+	"\tinterface\x18\x03 \x01(\tR\tinterface\x12\x16\n" +
+	"\x06server\x18\x04 \x01(\bR\x06server\"\x1d\n" +
+	"\tDemonitor\x12\x10\n" +
+	"\x03ref\x18\x01 \x01(\x04R\x03ref\"\xbe\x01\n" +
+	"\vMonitorDown\x12\x10\n" +
+	"\x03ref\x18\x01 \x01(\x04R\x03ref\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\rR\x04code\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x16\n" +
+	"\x06noproc\x18\x04 \x01(\bR\x06noproc\x12#\n" +
+	"\rconnection_id\x18\x05 \x01(\x04R\fconnectionId\x12\x1c\n" +
+	"\tinterface\x18\x06 \x01(\tR\tinterface\x12\x16\n" +
+	"\x06server\x18\a \x01(\bR\x06server\"\r\n" +
+	"\vListServers\"\"\n" +
+	"\n" +
+	"ServerList\x12\x14\n" +
+	"\x05names\x18\x01 \x03(\tR\x05names\"\xd5\x04\n" +
 	"\bResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\rR\x04code\x12\x16\n" +
@@ -2607,7 +3092,9 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\boperator\x18\t \x01(\fH\x00R\boperator\x12D\n" +
 	"\vconnections\x18\n" +
 	" \x01(\v2 .ifkit.control.v1.ConnectionListH\x00R\vconnections\x12B\n" +
-	"\fserver_stats\x18\v \x01(\v2\x1d.ifkit.control.v1.ServerStatsH\x00R\vserverStatsB\b\n" +
+	"\fserver_stats\x18\v \x01(\v2\x1d.ifkit.control.v1.ServerStatsH\x00R\vserverStats\x123\n" +
+	"\x04down\x18\x10 \x01(\v2\x1d.ifkit.control.v1.MonitorDownH\x00R\x04down\x128\n" +
+	"\aservers\x18\x11 \x01(\v2\x1c.ifkit.control.v1.ServerListH\x00R\aserversB\b\n" +
 	"\x06result\"\x96\x01\n" +
 	"\rInterfaceInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
@@ -2689,14 +3176,17 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\alatency\x18\x06 \x03(\x04R\alatency\"5\n" +
 	"\tCodeCount\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\rR\x04code\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x04R\x05count\"\xf3\x03\n" +
+	"\x05count\x18\x02 \x01(\x04R\x05count\"\x84\x05\n" +
 	"\fNotification\x128\n" +
 	"\bdraining\x18\x01 \x01(\v2\x1a.ifkit.control.v1.DrainingH\x00R\bdraining\x12T\n" +
 	"\x12interfaces_changed\x18\x02 \x01(\v2#.ifkit.control.v1.InterfacesChangedH\x00R\x11interfacesChanged\x12N\n" +
 	"\x10manifest_changed\x18\x03 \x01(\v2!.ifkit.control.v1.ManifestChangedH\x00R\x0fmanifestChanged\x12Q\n" +
 	"\x11connection_closed\x18\x04 \x01(\v2\".ifkit.control.v1.ConnectionClosedH\x00R\x10connectionClosed\x12Q\n" +
 	"\x11connection_opened\x18\x05 \x01(\v2\".ifkit.control.v1.ConnectionOpenedH\x00R\x10connectionOpened\x12T\n" +
-	"\x12notifications_lost\x18\x06 \x01(\v2#.ifkit.control.v1.NotificationsLostH\x00R\x11notificationsLostB\a\n" +
+	"\x12notifications_lost\x18\x06 \x01(\v2#.ifkit.control.v1.NotificationsLostH\x00R\x11notificationsLost\x12B\n" +
+	"\fmonitor_down\x18\n" +
+	" \x01(\v2\x1d.ifkit.control.v1.MonitorDownH\x00R\vmonitorDown\x12K\n" +
+	"\x0fservers_changed\x18\v \x01(\v2 .ifkit.control.v1.ServersChangedH\x00R\x0eserversChangedB\a\n" +
 	"\x05event\"4\n" +
 	"\bDraining\x12(\n" +
 	"\x10deadline_unix_ms\x18\x01 \x01(\x03R\x0edeadlineUnixMs\"C\n" +
@@ -2715,7 +3205,10 @@ const file_ifkit_control_v1_control_proto_rawDesc = "" +
 	"\rconnection_id\x18\x01 \x01(\x04R\fconnectionId\x12\x1c\n" +
 	"\tinterface\x18\x02 \x01(\tR\tinterface\x12\x14\n" +
 	"\x05codec\x18\x03 \x01(\tR\x05codec\x12\x16\n" +
-	"\x06client\x18\x04 \x01(\tR\x06client\")\n" +
+	"\x06client\x18\x04 \x01(\tR\x06client\"H\n" +
+	"\x0eServersChanged\x12\x18\n" +
+	"\alearned\x18\x01 \x03(\tR\alearned\x12\x1c\n" +
+	"\tforgotten\x18\x02 \x03(\tR\tforgotten\")\n" +
 	"\x11NotificationsLost\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\x04R\x05countB.Z,github.com/ifkit/ifkit/internal/pb/controlpbb\x06proto3"
 
@@ -2731,7 +3224,7 @@ func file_ifkit_control_v1_control_proto_rawDescGZIP() []byte {
 	return file_ifkit_control_v1_control_proto_rawDescData
 }
 
-var file_ifkit_control_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_ifkit_control_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_ifkit_control_v1_control_proto_goTypes = []any{
 	(*ControlFrame)(nil),      // 0: ifkit.control.v1.ControlFrame
 	(*Request)(nil),           // 1: ifkit.control.v1.Request
@@ -2744,34 +3237,40 @@ var file_ifkit_control_v1_control_proto_goTypes = []any{
 	(*Reset)(nil),             // 8: ifkit.control.v1.Reset
 	(*Close)(nil),             // 9: ifkit.control.v1.Close
 	(*SetFilter)(nil),         // 10: ifkit.control.v1.SetFilter
-	(*Response)(nil),          // 11: ifkit.control.v1.Response
-	(*InterfaceInfo)(nil),     // 12: ifkit.control.v1.InterfaceInfo
-	(*InterfaceList)(nil),     // 13: ifkit.control.v1.InterfaceList
-	(*ManifestResult)(nil),    // 14: ifkit.control.v1.ManifestResult
-	(*ConnStats)(nil),         // 15: ifkit.control.v1.ConnStats
-	(*OperatorChallenge)(nil), // 16: ifkit.control.v1.OperatorChallenge
-	(*OperatorProof)(nil),     // 17: ifkit.control.v1.OperatorProof
-	(*ListConnections)(nil),   // 18: ifkit.control.v1.ListConnections
-	(*ConnectionList)(nil),    // 19: ifkit.control.v1.ConnectionList
-	(*ConnectionInfo)(nil),    // 20: ifkit.control.v1.ConnectionInfo
-	(*PeerCredentials)(nil),   // 21: ifkit.control.v1.PeerCredentials
-	(*GetServerStats)(nil),    // 22: ifkit.control.v1.GetServerStats
-	(*ServerStats)(nil),       // 23: ifkit.control.v1.ServerStats
-	(*InterfaceStats)(nil),    // 24: ifkit.control.v1.InterfaceStats
-	(*TypeStats)(nil),         // 25: ifkit.control.v1.TypeStats
-	(*CodeCount)(nil),         // 26: ifkit.control.v1.CodeCount
-	(*Notification)(nil),      // 27: ifkit.control.v1.Notification
-	(*Draining)(nil),          // 28: ifkit.control.v1.Draining
-	(*InterfacesChanged)(nil), // 29: ifkit.control.v1.InterfacesChanged
-	(*ManifestChanged)(nil),   // 30: ifkit.control.v1.ManifestChanged
-	(*ConnectionClosed)(nil),  // 31: ifkit.control.v1.ConnectionClosed
-	(*ConnectionOpened)(nil),  // 32: ifkit.control.v1.ConnectionOpened
-	(*NotificationsLost)(nil), // 33: ifkit.control.v1.NotificationsLost
+	(*Monitor)(nil),           // 11: ifkit.control.v1.Monitor
+	(*Demonitor)(nil),         // 12: ifkit.control.v1.Demonitor
+	(*MonitorDown)(nil),       // 13: ifkit.control.v1.MonitorDown
+	(*ListServers)(nil),       // 14: ifkit.control.v1.ListServers
+	(*ServerList)(nil),        // 15: ifkit.control.v1.ServerList
+	(*Response)(nil),          // 16: ifkit.control.v1.Response
+	(*InterfaceInfo)(nil),     // 17: ifkit.control.v1.InterfaceInfo
+	(*InterfaceList)(nil),     // 18: ifkit.control.v1.InterfaceList
+	(*ManifestResult)(nil),    // 19: ifkit.control.v1.ManifestResult
+	(*ConnStats)(nil),         // 20: ifkit.control.v1.ConnStats
+	(*OperatorChallenge)(nil), // 21: ifkit.control.v1.OperatorChallenge
+	(*OperatorProof)(nil),     // 22: ifkit.control.v1.OperatorProof
+	(*ListConnections)(nil),   // 23: ifkit.control.v1.ListConnections
+	(*ConnectionList)(nil),    // 24: ifkit.control.v1.ConnectionList
+	(*ConnectionInfo)(nil),    // 25: ifkit.control.v1.ConnectionInfo
+	(*PeerCredentials)(nil),   // 26: ifkit.control.v1.PeerCredentials
+	(*GetServerStats)(nil),    // 27: ifkit.control.v1.GetServerStats
+	(*ServerStats)(nil),       // 28: ifkit.control.v1.ServerStats
+	(*InterfaceStats)(nil),    // 29: ifkit.control.v1.InterfaceStats
+	(*TypeStats)(nil),         // 30: ifkit.control.v1.TypeStats
+	(*CodeCount)(nil),         // 31: ifkit.control.v1.CodeCount
+	(*Notification)(nil),      // 32: ifkit.control.v1.Notification
+	(*Draining)(nil),          // 33: ifkit.control.v1.Draining
+	(*InterfacesChanged)(nil), // 34: ifkit.control.v1.InterfacesChanged
+	(*ManifestChanged)(nil),   // 35: ifkit.control.v1.ManifestChanged
+	(*ConnectionClosed)(nil),  // 36: ifkit.control.v1.ConnectionClosed
+	(*ConnectionOpened)(nil),  // 37: ifkit.control.v1.ConnectionOpened
+	(*ServersChanged)(nil),    // 38: ifkit.control.v1.ServersChanged
+	(*NotificationsLost)(nil), // 39: ifkit.control.v1.NotificationsLost
 }
 var file_ifkit_control_v1_control_proto_depIdxs = []int32{
 	1,  // 0: ifkit.control.v1.ControlFrame.request:type_name -> ifkit.control.v1.Request
-	11, // 1: ifkit.control.v1.ControlFrame.response:type_name -> ifkit.control.v1.Response
-	27, // 2: ifkit.control.v1.ControlFrame.notification:type_name -> ifkit.control.v1.Notification
+	16, // 1: ifkit.control.v1.ControlFrame.response:type_name -> ifkit.control.v1.Response
+	32, // 2: ifkit.control.v1.ControlFrame.notification:type_name -> ifkit.control.v1.Notification
 	2,  // 3: ifkit.control.v1.Request.list:type_name -> ifkit.control.v1.ListInterfaces
 	3,  // 4: ifkit.control.v1.Request.manifest:type_name -> ifkit.control.v1.GetManifest
 	4,  // 5: ifkit.control.v1.Request.ping:type_name -> ifkit.control.v1.Ping
@@ -2781,35 +3280,42 @@ var file_ifkit_control_v1_control_proto_depIdxs = []int32{
 	8,  // 9: ifkit.control.v1.Request.reset:type_name -> ifkit.control.v1.Reset
 	9,  // 10: ifkit.control.v1.Request.close:type_name -> ifkit.control.v1.Close
 	10, // 11: ifkit.control.v1.Request.filter:type_name -> ifkit.control.v1.SetFilter
-	16, // 12: ifkit.control.v1.Request.operator_challenge:type_name -> ifkit.control.v1.OperatorChallenge
-	17, // 13: ifkit.control.v1.Request.operator_proof:type_name -> ifkit.control.v1.OperatorProof
-	18, // 14: ifkit.control.v1.Request.connections:type_name -> ifkit.control.v1.ListConnections
-	22, // 15: ifkit.control.v1.Request.server_stats:type_name -> ifkit.control.v1.GetServerStats
-	13, // 16: ifkit.control.v1.Response.interfaces:type_name -> ifkit.control.v1.InterfaceList
-	14, // 17: ifkit.control.v1.Response.manifest:type_name -> ifkit.control.v1.ManifestResult
-	15, // 18: ifkit.control.v1.Response.stats:type_name -> ifkit.control.v1.ConnStats
-	19, // 19: ifkit.control.v1.Response.connections:type_name -> ifkit.control.v1.ConnectionList
-	23, // 20: ifkit.control.v1.Response.server_stats:type_name -> ifkit.control.v1.ServerStats
-	12, // 21: ifkit.control.v1.InterfaceList.interfaces:type_name -> ifkit.control.v1.InterfaceInfo
-	20, // 22: ifkit.control.v1.ConnectionList.connections:type_name -> ifkit.control.v1.ConnectionInfo
-	21, // 23: ifkit.control.v1.ConnectionInfo.peer:type_name -> ifkit.control.v1.PeerCredentials
-	15, // 24: ifkit.control.v1.ConnectionInfo.stats:type_name -> ifkit.control.v1.ConnStats
-	24, // 25: ifkit.control.v1.ServerStats.interfaces:type_name -> ifkit.control.v1.InterfaceStats
-	26, // 26: ifkit.control.v1.ServerStats.refusals:type_name -> ifkit.control.v1.CodeCount
-	15, // 27: ifkit.control.v1.InterfaceStats.totals:type_name -> ifkit.control.v1.ConnStats
-	26, // 28: ifkit.control.v1.InterfaceStats.ended:type_name -> ifkit.control.v1.CodeCount
-	25, // 29: ifkit.control.v1.InterfaceStats.types:type_name -> ifkit.control.v1.TypeStats
-	28, // 30: ifkit.control.v1.Notification.draining:type_name -> ifkit.control.v1.Draining
-	29, // 31: ifkit.control.v1.Notification.interfaces_changed:type_name -> ifkit.control.v1.InterfacesChanged
-	30, // 32: ifkit.control.v1.Notification.manifest_changed:type_name -> ifkit.control.v1.ManifestChanged
-	31, // 33: ifkit.control.v1.Notification.connection_closed:type_name -> ifkit.control.v1.ConnectionClosed
-	32, // 34: ifkit.control.v1.Notification.connection_opened:type_name -> ifkit.control.v1.ConnectionOpened
-	33, // 35: ifkit.control.v1.Notification.notifications_lost:type_name -> ifkit.control.v1.NotificationsLost
-	36, // [36:36] is the sub-list for method output_type
-	36, // [36:36] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	21, // 12: ifkit.control.v1.Request.operator_challenge:type_name -> ifkit.control.v1.OperatorChallenge
+	22, // 13: ifkit.control.v1.Request.operator_proof:type_name -> ifkit.control.v1.OperatorProof
+	23, // 14: ifkit.control.v1.Request.connections:type_name -> ifkit.control.v1.ListConnections
+	27, // 15: ifkit.control.v1.Request.server_stats:type_name -> ifkit.control.v1.GetServerStats
+	11, // 16: ifkit.control.v1.Request.monitor:type_name -> ifkit.control.v1.Monitor
+	12, // 17: ifkit.control.v1.Request.demonitor:type_name -> ifkit.control.v1.Demonitor
+	14, // 18: ifkit.control.v1.Request.servers:type_name -> ifkit.control.v1.ListServers
+	18, // 19: ifkit.control.v1.Response.interfaces:type_name -> ifkit.control.v1.InterfaceList
+	19, // 20: ifkit.control.v1.Response.manifest:type_name -> ifkit.control.v1.ManifestResult
+	20, // 21: ifkit.control.v1.Response.stats:type_name -> ifkit.control.v1.ConnStats
+	24, // 22: ifkit.control.v1.Response.connections:type_name -> ifkit.control.v1.ConnectionList
+	28, // 23: ifkit.control.v1.Response.server_stats:type_name -> ifkit.control.v1.ServerStats
+	13, // 24: ifkit.control.v1.Response.down:type_name -> ifkit.control.v1.MonitorDown
+	15, // 25: ifkit.control.v1.Response.servers:type_name -> ifkit.control.v1.ServerList
+	17, // 26: ifkit.control.v1.InterfaceList.interfaces:type_name -> ifkit.control.v1.InterfaceInfo
+	25, // 27: ifkit.control.v1.ConnectionList.connections:type_name -> ifkit.control.v1.ConnectionInfo
+	26, // 28: ifkit.control.v1.ConnectionInfo.peer:type_name -> ifkit.control.v1.PeerCredentials
+	20, // 29: ifkit.control.v1.ConnectionInfo.stats:type_name -> ifkit.control.v1.ConnStats
+	29, // 30: ifkit.control.v1.ServerStats.interfaces:type_name -> ifkit.control.v1.InterfaceStats
+	31, // 31: ifkit.control.v1.ServerStats.refusals:type_name -> ifkit.control.v1.CodeCount
+	20, // 32: ifkit.control.v1.InterfaceStats.totals:type_name -> ifkit.control.v1.ConnStats
+	31, // 33: ifkit.control.v1.InterfaceStats.ended:type_name -> ifkit.control.v1.CodeCount
+	30, // 34: ifkit.control.v1.InterfaceStats.types:type_name -> ifkit.control.v1.TypeStats
+	33, // 35: ifkit.control.v1.Notification.draining:type_name -> ifkit.control.v1.Draining
+	34, // 36: ifkit.control.v1.Notification.interfaces_changed:type_name -> ifkit.control.v1.InterfacesChanged
+	35, // 37: ifkit.control.v1.Notification.manifest_changed:type_name -> ifkit.control.v1.ManifestChanged
+	36, // 38: ifkit.control.v1.Notification.connection_closed:type_name -> ifkit.control.v1.ConnectionClosed
+	37, // 39: ifkit.control.v1.Notification.connection_opened:type_name -> ifkit.control.v1.ConnectionOpened
+	39, // 40: ifkit.control.v1.Notification.notifications_lost:type_name -> ifkit.control.v1.NotificationsLost
+	13, // 41: ifkit.control.v1.Notification.monitor_down:type_name -> ifkit.control.v1.MonitorDown
+	38, // 42: ifkit.control.v1.Notification.servers_changed:type_name -> ifkit.control.v1.ServersChanged
+	43, // [43:43] is the sub-list for method output_type
+	43, // [43:43] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_ifkit_control_v1_control_proto_init() }
@@ -2836,8 +3342,11 @@ func file_ifkit_control_v1_control_proto_init() {
 		(*Request_OperatorProof)(nil),
 		(*Request_Connections)(nil),
 		(*Request_ServerStats)(nil),
+		(*Request_Monitor)(nil),
+		(*Request_Demonitor)(nil),
+		(*Request_Servers)(nil),
 	}
-	file_ifkit_control_v1_control_proto_msgTypes[11].OneofWrappers = []any{
+	file_ifkit_control_v1_control_proto_msgTypes[16].OneofWrappers = []any{
 		(*Response_Interfaces)(nil),
 		(*Response_Manifest)(nil),
 		(*Response_Pong)(nil),
@@ -2846,14 +3355,18 @@ func file_ifkit_control_v1_control_proto_init() {
 		(*Response_Operator)(nil),
 		(*Response_Connections)(nil),
 		(*Response_ServerStats)(nil),
+		(*Response_Down)(nil),
+		(*Response_Servers)(nil),
 	}
-	file_ifkit_control_v1_control_proto_msgTypes[27].OneofWrappers = []any{
+	file_ifkit_control_v1_control_proto_msgTypes[32].OneofWrappers = []any{
 		(*Notification_Draining)(nil),
 		(*Notification_InterfacesChanged)(nil),
 		(*Notification_ManifestChanged)(nil),
 		(*Notification_ConnectionClosed)(nil),
 		(*Notification_ConnectionOpened)(nil),
 		(*Notification_NotificationsLost)(nil),
+		(*Notification_MonitorDown)(nil),
+		(*Notification_ServersChanged)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2861,7 +3374,7 @@ func file_ifkit_control_v1_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ifkit_control_v1_control_proto_rawDesc), len(file_ifkit_control_v1_control_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   34,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

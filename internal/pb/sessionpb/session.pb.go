@@ -100,7 +100,12 @@ type OpenStream struct {
 	// The subscriber's filter (DATA only; spec/PROTOCOL.md §4.8): the server
 	// sends only the messages it selects. Absent or empty: every message. A
 	// filter the server cannot compile refuses the stream (invalid_filter).
-	Filter        *Filter `protobuf:"bytes,8,opt,name=filter,proto3" json:"filter,omitempty"`
+	Filter *Filter `protobuf:"bytes,8,opt,name=filter,proto3" json:"filter,omitempty"`
+	// The connection's parameters (DATA only; spec/PROTOCOL.md §4.9), JSON
+	// text checked against the manifest's params schema before the
+	// connection exists; empty: none given, checked as {}. An interface
+	// without params refuses parameters (invalid_message).
+	Params        string `protobuf:"bytes,11,opt,name=params,proto3" json:"params,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -189,6 +194,13 @@ func (x *OpenStream) GetFilter() *Filter {
 		return x.Filter
 	}
 	return nil
+}
+
+func (x *OpenStream) GetParams() string {
+	if x != nil {
+		return x.Params
+	}
+	return ""
 }
 
 // Filter selects the messages a server sends on a connection. At most one
@@ -356,7 +368,7 @@ var File_ifkit_session_v1_session_proto protoreflect.FileDescriptor
 
 const file_ifkit_session_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"\x1eifkit/session/v1/session.proto\x12\x10ifkit.session.v1\"\xa2\x02\n" +
+	"\x1eifkit/session/v1/session.proto\x12\x10ifkit.session.v1\"\xba\x02\n" +
 	"\n" +
 	"OpenStream\x12\x1c\n" +
 	"\tinterface\x18\x01 \x01(\tR\tinterface\x120\n" +
@@ -366,7 +378,8 @@ const file_ifkit_session_v1_session_proto_rawDesc = "" +
 	"\rmanifest_hash\x18\x05 \x01(\tR\fmanifestHash\x12\x18\n" +
 	"\acredits\x18\x06 \x01(\x04R\acredits\x12\x16\n" +
 	"\x06client\x18\a \x01(\tR\x06client\x120\n" +
-	"\x06filter\x18\b \x01(\v2\x18.ifkit.session.v1.FilterR\x06filter\"N\n" +
+	"\x06filter\x18\b \x01(\v2\x18.ifkit.session.v1.FilterR\x06filter\x12\x16\n" +
+	"\x06params\x18\v \x01(\tR\x06params\"N\n" +
 	"\x06Filter\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x10\n" +
 	"\x03cel\x18\x02 \x01(\tR\x03cel\x12\x1e\n" +
