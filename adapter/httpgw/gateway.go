@@ -335,6 +335,18 @@ func (g *Gateway) session(name string) (*iface.Client, *entry, error) {
 	return g.client, e, nil
 }
 
+// Manifest returns the manifest the gateway serves for the named
+// interface, as the server last announced it, and whether it serves one.
+// It is what pages built on the gateway render documentation from.
+func (g *Gateway) Manifest(name string) (*manifest.Manifest, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if e := g.ifaces[name]; e != nil {
+		return e.m, true
+	}
+	return nil, false
+}
+
 // entries returns the interfaces served, sorted by name.
 func (g *Gateway) entries() ([]*entry, error) {
 	g.mu.Lock()
