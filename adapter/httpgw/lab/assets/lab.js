@@ -434,7 +434,7 @@ class Tail {
 
   start() {
     if (this.ws) return;
-    const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${GW}/${this.iname}/stream?credits=32`;
+    const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${GW}/${this.iname}/stream`; // the window: ifctl lab --credits
     const ws = new WebSocket(url);
     this.ws = ws;
     this.ui.startStop.textContent = 'Stop';

@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, copyFileSync, statSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, copyFileSync, statSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +22,18 @@ const WAIT = 30_000; // a wait, not a measure: the machine is shared
 
 const examples = ['blob.stream', 'db.kv', 'events.topic', 'http.api', 'jobs.queue', 'logs.sink', 'sensors.temperature'];
 const procs = [];
-let tmp, labURL, context, page;
+let tmp, labURL, context, page, server;
+
+// live is an interface whose manifest the tests change while it is served.
+const live = (version, title) => `ifkit: 1
+name: lab.live
+version: ${version}
+title: ${title}
+direction: recv
+messages:
+  recv:
+    Note: {schema: {type: object, required: [text], properties: {text: {type: string}}}, examples: [{text: hi}]}
+`;
 const pageErrors = [];
 
 // start runs ifctl and resolves with the last word of the first stdout
@@ -46,7 +57,10 @@ before(async () => {
   assert.ok(existsSync(chromiumPath), `no Chromium at ${chromiumPath}: apt-get install chromium`);
   tmp = mkdtempSync(join(tmpdir(), 'ifkit-lab-'));
   const manifests = readdirSync(join(repo, 'internal/examples/manifests')).filter((f) => /\.(ya?ml|json)$/.test(f)).map((f) => 'internal/examples/manifests/' + f);
+  writeFileSync(join(tmp, 'live.yaml'), live('1.0.0', 'Live one'));
+  manifests.push(join(tmp, 'live.yaml'));
   const addr = await start(['serve', ...manifests, '--listen', `unix://${join(tmp, 's.sock')}`, '--mock', '--rate', '20/s', '-q'], 'listening on ');
+  server = procs[procs.length - 1];
   labURL = await start(['lab', addr, '--http', '127.0.0.1:0'], 'lab bench for ');
   context = await chromium.launchPersistentContext(join(tmp, 'chromium'), {
     executablePath: chromiumPath,
@@ -224,6 +238,17 @@ test('the connection monitor shows why a connection ended', async () => {
   await ended.waitFor();
   assert.match(await ended.locator('.code').textContent(), /normal_close/);
   assert.match(await ended.locator('.reason').textContent(), /WebSocket client closed/);
+});
+
+test('the page follows the server: a manifest that changes is shown anew', async () => {
+  await open('lab.live');
+  await page.locator('#main .docs h2', { hasText: 'Live one' }).waitFor();
+  writeFileSync(join(tmp, 'live.yaml'), live('1.1.0', 'Live two'));
+  server.kill('SIGHUP'); // ifctl serve reloads its manifest files
+  await page.locator('#iface-list a[data-iface="lab.live"] .title', { hasText: 'Live two' }).waitFor();
+  await page.locator('#main .banner', { hasText: 'The manifest changed' }).waitFor();
+  await page.locator('#main .docs h2', { hasText: 'Live two' }).waitFor();
+  assert.match(await page.locator('#main .docs .ver').textContent(), /v1\.1\.0/);
 });
 
 test('the page threw no error', () => {
