@@ -7,6 +7,7 @@ import (
 	"html"
 	"html/template"
 	"io/fs"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -27,6 +28,7 @@ type Lab struct {
 	gw   *httpgw.Gateway
 	mux  *http.ServeMux
 	auth *auth
+	csrf *http.CrossOriginProtection
 	page []byte
 }
 
@@ -48,7 +50,7 @@ func New(ctx context.Context, dial httpgw.Dialer, opts ...Option) (*Lab, error) 
 		gw.Close()
 		return nil, err
 	}
-	l := &Lab{gw: gw, mux: http.NewServeMux(), auth: newAuth(o.secret), page: page}
+	l := &Lab{gw: gw, mux: http.NewServeMux(), auth: newAuth(o.secret), csrf: http.NewCrossOriginProtection(), page: page}
 	static, _ := fs.Sub(assets, "assets")
 	l.mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(static)))
 	l.mux.HandleFunc("GET /{$}", l.serveIndex)
@@ -62,8 +64,20 @@ func New(ctx context.Context, dial httpgw.Dialer, opts ...Option) (*Lab, error) 
 func (l *Lab) Close() error { return l.gw.Close() }
 
 // ServeHTTP serves the page, its API and the gateway; with a secret, only
-// to requests that prove it.
+// to requests that prove it, and without one only to requests addressed
+// to a loopback host (another name would be a DNS rebinding: a web page of
+// another site reading the lab). A browser's cross-origin POST is refused
+// either way (http.CrossOriginProtection), so that no other site's page
+// can send messages through the lab.
 func (l *Lab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if l.auth == nil && !loopbackHost(r.Host) {
+		http.Error(w, "the lab bench without a secret answers only requests to 127.0.0.1, [::1] or localhost, not "+strconvQuote(r.Host), http.StatusForbidden)
+		return
+	}
+	if err := l.csrf.Check(r); err != nil {
+		http.Error(w, "a page of another origin may not send through the lab bench: "+err.Error(), http.StatusForbidden)
+		return
+	}
 	if l.auth != nil {
 		if r.URL.Path == "/login" {
 			l.auth.login(w, r)
@@ -145,6 +159,20 @@ func renderIndex(server string) ([]byte, error) {
 }
 
 var loginPage = template.Must(template.ParseFS(assets, "assets/login.html"))
+
+// loopbackHost tells whether a Host header names this machine only.
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
 
 func htmlEscape(s string) string { return html.EscapeString(s) }
 

@@ -254,3 +254,45 @@ func TestSecret(t *testing.T) {
 		t.Fatalf("a wrong Bearer: %d", st)
 	}
 }
+
+// TestOtherOrigins: a browser's POST from another site's page is refused,
+// and without a secret so is a request to a name that is not loopback (a
+// DNS rebinding); the page's own requests pass.
+func TestOtherOrigins(t *testing.T) {
+	hs := bench(t)
+	c := hs.Client()
+	post := func(hdr ...string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", hs.URL+"/gw/t.hostile/Note", strings.NewReader(`{"text":"hi"}`))
+		req.Header.Set("Content-Type", "application/json")
+		for i := 0; i+1 < len(hdr); i += 2 {
+			if hdr[i] == "Host" {
+				req.Host = hdr[i+1]
+			} else {
+				req.Header.Set(hdr[i], hdr[i+1])
+			}
+		}
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(body)
+	}
+	if st, body := post("Sec-Fetch-Site", "same-origin"); st != 200 {
+		t.Fatalf("the page's own POST: %d %s", st, body)
+	}
+	if st, body := post("Sec-Fetch-Site", "cross-site"); st != 403 || !strings.Contains(body, "another origin") {
+		t.Fatalf("a cross-site POST: %d %s", st, body)
+	}
+	if st, body := post("Origin", "https://evil.example"); st != 403 {
+		t.Fatalf("a POST from another origin: %d %s", st, body)
+	}
+	if st, body := post("Host", "evil.example"); st != 403 || !strings.Contains(body, "127.0.0.1") {
+		t.Fatalf("a request to another name: %d %s", st, body)
+	}
+	if st, _, _ := get(t, c, strings.Replace(hs.URL, "127.0.0.1", "localhost", 1)+"/"); st != 200 {
+		t.Fatalf("GET via localhost: %d", st)
+	}
+}
