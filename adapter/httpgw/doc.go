@@ -13,12 +13,21 @@
 //	GET  /NAME/stream            what the server sends: NDJSON, Server-Sent
 //	                             Events (Accept: text/event-stream) or a
 //	                             WebSocket (which also carries messages to a
-//	                             server that receives)
+//	                             server that receives, and {"control": OP}
+//	                             for the stream's own connection: stats,
+//	                             pause, resume, filter)
 //	POST /NAME/TYPE              a message the server receives: the reply as
 //	                             JSON for a request type, the replies as NDJSON
 //	                             or SSE for a request/stream type, and for a
 //	                             one-way type one JSON value or NDJSON lines,
 //	                             each sent as it is read
+//	POST /NAME/TYPE?validate     the value checked as the POST would check
+//	                             it (the server's codec and schema code),
+//	                             nothing sent: {"valid":true} or the error
+//	GET  /_events                the server's connections and interfaces as
+//	                             they change: a snapshot (open connections,
+//	                             the last that ended with their reasons),
+//	                             then each event, as NDJSON or SSE
 //
 // JSON Schema types appear in the documents as the manifest has them and
 // protobuf types through their JSON mapping (protojson), which is also what

@@ -90,3 +90,24 @@ func TestDocumentsOfEveryExample(t *testing.T) {
 		}
 	}
 }
+
+// TestTypeNamedRecord: a message type named as one of the gateway's own
+// components (logs.sink's Record) keeps its schema in the OpenAPI document.
+func TestTypeNamedRecord(t *testing.T) {
+	w := newWorld(t)
+	_, _, body := w.do("GET", "/logs.sink/openapi.json", "", "")
+	var doc struct {
+		Components struct{ Schemas map[string]map[string]any }
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	rec := doc.Components.Schemas["Record"]
+	props, _ := rec["properties"].(map[string]any)
+	if props["message"] == nil || props["seq"] != nil {
+		t.Fatalf("logs.sink's Record schema is not its own: %v", rec)
+	}
+	if doc.Components.Schemas["gateway-Record"] == nil || doc.Components.Schemas["gateway-Error"] == nil {
+		t.Fatalf("the gateway's components: %v", doc.Components.Schemas)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ifkit/ifkit/codec"
 	"github.com/ifkit/ifkit/codes"
 	"github.com/ifkit/ifkit/control"
 	"github.com/ifkit/ifkit/iface"
@@ -36,6 +37,8 @@ type Gateway struct {
 	down   error             // why there is no session
 	ifaces map[string]*entry // the server's interfaces, by name
 	closed bool
+
+	monitor *monitor // the server's connections, for GET /_events
 }
 
 var _ http.Handler = (*Gateway)(nil)
@@ -68,7 +71,7 @@ func (d *doc) get(build func() ([]byte, error)) ([]byte, error) {
 // notifications. It fails if the first dial or listing fails; later
 // session ends are survived by dialling again.
 func New(ctx context.Context, dial Dialer, opts ...Option) (*Gateway, error) {
-	g := &Gateway{dial: dial, o: defaultOptions(), ifaces: map[string]*entry{}}
+	g := &Gateway{dial: dial, o: defaultOptions(), ifaces: map[string]*entry{}, monitor: newMonitor()}
 	for _, opt := range opts {
 		opt.apply(&g.o)
 	}
@@ -161,6 +164,7 @@ func (g *Gateway) follow(client *iface.Client, ctl *control.Client) error {
 				g.o.log.Info("httpgw: the server is draining", "deadline", n.Deadline)
 			}
 			cancel()
+			g.monitor.note(n, time.Now()) // after the table follows it
 			if err != nil && g.ctx.Err() == nil {
 				g.o.log.Warn("httpgw: following the server's interfaces", "err", err)
 			}
@@ -202,6 +206,7 @@ func (g *Gateway) redial() (*iface.Client, *control.Client) {
 		g.mu.Lock()
 		g.client, g.down = client, nil
 		g.mu.Unlock()
+		g.monitor.session(true, nil, time.Now())
 		return client, ctl
 	}
 }
@@ -219,6 +224,7 @@ func (g *Gateway) setDown(client *iface.Client, why error) {
 	g.down = why
 	g.mu.Unlock()
 	if client != nil {
+		g.monitor.session(false, why, time.Now())
 		client.Close()
 	}
 }
@@ -329,6 +335,18 @@ func (g *Gateway) session(name string) (*iface.Client, *entry, error) {
 	return g.client, e, nil
 }
 
+// Manifest returns the manifest the gateway serves for the named
+// interface, as the server last announced it, and whether it serves one.
+// It is what pages built on the gateway render documentation from.
+func (g *Gateway) Manifest(name string) (*manifest.Manifest, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if e := g.ifaces[name]; e != nil {
+		return e.m, true
+	}
+	return nil, false
+}
+
 // entries returns the interfaces served, sorted by name.
 func (g *Gateway) entries() ([]*entry, error) {
 	g.mu.Lock()
@@ -383,6 +401,20 @@ func (e *entry) connect(ctx context.Context, client *iface.Client, opts ...iface
 	return client.Connect(ctx, e.m.Name, opts...)
 }
 
+// codec is the codec a connection to e would use: the first of the
+// gateway's codecs the interface offers, or the interface's first.
+func (e *entry) codec() string {
+	for _, c := range e.codecs {
+		if slices.Contains(e.m.Codecs, c) {
+			return c
+		}
+	}
+	if len(e.m.Codecs) > 0 {
+		return e.m.Codecs[0]
+	}
+	return codec.NameJSON
+}
+
 // release gives back a connection callConn returned: kept for the next
 // call if the call ended cleanly and fewer than maxIdle are kept, ended
 // otherwise (a call that timed out may still hold the server's handler).
@@ -409,6 +441,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		g.serveIndex(w, r)
+		return
+	}
+	if name == "_events" && rest == "" {
+		if method(w, r, http.MethodGet) {
+			g.serveEvents(w, r)
+		}
 		return
 	}
 	client, e, err := g.session(name)
@@ -438,6 +476,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method != http.MethodPost:
 		w.Header().Set("Allow", http.MethodPost)
 		writeError(w, errorf(codes.WrongDirection, "POST a %s to this route (not %s)", rest, r.Method))
+	case r.URL.Query().Has("validate"):
+		g.validate(w, r, e, t)
 	default:
 		g.serveMessage(w, r, client, e, t)
 	}

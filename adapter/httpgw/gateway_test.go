@@ -245,3 +245,15 @@ func TestCORS(t *testing.T) {
 		t.Errorf("CORS without WithCORS: %v", hdr)
 	}
 }
+
+// TestManifest: the gateway's manifest of an interface is the server's.
+func TestManifest(t *testing.T) {
+	w := newWorld(t)
+	m, ok := w.gw.Manifest("t.api")
+	if !ok || m.Hash() != mustParse(t, api).Hash() {
+		t.Fatalf("Manifest(t.api) = %v, %v", m, ok)
+	}
+	if _, ok := w.gw.Manifest("t.none"); ok {
+		t.Fatal("Manifest(t.none) found one")
+	}
+}

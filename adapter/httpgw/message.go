@@ -30,6 +30,25 @@ func (g *Gateway) serveMessage(w http.ResponseWriter, r *http.Request, client *i
 	}
 }
 
+// validate answers POST /NAME/TYPE?validate: the value checked as a POST
+// would check it before sending (the codec's decoding and the type's
+// schema, the same code the server runs), and nothing sent. The answer is
+// {"valid":true}, or the error a POST would get, with its JSON pointer.
+func (g *Gateway) validate(w http.ResponseWriter, r *http.Request, e *entry, t *manifest.MessageType) {
+	body, err := readBody(w, r, bodyLimit(e.m))
+	if err == nil {
+		_, err = sendValue(t, e.codec(), body, e.m.Flow.MaxMessageBytes)
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", mediaJSON)
+	writeJSON(w, struct {
+		Valid bool `json:"valid"`
+	}{true})
+}
+
 // readBody reads a body of one JSON value, at most limit bytes.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))

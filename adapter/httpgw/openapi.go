@@ -15,12 +15,20 @@ const (
 	mediaSSE    = "text/event-stream"
 )
 
+// The gateway's own components are named with a "-", which neither a type
+// name nor a protobuf name may hold: a message type named Error or Record
+// (logs.sink has one) keeps its own schema.
+const (
+	errorComponent  = "gateway-Error"
+	recordComponent = "gateway-Record"
+)
+
 // openAPI returns the OpenAPI 3.1 document of m's routes, served under
 // base ("/" or a prefix such as "/ifkit").
 func openAPI(m *manifest.Manifest, base string) ([]byte, error) {
 	s := newSchemas(m)
-	s.out["Error"] = errorSchema()
-	s.out["Record"] = recordSchema()
+	s.out[errorComponent] = errorSchema()
+	s.out[recordComponent] = recordSchema()
 	prefix := "/" + m.Name
 	paths := map[string]any{}
 	errResp := map[string]any{"$ref": "#/components/responses/Error"}
@@ -60,7 +68,7 @@ func openAPI(m *manifest.Manifest, base string) ([]byte, error) {
 			"schemas": s.out,
 			"responses": map[string]any{"Error": map[string]any{
 				"description": "The request failed; code is the ifkit code (spec/PROTOCOL.md §9)",
-				"content":     map[string]any{mediaJSON: map[string]any{"schema": ref("Error")}},
+				"content":     map[string]any{mediaJSON: map[string]any{"schema": ref(errorComponent)}},
 			}},
 		},
 	}
@@ -91,7 +99,7 @@ func typePath(m *manifest.Manifest, t *manifest.MessageType, s *schemas, errResp
 	case t.Reply != nil && reply != nil:
 		op["summary"] = fmt.Sprintf("Send a %s and read its stream of %s", t.Name, reply.Name)
 		desc += "The replies come as NDJSON records, or as Server-Sent Events (event: the type, id: the sequence number, data: the value) when the request accepts text/event-stream; an `end` event ends an SSE stream, an `error` record or event says why a stream failed."
-		item := map[string]any{"allOf": []any{ref("Record"), map[string]any{"properties": map[string]any{"value": s.typeRef(reply)}}}}
+		item := map[string]any{"allOf": []any{ref(recordComponent), map[string]any{"properties": map[string]any{"value": s.typeRef(reply)}}}}
 		responses["200"] = map[string]any{"description": "The stream of " + reply.Name, "content": map[string]any{
 			mediaNDJSON: map[string]any{"schema": item},
 			mediaSSE:    map[string]any{"schema": map[string]any{"type": "string"}},
@@ -122,7 +130,7 @@ func streamPath(m *manifest.Manifest, s *schemas, errResp any) map[string]any {
 	if len(items) > 0 {
 		value = map[string]any{"anyOf": items}
 	}
-	item := map[string]any{"allOf": []any{ref("Record"), map[string]any{"properties": map[string]any{"value": value}}}}
+	item := map[string]any{"allOf": []any{ref(recordComponent), map[string]any{"properties": map[string]any{"value": value}}}}
 	desc := "What the server sends, as it sends it, for as long as the request lasts: NDJSON records, Server-Sent Events (Accept: text/event-stream), or a WebSocket (an Upgrade request), whose text messages from the client are sent to the server as {\"type\": T, \"value\": V}. The server may send only as many messages as the HTTP client has read, plus the credit window (the credits parameter): a client that stops reading stops the sender."
 	return map[string]any{"get": map[string]any{
 		"operationId": operationID(m, "stream"),

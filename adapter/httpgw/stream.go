@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/ifkit/ifkit/codes"
+	"github.com/ifkit/ifkit/control"
 	"github.com/ifkit/ifkit/iface"
 )
 
@@ -90,7 +92,24 @@ func (h *httpWriter) flush() error {
 	return nil
 }
 
+// eventWriter is a stream writer that also writes named events of any
+// JSON value (GET /_events).
+type eventWriter interface {
+	streamWriter
+	event(name string, v any) error
+}
+
+var _, _ eventWriter = (*ndjsonWriter)(nil), (*sseWriter)(nil)
+
 type ndjsonWriter struct{ httpWriter }
+
+func (n *ndjsonWriter) event(_ string, v any) error {
+	if err := n.start(); err != nil {
+		return err
+	}
+	writeJSON(&n.buf, v)
+	return n.flush()
+}
 
 func (n *ndjsonWriter) message(rec Record) error {
 	if err := n.start(); err != nil {
@@ -129,6 +148,16 @@ func (s *sseWriter) message(rec Record) error {
 	return s.flush()
 }
 
+func (s *sseWriter) event(name string, v any) error {
+	if err := s.start(); err != nil {
+		return err
+	}
+	fmt.Fprintf(&s.buf, "event: %s\ndata: ", name)
+	writeJSON(&s.buf, v) // ends with a newline
+	s.buf.WriteString("\n")
+	return s.flush()
+}
+
 func (s *sseWriter) end(err error) {
 	if err != nil && !s.started {
 		writeError(s.w, err)
@@ -148,16 +177,21 @@ func (s *sseWriter) end(err error) {
 // wsWriter writes each message as a text message; the end is the close
 // frame: 1000 for a normal end, 1011 with the ifkit code otherwise.
 type wsWriter struct {
-	ctx     context.Context
-	ws      *websocket.Conn
-	timeout time.Duration
+	ctx       context.Context
+	ws        *websocket.Conn
+	timeout   time.Duration
+	delivered atomic.Uint64 // messages written
 }
 
 func (s *wsWriter) start() error { return nil }
 
 func (s *wsWriter) message(rec Record) error {
 	data, _ := json.Marshal(rec)
-	return s.write(data)
+	if err := s.write(data); err != nil {
+		return err
+	}
+	s.delivered.Add(1)
+	return nil
 }
 
 func (s *wsWriter) write(data []byte) error {
@@ -290,7 +324,7 @@ func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, client *if
 	reason := "ifkit gateway: the stream ended"
 	defer func() { conn.Close(reason) }()
 	if isWS {
-		reason = g.serveWebSocket(ctx, w, r, conn, window, limit)
+		reason = g.serveWebSocket(ctx, w, r, client, conn, window, limit)
 		return
 	}
 	out := newStreamWriter(w, r, g.o.writeTimeout)
@@ -303,17 +337,23 @@ func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, client *if
 	reason = g.ended(ctx, out, err)
 }
 
-// wsIn is a message a WebSocket client sends to the server.
+// wsIn is a message a WebSocket client sends: {"type","value"} to the
+// server, or {"control": OP, ...} for the stream's own connection (see
+// wsControl).
 type wsIn struct {
-	Type  string          `json:"type"`
-	Value json.RawMessage `json:"value"`
+	Type       string          `json:"type"`
+	Value      json.RawMessage `json:"value"`
+	Control    string          `json:"control"`
+	Filter     string          `json:"filter"`
+	FilterType string          `json:"filter_type"`
 }
 
 // serveWebSocket runs a WebSocket over conn: what the server sends goes
 // out as text messages (credits following the client's reading, as on the
 // other formats), and the client's text messages {"type","value"} are sent
-// to the server, the next read only once the previous one was sent.
-func (g *Gateway) serveWebSocket(ctx context.Context, w http.ResponseWriter, r *http.Request, conn *iface.Conn, window, limit int) string {
+// to the server, the next read only once the previous one was sent; its
+// {"control": OP} messages act on conn (stats, pause, resume, filter).
+func (g *Gateway) serveWebSocket(ctx context.Context, w http.ResponseWriter, r *http.Request, client *iface.Client, conn *iface.Conn, window, limit int) string {
 	// Without WithCORS, only same-origin pages may open one (the library's
 	// default check of Origin against Host).
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: g.originPatterns()})
@@ -327,17 +367,12 @@ func (g *Gateway) serveWebSocket(ctx context.Context, w http.ResponseWriter, r *
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	readErr := make(chan error, 1)
-	if m.Direction.Receives() {
-		// Owned here: cancel stops it, and it is waited for below.
-		go func() {
-			err := g.wsRead(ctx, ws, conn, out)
-			cancel()
-			readErr <- err
-		}()
-	} else {
-		ctx = ws.CloseRead(ctx) // answers pings and closes; done when the client closes
-		readErr <- nil
-	}
+	// Owned here: cancel stops it, and it is waited for below.
+	go func() {
+		err := g.wsRead(ctx, ws, &wsStream{client: client, conn: conn, out: out, window: window})
+		cancel()
+		readErr <- err
+	}()
 	if len(pushed(m)) == 0 {
 		return g.wsEnded(ctx, out, <-readErr)
 	}
@@ -365,11 +400,28 @@ func (g *Gateway) wsEnded(ctx context.Context, out *wsWriter, err error) string 
 	return g.ended(ctx, out, err)
 }
 
+// wsStream is what the reader of one WebSocket acts on: its connection,
+// and the control stream attached to it, opened on the first {"control"}
+// message.
+type wsStream struct {
+	client *iface.Client
+	conn   *iface.Conn
+	out    *wsWriter
+	window int
+	ctl    *control.Client
+}
+
 // wsRead sends the client's messages to the server until the WebSocket or
 // ctx ends. A message that is not {"type","value"} of a type the client may
 // send, or whose value fails the type, is answered with an error message and
-// skipped.
-func (g *Gateway) wsRead(ctx context.Context, ws *websocket.Conn, conn *iface.Conn, out *wsWriter) error {
+// skipped; a {"control"} message is answered by wsControl.
+func (g *Gateway) wsRead(ctx context.Context, ws *websocket.Conn, s *wsStream) error {
+	defer func() {
+		if s.ctl != nil {
+			s.ctl.Close()
+		}
+	}()
+	conn, out := s.conn, s.out
 	m := conn.Manifest()
 	for {
 		typ, data, err := ws.Read(ctx)
@@ -380,8 +432,12 @@ func (g *Gateway) wsRead(ctx context.Context, ws *websocket.Conn, conn *iface.Co
 			return errClient{err}
 		}
 		var in wsIn
+		if typ == websocket.MessageText && json.Unmarshal(data, &in) == nil && in.Control != "" {
+			out.write(g.wsControl(ctx, s, in))
+			continue
+		}
 		if typ != websocket.MessageText || json.Unmarshal(data, &in) != nil || in.Type == "" {
-			out.write(errJSON(errorf(codes.InvalidMessage, `send text messages {"type": T, "value": V}; T is one of %s`, typeNames(oneWay(m)))))
+			out.write(errJSON(errorf(codes.InvalidMessage, `send text messages {"type": T, "value": V}; T is one of %s (or {"control": "stats"}, "pause", "resume", "filter")`, typeNames(oneWay(m)))))
 			continue
 		}
 		t, ok := m.Type(in.Type)
@@ -405,6 +461,93 @@ func (g *Gateway) wsRead(ctx context.Context, ws *websocket.Conn, conn *iface.Co
 			out.write(errJSON(err))
 		}
 	}
+}
+
+// StreamStats is the answer to {"control":"stats"} on a WebSocket stream:
+// the server's counters of the stream's connection (the field names of
+// spec/PROTOCOL.md's ConnStats) and the gateway's side of its credit
+// window. Messages in flight, sent by the server and not yet written to
+// the WebSocket, are SentMessages - Delivered.
+type StreamStats struct {
+	ConnectionID     uint64 `json:"connection_id"`
+	SentMessages     uint64 `json:"sent_messages"`
+	ReceivedMessages uint64 `json:"received_messages"`
+	Refused          uint64 `json:"refused"`
+	Dropped          uint64 `json:"dropped"`
+	CreditsHeld      int64  `json:"credits_held"`    // credit the server holds: it may send this many more
+	CreditsGranted   int64  `json:"credits_granted"` // credit the server gave the gateway
+	Queued           uint64 `json:"queued"`          // messages the server holds, waiting for credit
+	Paused           bool   `json:"paused"`
+	UptimeMs         int64  `json:"uptime_ms"`
+	Matched          uint64 `json:"matched"`
+	FilteredOut      uint64 `json:"filtered_out"`
+	Window           int    `json:"window"`    // the gateway's credit window for the stream
+	Delivered        uint64 `json:"delivered"` // messages written to the WebSocket
+}
+
+// wsControlReply answers a {"control"} message: {"control": OP, "ok":
+// true}, with "stats" for stats, or with "error".
+type wsControlReply struct {
+	Control string       `json:"control"`
+	OK      bool         `json:"ok"`
+	Stats   *StreamStats `json:"stats,omitempty"`
+	Error   *Error       `json:"error,omitempty"`
+}
+
+// wsControl runs one control operation on the stream's connection, through
+// a control stream attached to it: stats, pause and resume (spec
+// §10.2), and filter, which replaces the connection's filter by
+// {"filter": CEL, "filter_type": T} (an empty filter removes it; one that
+// does not compile is refused with invalid_filter and its position, and
+// the old one stays).
+func (g *Gateway) wsControl(ctx context.Context, s *wsStream, in wsIn) []byte {
+	reply := wsControlReply{Control: in.Control}
+	err := g.wsDoControl(ctx, s, in, &reply)
+	if err != nil {
+		reply.Error = toError(err)
+	} else {
+		reply.OK = true
+	}
+	data, _ := json.Marshal(reply)
+	return data
+}
+
+func (g *Gateway) wsDoControl(ctx context.Context, s *wsStream, in wsIn, reply *wsControlReply) error {
+	m := s.conn.Manifest()
+	switch in.Control {
+	case "stats", "pause", "resume", "filter":
+	default:
+		return errorf(codes.Unimplemented, "no control operation %q on a stream: use stats, pause, resume or filter", in.Control)
+	}
+	ctx, cancel := context.WithTimeout(ctx, controlTimeout)
+	defer cancel()
+	if s.ctl == nil {
+		ctl, err := s.client.Control(ctx, m.Name, iface.AttachTo(s.conn))
+		if err != nil {
+			return err
+		}
+		s.ctl = ctl
+	}
+	switch in.Control {
+	case "stats":
+		st, err := s.ctl.Stats(ctx)
+		if err != nil {
+			return err
+		}
+		reply.Stats = &StreamStats{
+			ConnectionID: st.ConnectionID, SentMessages: st.SentMessages, ReceivedMessages: st.ReceivedMessages,
+			Refused: st.Refused, Dropped: st.Dropped, CreditsHeld: st.CreditsHeld, CreditsGranted: st.CreditsGranted,
+			Queued: st.Queued, Paused: st.Paused, UptimeMs: st.Uptime.Milliseconds(),
+			Matched: st.Matched, FilteredOut: st.FilteredOut,
+			Window: s.window, Delivered: s.out.delivered.Load(),
+		}
+		return nil
+	case "pause":
+		return s.ctl.Pause(ctx)
+	case "resume":
+		return s.ctl.Resume(ctx)
+	}
+	return s.ctl.SetFilter(ctx, control.Filter{Type: in.FilterType, CEL: in.Filter})
 }
 
 func errJSON(err error) []byte {

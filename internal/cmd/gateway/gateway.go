@@ -61,7 +61,9 @@ server registers, changes or removes later appear, change and go on the gateway.
   GET  /NAME/asyncapi.json      AsyncAPI 3.0 of its streams
   GET  /NAME/stream             what the server sends: NDJSON, or SSE with
                                 Accept: text/event-stream, or a WebSocket (which
-                                also sends {"type":T,"value":V} to the server);
+                                also sends {"type":T,"value":V} to the server,
+                                and {"control":"stats"|"pause"|"resume"|"filter"}
+                                for the stream's own connection);
                                 ?n=N stops after N, ?credits=N sets the window,
                                 ?filter=CEL has the server send only what it selects
   POST /NAME/TYPE               a message: a request's reply as JSON; a stream
@@ -69,6 +71,9 @@ server registers, changes or removes later appear, change and go on the gateway.
                                 type's body of one JSON value or NDJSON lines
                                 (Content-Type: application/x-ndjson), each
                                 sent as it is read
+  POST /NAME/TYPE?validate      check a value as the POST would; send nothing
+  GET  /_events                 connections opening and ending (with the
+                                reason), interfaces changing: NDJSON or SSE
 
 Credits follow the HTTP client: a stream is read from the server one credit per
 message the client has taken (plus --credits ahead), so a client that stops

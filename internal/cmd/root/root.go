@@ -20,6 +20,7 @@ import (
 	"github.com/ifkit/ifkit/internal/cmd/describe"
 	"github.com/ifkit/ifkit/internal/cmd/gateway"
 	"github.com/ifkit/ifkit/internal/cmd/gen/golang"
+	"github.com/ifkit/ifkit/internal/cmd/lab"
 	"github.com/ifkit/ifkit/internal/cmd/list"
 	"github.com/ifkit/ifkit/internal/cmd/ls"
 	"github.com/ifkit/ifkit/internal/cmd/manifest/diff"
@@ -56,6 +57,7 @@ what it speaks and talk to it without writing code:
   ifctl bench ADDR IFACE                      throughput or round-trip latency
   ifctl gateway ADDR --http HOST:PORT         every interface on HTTP (JSON, SSE, WebSocket, OpenAPI)
   ifctl adapter sql [--dsn DSN] --listen ADDR  a database as interfaces (SQLite file by default)
+  ifctl lab ADDR [--http HOST:PORT]           a web page for every interface: docs, forms, tail, credits
   ifctl manifest validate|show|hash FILE      check manifests offline
   ifctl manifest diff OLD NEW                 what changed, and whether it breaks peers
   ifctl gen go MANIFEST... --out DIR          typed Go client and server stubs
@@ -99,6 +101,7 @@ Data goes to stdout, diagnostics to stderr. See 'ifctl help exit-codes'.`,
 		connop.NewCmd(io, connop.Reset, nil), connop.NewCmd(io, connop.Close, nil),
 		bench.NewCmd(io, nil),
 		gateway.NewCmd(io, nil),
+		lab.NewCmd(io, nil),
 		demo.NewCmd(io, nil))
 	// A command without Run is a help topic: `ifctl help exit-codes`.
 	root.AddCommand(&cobra.Command{Use: "exit-codes", Short: "What ifctl's exit codes mean", Long: cmdutil.ExitCodesHelp})

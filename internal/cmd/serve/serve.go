@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ifkit/ifkit/iface"
+	"github.com/ifkit/ifkit/internal/cmd/lab"
 	"github.com/ifkit/ifkit/internal/cmdutil"
 	"github.com/ifkit/ifkit/manifest"
 )
@@ -48,6 +49,9 @@ type Options struct {
 	// names of operators (spec/PROTOCOL.md §10.4).
 	AdminSecretFile, AdminSecretEnv string
 	OperatorCertNames               []string
+	// Lab, when set, is the host:port of a lab bench page (ifctl lab)
+	// for the interfaces served, beside the server.
+	Lab string
 	// Registry is a folder where each Unix socket is linked while it is
 	// served, for ifctl ls ("" for none).
 	Registry string
@@ -210,6 +214,7 @@ proof or message body is logged.`,
 	fs.StringVar(&opts.Name, "name", "", "the name clients reach this server by through --relay (relay://ADDR/NAME)")
 	fs.StringVar(&opts.RelaySecretFile, "relay-secret-file", "", "prove the relay's shared secret in this file")
 	fs.BoolVar(&opts.RelayTLS, "relay-tls", false, "serve the sessions through --relay under TLS end to end with --tls-cert (clients use relay+tls://)")
+	fs.StringVar(&opts.Lab, "lab", "", "also serve the lab bench page (as ifctl lab) on this host:port, e.g. 127.0.0.1:8080")
 	fs.StringVar(&opts.Registry, "registry", "", "link each Unix socket into this folder while serving, for ifctl ls (e.g. "+cmdutil.RegistryDir()+")")
 	for _, name := range []string{"tls-cert", "tls-key", "tls-client-ca", "secret-file", "admin-secret-file"} {
 		_ = cmd.MarkFlagFilename(name)
@@ -218,44 +223,45 @@ proof or message body is logged.`,
 	return cmd
 }
 
-// security returns the server and listener options the flags ask for.
-func (opts *Options) security() ([]iface.ServerOption, []iface.ListenOption, error) {
+// security returns the server and listener options the flags ask for,
+// and the shared secret (nil for none).
+func (opts *Options) security() ([]iface.ServerOption, []iface.ListenOption, []byte, error) {
 	var so []iface.ServerOption
 	var lo []iface.ListenOption
 	if opts.TLSCert != "" || opts.TLSKey != "" || opts.TLSClientCA != "" {
 		if opts.TLSCert == "" || opts.TLSKey == "" {
-			return nil, nil, cmdutil.UsageError(errors.New("--tls-cert and --tls-key go together"))
+			return nil, nil, nil, cmdutil.UsageError(errors.New("--tls-cert and --tls-key go together"))
 		}
 		cfg, err := iface.ServerTLS(opts.TLSCert, opts.TLSKey, opts.TLSClientCA)
 		if err != nil {
-			return nil, nil, cmdutil.UsageError(err)
+			return nil, nil, nil, cmdutil.UsageError(err)
 		}
 		lo = append(lo, iface.WithServerTLS(cfg))
 	}
 	secret, err := cmdutil.ReadSecret(opts.SecretFile, opts.SecretEnv, "secret")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if secret != nil {
 		so = append(so, iface.WithSecret(secret))
 	}
 	admin, err := cmdutil.ReadSecret(opts.AdminSecretFile, opts.AdminSecretEnv, "admin-secret")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if admin != nil {
 		if secret != nil && string(admin) == string(secret) {
-			return nil, nil, cmdutil.UsageError(errors.New("the admin secret is the shared secret: every client knows that one; give operators a secret of their own"))
+			return nil, nil, nil, cmdutil.UsageError(errors.New("the admin secret is the shared secret: every client knows that one; give operators a secret of their own"))
 		}
 		so = append(so, iface.WithAdminSecret(admin))
 	}
 	if len(opts.OperatorCertNames) > 0 {
 		if opts.TLSClientCA == "" {
-			return nil, nil, cmdutil.UsageError(errors.New("--operator-cert-name needs --tls-client-ca: only a certificate the server verifies can name an operator"))
+			return nil, nil, nil, cmdutil.UsageError(errors.New("--operator-cert-name needs --tls-client-ca: only a certificate the server verifies can name an operator"))
 		}
 		so = append(so, iface.WithOperatorCertNames(opts.OperatorCertNames...))
 	}
-	return so, lo, nil
+	return so, lo, secret, nil
 }
 
 // Run serves until ctx is done, then shuts down gracefully within
@@ -272,7 +278,7 @@ func Run(ctx context.Context, opts *Options) error {
 	if err := checkLimits(opts.Limits); err != nil {
 		return err
 	}
-	serverOpts, listenOpts, err := opts.security()
+	serverOpts, listenOpts, secret, err := opts.security()
 	if err != nil {
 		return err
 	}
@@ -364,6 +370,15 @@ func Run(ctx context.Context, opts *Options) error {
 			}
 		}()
 	}
+	var bench *lab.Bench
+	if opts.Lab != "" {
+		if bench, err = startLab(ctx, srv, &wg, opts, secret, log); err != nil {
+			closeAll()
+			srv.Close()
+			wg.Wait()
+			return err
+		}
+	}
 	names := make([]string, 0, len(ms))
 	for _, m := range ms {
 		names = append(names, m.Name+" "+m.Version)
@@ -377,6 +392,9 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	if opts.Relay != "" {
 		fmt.Fprintf(opts.IO.Out, "relayed as relay://%s/%s\n", strings.TrimPrefix(opts.Relay, "tcp://"), opts.Name)
+	}
+	if bench != nil {
+		fmt.Fprintf(opts.IO.Out, "lab bench on %s\n", bench.URL)
 	}
 	if opts.Ready != nil {
 		opts.Ready(addrs)
@@ -394,6 +412,9 @@ wait:
 			log.printf("SIGHUP: reloading %s", strings.Join(opts.Files, ", "))
 			h.reload(ctx)
 		}
+	}
+	if bench != nil {
+		bench.Stop(opts.Grace) // its gateway's connections end first, normally
 	}
 	log.printf("shutting down: telling clients it is draining, closing connections, waiting up to %s", opts.Grace)
 	sctx, cancel := context.WithTimeout(context.Background(), opts.Grace)
@@ -414,6 +435,45 @@ wait:
 	refusals.flush()
 	log.printf("stopped")
 	return serveErr
+}
+
+// startLab serves the lab bench on opts.Lab: its gateway dials srv over
+// an in-process listener of its own (with the server's secret), so that
+// it needs no socket, and its page is protected as ifctl lab's is, with
+// the server's --tls-cert, --tls-key and secret.
+func startLab(ctx context.Context, srv *iface.Server, wg *sync.WaitGroup, opts *Options, secret []byte, log *logger) (*lab.Bench, error) {
+	mem := iface.NewMemNetwork()
+	l, err := iface.Listen(ctx, "mem://lab", iface.WithMemNetwork(mem))
+	if err != nil {
+		return nil, err
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		srv.Serve(l) // ends with the server's shutdown
+	}()
+	dialOpts := []iface.DialOption{iface.WithMemNetwork(mem), iface.WithClientName("ifctl lab")}
+	if secret != nil {
+		dialOpts = append(dialOpts, iface.WithSecret(secret))
+	}
+	dial := func(ctx context.Context) (*iface.Client, error) { return iface.Dial(ctx, "mem://lab", dialOpts...) }
+	h := lab.HTTP{Addr: opts.Lab, TLSCert: opts.TLSCert, TLSKey: opts.TLSKey}.WithServerSecret(secret)
+	slogger := slog.New(slog.NewTextHandler(logWriter{log}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	b, err := lab.Start(ctx, dial, "ifctl serve", h, 0, slogger)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// logWriter passes what a slog handler writes to serve's log, a line at a
+// time.
+type logWriter struct{ l *logger }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.l.printf("lab: %s", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 // listenHint says what to try when an address cannot be listened on.
