@@ -287,9 +287,9 @@ func TestSink(t *testing.T) {
 		pause := connect(t, s, "shop")
 		_ = pause
 		msgs := []map[string]any{
-			{"customer": "bob", "item": "a", "src": "c2", "seq": 1},
-			{"customer": "bob", "item": "b", "src": "c2", "seq": 2, "qty": 0},
-			{"customer": "bob", "item": "c", "src": "c2", "seq": 3},
+			{"customer": "bob", "item": "a", "src": "c2", "seq": 1, "qty": 1},
+			{"customer": "bob", "item": "b", "src": "c2", "seq": 2, "qty": 0}, // one INSERT of three rows: which one failed is found again
+			{"customer": "bob", "item": "c", "src": "c2", "seq": 3, "qty": 1},
 		}
 		vs := make([]any, len(msgs))
 		for i, m := range msgs {
@@ -312,11 +312,22 @@ func TestSink(t *testing.T) {
 			}
 			return nil
 		})
+		eventually(t, "three refusals", func() error {
+			mu.Lock()
+			defer mu.Unlock()
+			if len(refused) != 3 {
+				return fmt.Errorf("%d", len(refused))
+			}
+			return nil
+		})
 		mu.Lock()
 		for _, e := range refused {
 			if e.Code != iface.CodeInvalidMessage {
 				t.Errorf("refused with %v", e)
 			}
+		}
+		if !strings.Contains(refused[1].Reason, "CHECK") && !strings.Contains(refused[1].Reason, "check") || !strings.Contains(refused[0].Reason, "rolled back with its batch") {
+			t.Errorf("the failing message is not the second: %v", refused)
 		}
 		reasons := fmt.Sprint(refused)
 		mu.Unlock()

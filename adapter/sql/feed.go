@@ -22,15 +22,22 @@ const (
 	PositionStart = "start" // before the first change kept
 )
 
-// feedState is one feed connection's position.
+// feedState is one feed connection's position. Only the feed's goroutine
+// moves it: a reset hands it the new position (resets) and waits until it
+// has taken it, so every message sent after a reset returns comes from the
+// new position.
 type feedState struct {
-	mu  sync.Mutex
-	pos int64 // the last change sent (or reset to)
-	gen int   // counts resets
-	// moved is closed by a reset, to wake the feed; stopSend, when set,
-	// stops the send that waits for credit.
-	moved    chan struct{}
+	pos    int64 // the last change sent (or reset to); the feed's goroutine's
+	resets chan feedReset
+	// stopSend, when set, stops the send that waits for credit, so that a
+	// reset does not wait for the client's credit.
+	mu       sync.Mutex
 	stopSend context.CancelFunc
+}
+
+type feedReset struct {
+	pos  int64
+	done chan struct{}
 }
 
 func (a *Adapter) feedInterface(t *table, m *manifest.Manifest) iface.Interface {
@@ -59,7 +66,7 @@ func (a *Adapter) feedOf(ctx context.Context, c *iface.Conn) (*feedState, error)
 	if st := a.feeds[c]; st != nil {
 		return st, nil
 	}
-	st = &feedState{pos: now, moved: make(chan struct{})}
+	st = &feedState{pos: now, resets: make(chan feedReset, 1)}
 	a.feeds[c] = st
 	context.AfterFunc(c.Context(), func() {
 		a.mu.Lock()
@@ -108,16 +115,26 @@ func (a *Adapter) resetFeed(ctx context.Context, c *iface.Conn, position string)
 	if err != nil {
 		return a.refusal(err, "reset")
 	}
+	r := feedReset{pos: pos, done: make(chan struct{})}
+	// Handed over first, then the feed's wait for credit stopped: a feed
+	// that sets a new stopSend after this cancel looks at resets after
+	// setting it, and finds r there.
+	select {
+	case st.resets <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	st.mu.Lock()
-	st.pos = pos
-	st.gen++
-	close(st.moved)
-	st.moved = make(chan struct{})
 	if st.stopSend != nil {
 		st.stopSend()
 	}
 	st.mu.Unlock()
-	return nil
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // change is one row of the change table.
@@ -146,26 +163,46 @@ func (a *Adapter) runFeed(ctx context.Context, c *iface.Conn, t *table) {
 	timer := time.NewTimer(a.cfg.FeedPoll)
 	defer timer.Stop()
 	var buf []byte
+	apply := func(r feedReset) {
+		st.pos = r.pos
+		close(r.done)
+	}
 	for {
 		woken := a.changes(t.Name)
 		sendCtx, stop := context.WithCancel(ctx)
 		st.mu.Lock()
-		pos, gen, moved := st.pos, st.gen, st.moved
 		st.stopSend = stop
 		st.mu.Unlock()
-		batch, err := a.readChanges(ctx, q, t.Name, pos)
+		select {
+		case r := <-st.resets:
+			apply(r)
+		default:
+		}
+		batch, err := a.readChanges(ctx, q, t.Name, st.pos)
 		if err != nil {
 			if ctx.Err() != nil {
+				stop()
 				return
 			}
 			a.log.Warn("reading the change table failed; trying again", "table", t.Name, "err", err)
 			batch = nil
 		}
+		reset := false
 		for _, ch := range batch {
+			select {
+			case r := <-st.resets:
+				apply(r)
+				reset = true
+			default:
+			}
+			if reset {
+				break
+			}
 			buf = a.changeJSON(buf[:0], t, ch)
 			if err := c.Send(sendCtx, TypeChange, json.RawMessage(buf)); err != nil {
 				if errors.Is(err, context.Canceled) && ctx.Err() == nil {
-					break // a reset: read again from the new position
+					reset = true // a reset stopped the wait for credit: it comes next
+					break
 				}
 				stop()
 				if ctx.Err() == nil && codes.Of(err) == codes.Internal {
@@ -173,14 +210,10 @@ func (a *Adapter) runFeed(ctx context.Context, c *iface.Conn, t *table) {
 				}
 				return
 			}
-			st.mu.Lock()
-			if st.gen == gen {
-				st.pos = ch.id
-			}
-			st.mu.Unlock()
+			st.pos = ch.id
 		}
 		stop()
-		if len(batch) == limit {
+		if reset || len(batch) == limit {
 			continue
 		}
 		timer.Reset(a.cfg.FeedPoll)
@@ -188,14 +221,9 @@ func (a *Adapter) runFeed(ctx context.Context, c *iface.Conn, t *table) {
 		case <-ctx.Done():
 			return
 		case <-woken:
-		case <-moved:
+		case r := <-st.resets:
+			apply(r)
 		case <-timer.C:
-		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
 		}
 	}
 }

@@ -37,7 +37,6 @@ func (a *Adapter) runSink(ctx context.Context, c *iface.Conn, t *table, s Sink) 
 	poll, cancel := context.WithCancel(ctx)
 	cancel() // Recv with a done context takes what is there, without waiting
 	batch := make([]*iface.Message, 0, s.Batch)
-	stmts := map[string]string{}
 	for {
 		m, err := c.Recv(ctx)
 		if err != nil {
@@ -51,7 +50,7 @@ func (a *Adapter) runSink(ctx context.Context, c *iface.Conn, t *table, s Sink) 
 			}
 			batch = append(batch, m)
 		}
-		if be := a.insertBatch(store, t, s, batch, stmts); be != nil {
+		if be := a.insertBatch(store, t, s, batch); be != nil {
 			failed := batch[be.index]
 			for i, m := range batch {
 				if i == be.index {
@@ -69,44 +68,50 @@ func (a *Adapter) runSink(ctx context.Context, c *iface.Conn, t *table, s Sink) 
 	}
 }
 
-// insertBatch inserts batch in one transaction, all or nothing. A sink
+// maxParams bounds the placeholders of one statement (SQLite allows
+// 32766, PostgreSQL 65535).
+const maxParams = 30000
+
+// sinkRow is one message of a batch as columns and arguments.
+type sinkRow struct {
+	cols  string // the column names, joined: rows with the same go in one INSERT
+	names []string
+	args  []any
+}
+
+// insertBatch inserts batch in one transaction, all or nothing: runs of
+// messages with the same columns as one multi-row INSERT each. A sink
 // with a key inserts with ON CONFLICT (key) DO NOTHING: a message whose key
-// is stored already is taken and not inserted again.
-func (a *Adapter) insertBatch(ctx context.Context, t *table, s Sink, batch []*iface.Message, stmts map[string]string) *batchError {
+// is stored already is taken and not inserted again. When the database
+// refuses the batch, findFailure says which message it refused.
+func (a *Adapter) insertBatch(ctx context.Context, t *table, s Sink, batch []*iface.Message) *batchError {
+	rows := make([]sinkRow, len(batch))
+	for i, m := range batch {
+		r, err := a.sinkRow(t, m)
+		if err != nil {
+			return &batchError{i, err}
+		}
+		rows[i] = r
+	}
 	tx, err := a.db.BeginTx(ctx, nil)
 	if err != nil {
 		return &batchError{0, a.refusal(err, "beginning the batch's transaction")}
 	}
 	defer tx.Rollback()
-	for i, m := range batch {
-		var row map[string]any
-		if err := decodeJSON(m, &row); err != nil {
-			return &batchError{i, err.(*codes.RemoteError)}
+	for start := 0; start < len(rows); {
+		end := start + 1
+		for end < len(rows) && rows[end].cols == rows[start].cols && (end-start+1)*len(rows[start].names) <= maxParams {
+			end++
 		}
-		names := make([]string, 0, len(row))
-		for n := range row {
-			names = append(names, n)
+		args := make([]any, 0, (end-start)*len(rows[start].names))
+		for _, r := range rows[start:end] {
+			args = append(args, r.args...)
 		}
-		sort.Strings(names)
-		args := make([]any, len(names))
-		for j, n := range names {
-			col, ok := t.column(n)
-			if !ok { // the schema closes the object; a table changed since
-				return &batchError{i, invalid("%s has no column %s", t.Name, n)}
-			}
-			if args[j], err = toArg(col.Kind, row[n]); err != nil {
-				return &batchError{i, invalid("column %s: %v", n, err)}
-			}
+		if _, err := tx.ExecContext(ctx, a.insertSQL(t.Name, rows[start].names, end-start, s.Key), args...); err != nil {
+			tx.Rollback()
+			return a.findFailure(ctx, t, s, rows, err)
 		}
-		key := strings.Join(names, ",")
-		q, ok := stmts[key]
-		if !ok {
-			q = a.insertSQL(t.Name, names, s.Key)
-			stmts[key] = q
-		}
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return &batchError{i, a.refusal(err, t.Name)}
-		}
+		start = end
 	}
 	if err := tx.Commit(); err != nil {
 		return &batchError{len(batch) - 1, a.refusal(err, "committing the batch")}
@@ -114,18 +119,72 @@ func (a *Adapter) insertBatch(ctx context.Context, t *table, s Sink, batch []*if
 	return nil
 }
 
-func (a *Adapter) insertSQL(tbl string, cols, key []string) string {
+// sinkRow reads one message of a sink.
+func (a *Adapter) sinkRow(t *table, m *iface.Message) (sinkRow, *codes.RemoteError) {
+	var row map[string]any
+	if err := decodeJSON(m, &row); err != nil {
+		return sinkRow{}, err.(*codes.RemoteError)
+	}
+	r := sinkRow{names: make([]string, 0, len(row))}
+	for n := range row {
+		r.names = append(r.names, n)
+	}
+	sort.Strings(r.names)
+	r.args = make([]any, len(r.names))
+	for j, n := range r.names {
+		col, ok := t.column(n)
+		if !ok { // the schema closes the object; the table changed since
+			return sinkRow{}, invalid("%s has no column %s", t.Name, n)
+		}
+		x, err := toArg(col.Kind, row[n])
+		if err != nil {
+			return sinkRow{}, invalid("column %s: %v", n, err)
+		}
+		r.args[j] = x
+	}
+	r.cols = strings.Join(r.names, ",")
+	return r, nil
+}
+
+// findFailure inserts rows one by one in a transaction it rolls back, to
+// name the message the database refused (a multi-row INSERT's error does
+// not say which row).
+func (a *Adapter) findFailure(ctx context.Context, t *table, s Sink, rows []sinkRow, cause error) *batchError {
+	tx, err := a.db.BeginTx(ctx, nil)
+	if err != nil {
+		return &batchError{0, a.refusal(cause, t.Name)}
+	}
+	defer tx.Rollback()
+	for i, r := range rows {
+		if _, err := tx.ExecContext(ctx, a.insertSQL(t.Name, r.names, 1, s.Key), r.args...); err != nil {
+			return &batchError{i, a.refusal(err, t.Name)}
+		}
+	}
+	return &batchError{0, a.refusal(cause, t.Name)}
+}
+
+// insertSQL inserts n rows of cols into tbl.
+func (a *Adapter) insertSQL(tbl string, cols []string, n int, key []string) string {
 	var b strings.Builder
-	b.WriteString("INSERT INTO " + quoteIdent(tbl))
+	b.WriteString("INSERT INTO " + a.ref(tbl))
 	if len(cols) == 0 {
 		b.WriteString(" DEFAULT VALUES")
 	} else {
 		quoted := make([]string, len(cols))
-		ph := make([]string, len(cols))
 		for i, c := range cols {
-			quoted[i], ph[i] = quoteIdent(c), a.d.placeholder(i+1)
+			quoted[i] = quoteIdent(c)
 		}
-		b.WriteString(" (" + strings.Join(quoted, ", ") + ") VALUES (" + strings.Join(ph, ", ") + ")")
+		b.WriteString(" (" + strings.Join(quoted, ", ") + ") VALUES ")
+		ph := make([]string, len(cols))
+		for r := range n {
+			if r > 0 {
+				b.WriteString(", ")
+			}
+			for i := range cols {
+				ph[i] = a.d.placeholder(r*len(cols) + i + 1)
+			}
+			b.WriteString("(" + strings.Join(ph, ", ") + ")")
+		}
 	}
 	if len(key) > 0 {
 		quoted := make([]string, len(key))
