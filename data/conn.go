@@ -904,11 +904,12 @@ func (c *Conn) readLoop(br *bufio.Reader) {
 				return
 			}
 		case FrameCredit:
+			// The count first: the grant wakes WaitPeerConsumed.
+			c.peerConsumed.Store(f.seq)
 			if !c.out.grant(int64(min(f.credits, 1<<40)), int64(c.man.Flow.Credits)) {
 				c.abort(codes.ProtocolError, "a grant of %d credits would hold more than flow.credits (%d)", f.credits, c.man.Flow.Credits)
 				return
 			}
-			c.peerConsumed.Store(f.seq)
 		case FrameError:
 			c.onError(&f)
 		case FrameEnd:
