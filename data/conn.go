@@ -685,8 +685,14 @@ func (c *Conn) end(e *codes.CloseError, tell bool) {
 	c.closeOnce.Do(func() {
 		c.err = e
 		var final []byte
+		if tell && e.Code == codes.NormalClose && c.recvMsgs.Load() > 0 {
+			// What was consumed since the last grant, which would otherwise
+			// not be known: a sender that acknowledges upstream what its
+			// peer consumed (a queue adapter) need not deliver it again.
+			final = appendFrame(nil, &frame{kind: FrameCredit, seq: c.recvSeqConsumed()})
+		}
 		if tell {
-			final = appendFrame(nil, &frame{kind: FrameClose, code: e.Code, reason: []byte(e.Reason)})
+			final = appendFrame(final, &frame{kind: FrameClose, code: e.Code, reason: []byte(e.Reason)})
 		}
 		c.out.close(e, final)
 		close(c.done)

@@ -57,3 +57,30 @@ func TestWaitCreditAndPeerConsumed(t *testing.T) {
 		t.Fatalf("WaitCredit on a closed connection: %d, %v", n, err)
 	}
 }
+
+// A receiver closing normally reports what it consumed since its last
+// grant (a CREDIT of 0 before its CLOSE): automatic grants come only once
+// half the window is free, so without it 3 of 16 would never be known.
+func TestCloseReportsConsumed(t *testing.T) {
+	m := load(t, "sensors.temperature")
+	srv, cli := data.PipeForTest(t, m, data.Config{}, data.Config{Window: 16, AutoGrant: true})
+	reading := map[string]any{"probe": "p1", "celsius": 20.5, "time": "2026-11-22T09:30:00Z"}
+	for range 3 {
+		if err := srv.Send(ctx(t), "Reading", reading); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		if _, err := cli.Recv(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := srv.PeerConsumed(); n != 0 {
+		t.Fatalf("PeerConsumed %d before the close; the window is not half free yet", n)
+	}
+	cli.Close("done")
+	<-srv.Done()
+	if n := srv.PeerConsumed(); n != 3 {
+		t.Fatalf("PeerConsumed after the client's close: %d, want 3", n)
+	}
+}
