@@ -83,6 +83,15 @@ func newWorld(t testing.TB, config string, opts ...natsad.Option) *world {
 
 // start connects to url and serves the adapter on a new socket.
 func (w *world) start(config, url string, opts ...natsad.Option) {
+	w.t.Helper()
+	if err := w.tryStart(config, url, opts...); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// tryStart is start, returning New's error (a cluster without a leader
+// yet) with nothing left open.
+func (w *world) tryStart(config, url string, opts ...natsad.Option) error {
 	t := w.t
 	t.Helper()
 	cfg, err := natsad.ParseConfig("test.yaml", []byte(config), "")
@@ -99,7 +108,9 @@ func (w *world) start(config, url string, opts ...natsad.Option) {
 	}
 	w.ad, err = natsad.New(ctxT(t), w.nc, cfg, opts...)
 	if err != nil {
-		t.Fatal(err)
+		w.nc.Close()
+		w.own.Close()
+		return err
 	}
 	w.srv = iface.NewServer()
 	if err := w.ad.Register(w.srv); err != nil {
@@ -127,6 +138,7 @@ func (w *world) start(config, url string, opts ...natsad.Option) {
 		w.own.Close()
 		os.RemoveAll(dir)
 	})
+	return nil
 }
 
 func (w *world) dial() *iface.Client {
