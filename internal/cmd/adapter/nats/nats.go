@@ -163,9 +163,14 @@ func Run(ctx context.Context, opts *Options) error {
 	for _, m := range ad.Manifests() {
 		fmt.Fprintf(opts.IO.ErrOut, "serving %s (%s)\n", m.Name, m.Direction)
 	}
-	fmt.Fprintf(opts.IO.Out, "listening on %s\n", opts.Listen)
+	addr := opts.Listen
+	if a, _ := iface.ParseAddr(addr); a.Network == "tcp" {
+		a.Address = l.Addr().String() // the port picked for :0
+		addr = a.String()
+	}
+	fmt.Fprintf(opts.IO.Out, "listening on %s\n", addr)
 	if opts.Ready != nil {
-		opts.Ready(opts.Listen, url)
+		opts.Ready(addr, url)
 	}
 	select {
 	case <-ctx.Done():
@@ -177,5 +182,6 @@ func Run(ctx context.Context, opts *Options) error {
 	defer cancel()
 	srv.Shutdown(sctx)
 	<-served
+	fmt.Fprintln(opts.IO.ErrOut, "stopped")
 	return nil
 }
