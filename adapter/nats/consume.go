@@ -181,13 +181,16 @@ func (ci *consumeIface) fetchLoop(ctx context.Context, c *iface.Conn, s *session
 	typeName := ci.e.Type
 	var downSince time.Time // when JetStream stopped answering, zero while it answers
 	backoff := 50 * time.Millisecond
+	var cons jetstream.Consumer
 	for {
 		room, err := c.WaitCredit(ctx)
 		if err != nil {
 			return nil
 		}
 		resets := ci.resets.Load()
-		cons, err := ci.a.js.Consumer(ctx, ci.e.Stream, ci.e.Consumer)
+		if cons == nil { // first, and again after a failure
+			cons, err = ci.a.js.Consumer(ctx, ci.e.Stream, ci.e.Consumer)
+		}
 		var batch jetstream.MessageBatch
 		if err == nil {
 			fctx, cancel := context.WithTimeout(ctx, wait)
@@ -199,6 +202,9 @@ func (ci *consumeIface) fetchLoop(ctx context.Context, c *iface.Conn, s *session
 				}
 			}
 			cancel()
+		}
+		if err != nil {
+			cons = nil
 		}
 		switch {
 		case err == nil, errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil && batch != nil:
