@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"strings"
 
@@ -140,4 +141,50 @@ func (c *Config) validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// DefaultConfigYAML is the configuration served without one: an Event type
+// (any JSON object), mqtt.publish to publish to events/in and mqtt.feed to
+// read what is published under events/.
+const DefaultConfigYAML = `types:
+  Event:
+    description: An event, any JSON object.
+    schema: {type: object}
+    examples:
+      - {kind: door.opened, zone: north}
+subscribe:
+  - interface: mqtt.feed
+    description: What is published under events/, each message to one of the connections.
+    filter: events/#
+    type: Event
+publish:
+  - interface: mqtt.publish
+    description: Publish events to events/in.
+    topic: events/in
+    type: Event
+`
+
+// DefaultConfig returns the configuration of DefaultConfigYAML.
+func DefaultConfig() *Config {
+	c, err := ParseConfig("default", []byte(DefaultConfigYAML))
+	if err != nil {
+		panic("adapter/mqtt: the default configuration is invalid: " + err.Error())
+	}
+	return c
+}
+
+// LoadConfig reads the configuration file at path.
+func LoadConfig(path string) (*Config, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: cannot read the configuration: %w", path, err)
+	}
+	if !info.Mode().IsRegular() || info.Size() > MaxConfigBytes {
+		return nil, fmt.Errorf("%s: not a regular file of at most %d bytes", path, MaxConfigBytes)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: cannot read the configuration: %w", path, err)
+	}
+	return ParseConfig(path, data)
 }

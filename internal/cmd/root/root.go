@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	sqlcmd "github.com/ifkit/ifkit/internal/cmd/adapter/sql"
+	adaptermqtt "github.com/ifkit/ifkit/internal/cmd/adapter/mqtt"
 	adapternats "github.com/ifkit/ifkit/internal/cmd/adapter/nats"
 	"github.com/ifkit/ifkit/internal/cmd/bench"
 	"github.com/ifkit/ifkit/internal/cmd/call"
@@ -57,6 +58,7 @@ what it speaks and talk to it without writing code:
   ifctl gateway ADDR --http HOST:PORT         every interface on HTTP (JSON, SSE, WebSocket, OpenAPI)
   ifctl adapter sql [--dsn DSN] --listen ADDR  a database as interfaces (SQLite file by default)
   ifctl adapter nats [--url URL]              NATS JetStream as interfaces (embedded by default)
+  ifctl adapter mqtt [--broker HOST:PORT]     an MQTT 5 broker's topics as interfaces
   ifctl manifest validate|show|hash FILE      check manifests offline
   ifctl manifest diff OLD NEW                 what changed, and whether it breaks peers
   ifctl gen go MANIFEST... --out DIR          typed Go client and server stubs
@@ -86,7 +88,7 @@ Data goes to stdout, diagnostics to stderr. See 'ifctl help exit-codes'.`,
 		Use:   "adapter",
 		Short: "Serve a database or a message queue as ifkit interfaces",
 	}
-	adapter.AddCommand(sqlcmd.NewCmd(io, nil), adapternats.NewCmd(io, nil))
+	adapter.AddCommand(sqlcmd.NewCmd(io, nil), adapternats.NewCmd(io, nil), adaptermqtt.NewCmd(io, nil))
 	mf.AddCommand(validate.NewCmd(io, nil), show.NewCmd(io, nil), hash.NewCmd(io, nil), diff.NewCmd(io, nil))
 	root.AddCommand(mf, gen, adapter,
 		serve.NewCmd(io, nil),
