@@ -329,7 +329,7 @@ func (ci *consumeIface) reset(ctx context.Context, _ *iface.Conn, position strin
 	}
 	ci.resets.Add(1) // before: a fetch that the reset fails sees it
 	if _, err := ci.a.js.ResetConsumerToSequence(ctx, ci.e.Stream, ci.e.Consumer, seq); err != nil {
-		return &codes.RemoteError{Code: CodeOf(err), Reason: fmt.Sprintf("JetStream did not reset consumer %s to stream sequence %d: %v", ci.e.Consumer, seq, err)}
+		return resetError(CodeOf(err), fmt.Sprintf("JetStream did not reset consumer %s to stream sequence %d: %v", ci.e.Consumer, seq, err))
 	}
 	ci.mu.Lock()
 	defer ci.mu.Unlock()
@@ -345,14 +345,14 @@ func (ci *consumeIface) reset(ctx context.Context, _ *iface.Conn, position strin
 // position turns a reset position into a stream sequence.
 func (ci *consumeIface) position(ctx context.Context, position string) (uint64, error) {
 	bad := func(format string, args ...any) error {
-		return &codes.RemoteError{Code: codes.InvalidMessage, Reason: fmt.Sprintf(format, args...) + `; give seq:N, time:RFC3339 (e.g. time:2026-12-01T09:30:00Z), first, last or new`}
+		return resetError(codes.InvalidMessage, fmt.Sprintf(format, args...)+`; give seq:N, time:RFC3339 (e.g. time:2026-12-01T09:30:00Z), first, last or new`)
 	}
 	p := strings.TrimSpace(position)
 	switch {
 	case p == "first" || p == "last" || p == "new":
 		st, err := ci.a.js.Stream(ctx, ci.e.Stream)
 		if err != nil {
-			return 0, &codes.RemoteError{Code: CodeOf(err), Reason: fmt.Sprintf("stream %s: %v", ci.e.Stream, err)}
+			return 0, resetError(CodeOf(err), fmt.Sprintf("stream %s: %v", ci.e.Stream, err))
 		}
 		state := st.CachedInfo().State
 		switch p {
@@ -381,11 +381,11 @@ func (ci *consumeIface) position(ctx context.Context, position string) (uint64, 
 func (ci *consumeIface) seqAt(ctx context.Context, t time.Time) (uint64, error) {
 	st, err := ci.a.js.Stream(ctx, ci.e.Stream)
 	if err != nil {
-		return 0, &codes.RemoteError{Code: CodeOf(err), Reason: fmt.Sprintf("stream %s: %v", ci.e.Stream, err)}
+		return 0, resetError(CodeOf(err), fmt.Sprintf("stream %s: %v", ci.e.Stream, err))
 	}
 	oc, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &t})
 	if err != nil {
-		return 0, &codes.RemoteError{Code: CodeOf(err), Reason: fmt.Sprintf("stream %s: %v", ci.e.Stream, err)}
+		return 0, resetError(CodeOf(err), fmt.Sprintf("stream %s: %v", ci.e.Stream, err))
 	}
 	last := st.CachedInfo().State.LastSeq
 	if last == 0 {

@@ -68,6 +68,12 @@ func TestAdapterNATS(t *testing.T) {
 			t.Errorf("record %d: %v", i, recs[i])
 		}
 	}
+	r = runIn(t, "", nil, "recv", addr, "events.feed", "--reset", "seq:2", "-n", "1")
+	check(t, r, 0)
+	if recs := ndjson(t, r.stdout); len(recs) != 1 || recs[0]["value"].(map[string]any)["seq"].(float64) != 2 {
+		t.Errorf("recv --reset seq:2 printed:\n%s", r.stdout)
+	}
+	check(t, runIn(t, "", nil, "recv", addr, "events.feed", "--reset", "soon", "-n", "1"), 68, "--reset soon", "invalid_message", "give seq:N")
 	check(t, runIn(t, "", nil, "send", addr, "events.publish", "-d", `{"kind":"no id"}`), 1, "missing properties: 'id'")
 	check(t, runIn(t, "", nil, "send", addr, "events.feed", "-d", `{}`), 1, "events.feed only sends")
 
