@@ -62,6 +62,7 @@ type Adapter struct {
 	closed bool
 
 	delivered, acked, dropped, published, refused atomic.Uint64
+	subscribed                                    atomic.Int64
 }
 
 // Stats are the adapter's counters since New.
@@ -71,11 +72,14 @@ type Stats struct {
 	Dropped   uint64 // received messages that failed their type: acknowledged, never sent
 	Published uint64 // taken by the broker (PUBACK)
 	Refused   uint64 // published messages the broker refused, or that did not reach it
+	// Subscribed counts the connections whose subscription the broker has
+	// granted, now.
+	Subscribed int
 }
 
 // Stats returns the adapter's counters.
 func (a *Adapter) Stats() Stats {
-	return Stats{a.delivered.Load(), a.acked.Load(), a.dropped.Load(), a.published.Load(), a.refused.Load()}
+	return Stats{a.delivered.Load(), a.acked.Load(), a.dropped.Load(), a.published.Load(), a.refused.Load(), int(a.subscribed.Load())}
 }
 
 // New checks cfg's interfaces and the broker at addr (host:port, MQTT 5
@@ -332,6 +336,8 @@ func (si *subIface) serve(ctx context.Context, c *iface.Conn) {
 		c.End(&codes.CloseError{Code: codes.NotFound, Reason: fmt.Sprintf("the MQTT broker refused the subscription to %s: %v", filter, err)})
 		return
 	}
+	si.a.subscribed.Add(1)
+	defer si.a.subscribed.Add(-1)
 	ackThrough := func(n uint64) {
 		mu.Lock()
 		i := 0

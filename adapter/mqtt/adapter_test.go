@@ -191,9 +191,12 @@ func TestSubscribeCreditsAndAcks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The subscription is made once the connection is served.
 	raw := rawClient(t, nil)
-	time.Sleep(200 * time.Millisecond)
+	for deadline := time.Now().Add(30 * time.Second); w.ad.Stats().Subscribed < 1; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the connection's subscription was not granted")
+		}
+	}
 	for i := range 6 {
 		if _, err := raw.Publish(ctxT(t), &paho.Publish{QoS: 1, Topic: root + "/readings/a", Payload: []byte(fmt.Sprintf(`{"probe":"p%d"}`, i))}); err != nil {
 			t.Fatal(err)
