@@ -30,6 +30,7 @@ var codeTable = []struct {
 	{natsgo.ErrDisconnected, codes.TransportError},
 	{natsgo.ErrTimeout, codes.TransportError},
 	{jetstream.ErrNoHeartbeat, codes.TransportError},
+	{jetstream.ErrServerShutdown, codes.TransportError}, // restarting, or stopped
 	{context.DeadlineExceeded, codes.TransportError}, // JetStream did not answer in time
 	{context.Canceled, codes.Canceled},
 }

@@ -183,3 +183,28 @@ func TestSoakAtLeastOnceExactlyOnceStored(t *testing.T) {
 	}
 	t.Logf("%d messages stored once each, delivered %d times in %d connections (%d again)", n, n+again, round, again)
 }
+
+// JetStream gone for longer than WithOutage ends a consuming connection
+// with transport_error and a reason saying for how long.
+func TestFaultJetStreamGone(t *testing.T) {
+	emb, err := natsad.StartEmbedded(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{t: t, emb: emb}
+	w.start(testConfig, emb.URL(), natsad.WithOutage(time.Second))
+	conn, err := w.dial().Connect(ctxT(t), "t.feed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.publishRaw(1, 1)
+	if _, err := conn.Recv(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	emb.Close()
+	_, err = conn.Recv(ctxT(t))
+	var ce *iface.CloseError
+	if iface.CodeOf(err) != iface.CodeTransportError || !asClose(err, &ce) || !contains(ce.Reason, "JetStream has not answered for 1s") {
+		t.Fatalf("with JetStream gone: %v; want transport_error saying it has not answered for 1s", err)
+	}
+}
