@@ -64,6 +64,17 @@ func (a *Adapter) Stats() Stats {
 // start and for a reset.
 const controlTimeout = 10 * time.Second
 
+// The waits between tries while JetStream does not answer: the first, and
+// the most (each doubles).
+const (
+	retryBackoff    = 50 * time.Millisecond
+	maxRetryBackoff = time.Second
+)
+
+// seekWait bounds the wait for the first message at or after a reset's
+// time (none within it: the position is after the last message).
+const seekWait = time.Second
+
 // New checks cfg's interfaces, makes sure its streams and durable
 // consumers exist on the server nc is connected to (creating those that
 // do not), and returns the adapter. nc stays the caller's: close it after

@@ -180,7 +180,7 @@ func (ci *consumeIface) fetchLoop(ctx context.Context, c *iface.Conn, s *session
 	wait := ci.e.FetchWait.or(DefaultFetchWait)
 	typeName := ci.e.Type
 	var downSince time.Time // when JetStream stopped answering, zero while it answers
-	backoff := 50 * time.Millisecond
+	backoff := retryBackoff
 	var cons jetstream.Consumer
 	for {
 		room, err := c.WaitCredit(ctx)
@@ -208,7 +208,7 @@ func (ci *consumeIface) fetchLoop(ctx context.Context, c *iface.Conn, s *session
 		}
 		switch {
 		case err == nil, errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil && batch != nil:
-			downSince, backoff = time.Time{}, 50*time.Millisecond
+			downSince, backoff = time.Time{}, retryBackoff
 			continue // the fetch waited out fetch_wait: ask again
 		case ctx.Err() != nil || c.Err() != nil:
 			return nil
@@ -233,7 +233,7 @@ func (ci *consumeIface) fetchLoop(ctx context.Context, c *iface.Conn, s *session
 			return nil
 		case <-t.C:
 		}
-		backoff = min(2*backoff, time.Second)
+		backoff = min(2*backoff, maxRetryBackoff)
 	}
 }
 
@@ -391,7 +391,7 @@ func (ci *consumeIface) seqAt(ctx context.Context, t time.Time) (uint64, error) 
 	if last == 0 {
 		return 1, nil
 	}
-	m, err := oc.Next(jetstream.FetchMaxWait(time.Second))
+	m, err := oc.Next(jetstream.FetchMaxWait(seekWait))
 	if err != nil {
 		return last + 1, nil // nothing stored since t
 	}

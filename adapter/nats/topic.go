@@ -33,7 +33,7 @@ func (ti *topicIface) start(t *iface.Topic) {
 
 func (ti *topicIface) run(t *iface.Topic) {
 	ctx := ti.a.ctx
-	backoff := 50 * time.Millisecond
+	backoff := retryBackoff
 	var next uint64 // the stream sequence to start from; 0: new messages
 	for ctx.Err() == nil {
 		cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{ti.e.Subject}, DeliverPolicy: jetstream.DeliverNewPolicy}
@@ -52,7 +52,7 @@ func (ti *topicIface) run(t *iface.Topic) {
 			return
 		case <-tm.C:
 		}
-		backoff = min(2*backoff, time.Second)
+		backoff = min(2*backoff, maxRetryBackoff)
 	}
 }
 
