@@ -188,13 +188,13 @@ types:
       - {id: evt-0001, kind: door.opened, zone: north}
 consume:
   - interface: events.feed
-    description: The events stored on EVENTS, each once to one of the connections, acknowledged once consumed.
+    description: The events stored on stream EVENTS.
     stream: EVENTS
     consumer: ifkit-feed
     type: Event
 publish:
   - interface: events.publish
-    description: Publish events to events.in; each is stored once JetStream has acknowledged it (then its credit comes back).
+    description: Publish events to events.in, stored on stream EVENTS.
     subject: events.in
     type: Event
     msg_id: [id]
