@@ -19,10 +19,8 @@ import (
 // its Config says. Make one with New, Register it on a server, and Close
 // it after the server.
 type Adapter struct {
-	nc  *natsgo.Conn
-	js  jetstream.JetStream
-	cfg *Config
-	o   options
+	js jetstream.JetStream
+	o  options
 
 	consumes  []*consumeIface
 	publishes []*publishIface
@@ -80,7 +78,7 @@ const seekWait = time.Second
 // do not), and returns the adapter. nc stays the caller's: close it after
 // the adapter.
 func New(ctx context.Context, nc *natsgo.Conn, cfg *Config, opts ...Option) (*Adapter, error) {
-	a := &Adapter{nc: nc, cfg: cfg, o: defaultOptions()}
+	a := &Adapter{o: defaultOptions()}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	ok := false
 	defer func() {

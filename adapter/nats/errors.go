@@ -31,7 +31,7 @@ var codeTable = []struct {
 	{natsgo.ErrTimeout, codes.TransportError},
 	{jetstream.ErrNoHeartbeat, codes.TransportError},
 	{jetstream.ErrServerShutdown, codes.TransportError}, // restarting, or stopped
-	{context.DeadlineExceeded, codes.TransportError}, // JetStream did not answer in time
+	{context.DeadlineExceeded, codes.TransportError},    // JetStream did not answer in time
 	{context.Canceled, codes.Canceled},
 }
 
