@@ -170,7 +170,8 @@ func (a *Adapter) Manifests() []*manifest.Manifest {
 }
 
 // Register registers the adapter's interfaces on s and starts the bridge
-// of each topic to its subject. Register on one server only.
+// of each topic to its subject: a message stored on it once Register has
+// returned reaches the topic's subscribers. Register on one server only.
 func (a *Adapter) Register(s *iface.Server) error {
 	for _, c := range a.consumes {
 		if err := s.Register(c.iface()); err != nil {
@@ -186,7 +187,9 @@ func (a *Adapter) Register(s *iface.Server) error {
 		if err := s.Register(iface.Interface{Manifest: t.m}); err != nil {
 			return err
 		}
-		t.start(s.Topic(t.m.Name))
+		if err := t.start(s.Topic(t.m.Name)); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package nats
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,25 +21,35 @@ type topicIface struct {
 }
 
 // start runs the bridge from the subject to t until the adapter closes:
-// an ordered consumer (JetStream redelivers nothing; it restarts itself
-// after a reconnect where it left off) from the messages stored from now
-// on.
-func (ti *topicIface) start(t *iface.Topic) {
+// an ordered consumer (JetStream redelivers nothing; the bridge starts it
+// again after a failure where it left off) from the message after the
+// stream's last one now, so every message stored once start has returned
+// reaches the topic.
+func (ti *topicIface) start(t *iface.Topic) error {
+	ctx, cancel := context.WithTimeout(ti.a.ctx, controlTimeout)
+	defer cancel()
+	st, err := ti.a.js.Stream(ctx, ti.e.Stream)
+	if err != nil {
+		return fmt.Errorf("adapter/nats: topic %s: stream %s: %w", ti.e.Interface, ti.e.Stream, err)
+	}
+	next := st.CachedInfo().State.LastSeq + 1
 	ti.a.wg.Add(1)
 	go func() {
 		defer ti.a.wg.Done()
-		ti.run(t)
+		ti.run(t, next)
 	}()
+	return nil
 }
 
-func (ti *topicIface) run(t *iface.Topic) {
+// run bridges from stream sequence next on.
+func (ti *topicIface) run(t *iface.Topic, next uint64) {
 	ctx := ti.a.ctx
 	backoff := retryBackoff
-	var next uint64 // the stream sequence to start from; 0: new messages
 	for ctx.Err() == nil {
-		cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{ti.e.Subject}, DeliverPolicy: jetstream.DeliverNewPolicy}
-		if next > 0 {
-			cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, next
+		cfg := jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{ti.e.Subject},
+			DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+			OptStartSeq:    next,
 		}
 		err := ti.bridge(ctx, t, cfg, &next)
 		if ctx.Err() != nil {
