@@ -73,14 +73,8 @@ func refusal(subject string, err error) *codes.RemoteError {
 	return &codes.RemoteError{Code: CodeOf(err), Reason: fmt.Sprintf("JetStream did not store the message on %s: %v", subject, err)}
 }
 
-// controlError is a control request's failure: its text is the reason
-// alone (the control stream adds the code and the operation), its code
-// the RemoteError it unwraps to.
-type controlError struct{ re *codes.RemoteError }
-
-func (e *controlError) Error() string { return e.re.Reason }
-func (e *controlError) Unwrap() error { return e.re }
-
+// resetError is a reset's refusal: the control stream answers with its code
+// and reason.
 func resetError(code codes.Code, reason string) error {
-	return &controlError{&codes.RemoteError{Code: code, Reason: reason}}
+	return &codes.RemoteError{Code: code, Reason: reason}
 }
