@@ -11,9 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	sqlcmd "github.com/ifkit/ifkit/internal/cmd/adapter/sql"
 	adaptermqtt "github.com/ifkit/ifkit/internal/cmd/adapter/mqtt"
 	adapternats "github.com/ifkit/ifkit/internal/cmd/adapter/nats"
+	sqlcmd "github.com/ifkit/ifkit/internal/cmd/adapter/sql"
 	"github.com/ifkit/ifkit/internal/cmd/bench"
 	"github.com/ifkit/ifkit/internal/cmd/call"
 	"github.com/ifkit/ifkit/internal/cmd/connop"
