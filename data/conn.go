@@ -685,8 +685,14 @@ func (c *Conn) end(e *codes.CloseError, tell bool) {
 	c.closeOnce.Do(func() {
 		c.err = e
 		var final []byte
+		if tell && e.Code == codes.NormalClose && c.recvMsgs.Load() > 0 {
+			// What was consumed since the last grant, which would otherwise
+			// not be known: a sender that acknowledges upstream what its
+			// peer consumed (a queue adapter) need not deliver it again.
+			final = appendFrame(nil, &frame{kind: FrameCredit, seq: c.recvSeqConsumed()})
+		}
 		if tell {
-			final = appendFrame(nil, &frame{kind: FrameClose, code: e.Code, reason: []byte(e.Reason)})
+			final = appendFrame(final, &frame{kind: FrameClose, code: e.Code, reason: []byte(e.Reason)})
 		}
 		c.out.close(e, final)
 		close(c.done)
@@ -904,11 +910,12 @@ func (c *Conn) readLoop(br *bufio.Reader) {
 				return
 			}
 		case FrameCredit:
+			// The count first: the grant wakes WaitPeerConsumed.
+			c.peerConsumed.Store(f.seq)
 			if !c.out.grant(int64(min(f.credits, 1<<40)), int64(c.man.Flow.Credits)) {
 				c.abort(codes.ProtocolError, "a grant of %d credits would hold more than flow.credits (%d)", f.credits, c.man.Flow.Credits)
 				return
 			}
-			c.peerConsumed.Store(f.seq)
 		case FrameError:
 			c.onError(&f)
 		case FrameEnd:

@@ -237,6 +237,7 @@ func TestDemo(t *testing.T) {
 		"/level: value must be one of", // /level sorts before /time
 		"change feed after reset start: #1 insert basil, #2 insert tomato, #3 insert sunflower", // the database step
 		"invalid_message: plants: CHECK constraint failed",
+		"JetStream stored 2, dropped 1 duplicate",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)

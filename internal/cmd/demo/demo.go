@@ -109,7 +109,7 @@ func Run(opts *Options) error {
 		return database(ctx, out, dir)
 	}
 	for _, step := range []func(context.Context, io.Writer, *iface.Client, map[string]*manifest.Manifest) error{
-		introspect, streamToClient, streamToServer, requests, creditStall, badInput, pubsub(srv), gateway, sqlite,
+		introspect, streamToClient, streamToServer, requests, creditStall, badInput, pubsub(srv), gateway, sqlite, queue,
 	} {
 		if err := step(ctx, out, cl, ms); err != nil {
 			return err

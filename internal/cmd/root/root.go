@@ -11,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	adaptermqtt "github.com/ifkit/ifkit/internal/cmd/adapter/mqtt"
+	adapternats "github.com/ifkit/ifkit/internal/cmd/adapter/nats"
 	sqlcmd "github.com/ifkit/ifkit/internal/cmd/adapter/sql"
 	"github.com/ifkit/ifkit/internal/cmd/bench"
 	"github.com/ifkit/ifkit/internal/cmd/call"
@@ -58,6 +60,8 @@ what it speaks and talk to it without writing code:
   ifctl gateway ADDR --http HOST:PORT         every interface on HTTP (JSON, SSE, WebSocket, OpenAPI)
   ifctl adapter sql [--dsn DSN] --listen ADDR  a database as interfaces (SQLite file by default)
   ifctl lab ADDR [--http HOST:PORT]           a web page for every interface: docs, forms, tail, credits
+  ifctl adapter nats [--url URL]              NATS JetStream as interfaces (embedded by default)
+  ifctl adapter mqtt [--broker HOST:PORT]     an MQTT 5 broker's topics as interfaces
   ifctl manifest validate|show|hash FILE      check manifests offline
   ifctl manifest diff OLD NEW                 what changed, and whether it breaks peers
   ifctl gen go MANIFEST... --out DIR          typed Go client and server stubs
@@ -89,7 +93,7 @@ Data goes to stdout, diagnostics to stderr. See 'ifctl help exit-codes'.`,
 		Use:   "adapter",
 		Short: "Serve a database or a message queue as ifkit interfaces",
 	}
-	adapter.AddCommand(sqlcmd.NewCmd(io, nil))
+	adapter.AddCommand(sqlcmd.NewCmd(io, nil), adapternats.NewCmd(io, nil), adaptermqtt.NewCmd(io, nil))
 	mf.AddCommand(validate.NewCmd(io, nil), show.NewCmd(io, nil), hash.NewCmd(io, nil), diff.NewCmd(io, nil))
 	root.AddCommand(mf, gen, adapter,
 		serve.NewCmd(io, nil),
