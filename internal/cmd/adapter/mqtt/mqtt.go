@@ -104,31 +104,12 @@ func Run(ctx context.Context, opts *Options) error {
 	if err := ad.Register(srv); err != nil {
 		return err
 	}
-	l, err := iface.Listen(ctx, opts.Listen)
-	if err != nil {
-		return cmdutil.Hint(fmt.Errorf("cannot listen on %s: %w", opts.Listen, err), "pick another --listen address, or stop what listens there")
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
 	for _, m := range ad.Manifests() {
 		fmt.Fprintf(opts.IO.ErrOut, "serving %s (%s)\n", m.Name, m.Direction)
 	}
-	addr := opts.Listen
-	if a, _ := iface.ParseAddr(addr); a.Network == "tcp" {
-		a.Address = l.Addr().String()
-		addr = a.String()
-	}
-	fmt.Fprintf(opts.IO.Out, "listening on %s\n", addr)
-	select {
-	case <-ctx.Done():
-	case err := <-served:
-		srv.Close()
+	if err := cmdutil.ServeOn(ctx, opts.IO, srv, []string{opts.Listen}, opts.Grace, nil); err != nil {
 		return err
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), opts.Grace)
-	defer cancel()
-	srv.Shutdown(sctx)
-	<-served
 	fmt.Fprintln(opts.IO.ErrOut, "stopped")
 	return nil
 }

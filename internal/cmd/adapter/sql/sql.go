@@ -4,10 +4,8 @@ package sqlcmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
 	"time"
@@ -148,23 +146,6 @@ func Run(ctx context.Context, opts *Options) error {
 	if err := a.Register(srv); err != nil {
 		return err
 	}
-	var listeners []net.Listener
-	var addrs []string
-	for _, addr := range opts.Listen {
-		l, err := iface.Listen(ctx, addr)
-		if err != nil {
-			for _, l := range listeners {
-				l.Close()
-			}
-			return cmdutil.Hint(fmt.Errorf("cannot listen on %s: %w", addr, err), "pick another --listen address, or stop what listens there")
-		}
-		listeners = append(listeners, l)
-		addrs = append(addrs, shownAddr(addr, l))
-	}
-	served := make(chan error, len(listeners))
-	for _, l := range listeners {
-		go func() { served <- srv.Serve(l) }()
-	}
 	var names []string
 	for _, m := range srv.Interfaces() {
 		names = append(names, m.Name)
@@ -174,44 +155,7 @@ func Run(ctx context.Context, opts *Options) error {
 		what = "nothing yet (no table; create one and its interfaces appear)"
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "ifctl: serving %s (%s): %s\n", dsnText(opts.DSN), a.Backend(), what)
-	for _, addr := range addrs {
-		fmt.Fprintf(opts.IO.Out, "listening on %s\n", addr)
-	}
-	if opts.Ready != nil {
-		opts.Ready(addrs)
-	}
-	var serveErr error
-	select {
-	case <-ctx.Done():
-	case serveErr = <-served:
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), opts.Grace)
-	defer cancel()
-	srv.Shutdown(sctx)
-	for range len(listeners) - btoi(serveErr != nil) {
-		<-served
-	}
-	if serveErr != nil && !errors.Is(serveErr, iface.ErrServerClosed) {
-		return serveErr
-	}
-	return nil
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-func shownAddr(asked string, l net.Listener) string {
-	if a, ok := l.Addr().(*net.TCPAddr); ok {
-		return "tcp://" + a.String()
-	}
-	if a, err := iface.ParseAddr(asked); err == nil {
-		return a.String()
-	}
-	return asked
+	return cmdutil.ServeOn(ctx, opts.IO, srv, opts.Listen, opts.Grace, opts.Ready)
 }
 
 func dsnText(dsn string) string {
