@@ -11,3 +11,12 @@ var ProtoJSONAppend = protoJSONAppend
 
 // CheckText is checkText, for the black-box tests.
 var CheckText = checkText
+
+// SchemaValid is schemaValid, for the black-box tests.
+var SchemaValid = schemaValid
+
+// DecodeAny is decodeAny, for the black-box tests.
+var DecodeAny = decodeAny
+
+// DecodeText is decodeText, for the black-box tests.
+var DecodeText = decodeText

@@ -55,6 +55,15 @@ type jsonCodec struct{}
 // without allocating beyond the decoded values; anything else (other
 // well-known types, proto2, escapes in names, numbers in unusual forms, …)
 // goes through protojson, whose verdict and errors are the rule for both.
+//
+// Against a JSON Schema the text is checked in one walk, without decoding
+// it, for the common keywords (type, enum and const of strings, booleans and
+// null, the number bounds, string lengths and patterns, properties,
+// required, additional and pattern properties, items, the counts, $ref,
+// allOf, anyOf, oneOf, not, if/then/else); a subschema with other keywords
+// is checked by jsonschema on its value alone. What the walk cannot prove
+// valid is validated by jsonschema on the whole value, whose verdict and
+// errors are the rule.
 func JSON() Codec { return (*jsonCodec)(nil) }
 
 // Name returns "json".
@@ -110,12 +119,8 @@ func (*jsonCodec) appendProto(dst []byte, t *Type, m proto.Message) ([]byte, err
 			return dst, newError(NameJSON, t, "", err)
 		}
 	}
-	if s := t.schema(); s != nil {
-		val, err := decodeText(text)
-		if err != nil {
-			return dst, newError(NameJSON, t, "", err)
-		}
-		if err := validateSchema(t, s, val); err != nil {
+	if t.schema() != nil {
+		if err := validateText(t, text); err != nil {
 			return dst, err
 		}
 	}
@@ -169,12 +174,8 @@ func (*jsonCodec) Unmarshal(data []byte, t *Type, v any) error {
 	}
 
 	if isProto {
-		if s := t.schema(); s != nil {
-			val, err := decodeText(data)
-			if err != nil {
-				return newError(NameJSON, t, "", err)
-			}
-			if err := validateSchema(t, s, val); err != nil {
+		if t.schema() != nil {
+			if err := validateText(t, data); err != nil {
 				return err
 			}
 			if protoJSONDecode(data, m.ProtoReflect()) {
@@ -192,17 +193,27 @@ func (*jsonCodec) Unmarshal(data []byte, t *Type, v any) error {
 
 	switch p := v.(type) {
 	case *any:
-		val, err := decodeText(data)
+		// Checked first: the walk of the text does not decode, so the
+		// value is decoded once, and not at all when it is refused.
+		if t.schema() != nil && !schemaValid(t, data) {
+			val, err := decodeValue(data)
+			if err != nil {
+				return newError(NameJSON, t, "", err)
+			}
+			if err := validateSchema(t, t.schema(), val); err != nil {
+				return err
+			}
+			*p = val
+			return nil
+		}
+		if t.schema() == nil {
+			if err := validateProto(t, data); err != nil {
+				return err
+			}
+		}
+		val, err := decodeValue(data)
 		if err != nil {
 			return newError(NameJSON, t, "", err)
-		}
-		if s := t.schema(); s != nil {
-			err = validateSchema(t, s, val)
-		} else {
-			err = validateProto(t, data)
-		}
-		if err != nil {
-			return err
 		}
 		*p = val
 		return nil
@@ -241,10 +252,14 @@ func CheckJSON(data []byte, t *Type) error {
 }
 
 // validateText checks that text, which has passed checkText, is one JSON
-// value of type t. It decodes text only as far as t requires.
+// value of type t. It decodes text only as far as t requires: against a
+// schema, not at all when the walk of schemaValid proves it valid.
 func validateText(t *Type, text []byte) error {
 	if s := t.schema(); s != nil {
-		val, err := decodeText(text)
+		if schemaValid(t, text) {
+			return nil
+		}
+		val, err := decodeValue(text)
 		if err != nil {
 			return newError(NameJSON, t, "", err)
 		}

@@ -786,32 +786,37 @@ func base64Decode(s []byte) ([]byte, bool) {
 // unescape returns the contents of a JSON string that str took, its escapes
 // (simple ones and \u of the basic plane outside the surrogates) decoded.
 func unescape(b []byte) string {
-	out := make([]byte, 0, len(b))
+	return string(appendUnescaped(make([]byte, 0, len(b)), b))
+}
+
+// appendUnescaped appends to dst the contents of a JSON string that str took,
+// its escapes decoded as unescape does.
+func appendUnescaped(dst, b []byte) []byte {
 	for i := 0; i < len(b); i++ {
 		c := b[i]
 		if c != '\\' {
-			out = append(out, c)
+			dst = append(dst, c)
 			continue
 		}
 		i++
 		switch b[i] {
 		case 'b':
-			out = append(out, '\b')
+			dst = append(dst, '\b')
 		case 'f':
-			out = append(out, '\f')
+			dst = append(dst, '\f')
 		case 'n':
-			out = append(out, '\n')
+			dst = append(dst, '\n')
 		case 'r':
-			out = append(out, '\r')
+			dst = append(dst, '\r')
 		case 't':
-			out = append(out, '\t')
+			dst = append(dst, '\t')
 		case 'u':
 			r, _ := strconv.ParseUint(string(b[i+1:i+5]), 16, 16)
-			out = utf8.AppendRune(out, rune(r))
+			dst = utf8.AppendRune(dst, rune(r))
 			i += 4
 		default: // '"', '\\', '/'
-			out = append(out, b[i])
+			dst = append(dst, b[i])
 		}
 	}
-	return string(out)
+	return dst
 }

@@ -123,6 +123,17 @@ func exponentTooLarge(b []byte) bool {
 	return false
 }
 
+// decodeValue decodes data, which must be exactly one JSON value, into an
+// any as decodeText does: with decodeAny when it is sure, else with
+// decodeText (whose errors are encoding/json's). The caller has run
+// checkText.
+func decodeValue(data []byte) (any, error) {
+	if v, ok := decodeAny(data); ok {
+		return v, nil
+	}
+	return decodeText(data)
+}
+
 // decodeText decodes data, which must be exactly one JSON value, keeping
 // numbers as json.Number. The caller has run checkText.
 func decodeText(data []byte) (any, error) {

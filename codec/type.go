@@ -1,6 +1,8 @@
 package codec
 
 import (
+	"sync/atomic"
+
 	"github.com/santhosh-tekuri/jsonschema/v5"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -8,11 +10,15 @@ import (
 )
 
 // Type is one message type of an interface, as the manifest defines it.
-// A Type is read-only once built and may be shared between goroutines.
+// A Type is read-only once built and may be shared between goroutines; it
+// must not be copied after first use (the json codec keeps what it derives
+// from Schema in it).
 type Type struct {
 	Name   string                         // the manifest's type name, e.g. "Reading"
 	Proto  protoreflect.MessageDescriptor // nil when the type has no protobuf definition
 	Schema *jsonschema.Schema             // nil when the type has no JSON Schema
+
+	plan atomic.Pointer[schemaPlan] // what the json codec's walk needs of Schema, built on first use
 }
 
 // New returns a new empty dynamic message of t (a dynamicpb message), or nil
