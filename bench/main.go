@@ -106,7 +106,7 @@ func run() int {
 	return 0
 }
 
-var systems = []system{ifkitSystem{"proto"}, ifkitSystem{"json"}, yamuxSystem{}, grpcSystem{}, natsSystem{}}
+var systems = []system{ifkitSystem{codec: "proto"}, ifkitSystem{codec: "json"}, ifkitSystem{codec: "json", schema: true}, yamuxSystem{}, grpcSystem{}, natsSystem{}}
 
 var transports = []string{"unix", "tcp"}
 
@@ -153,10 +153,13 @@ func runAll(ctx context.Context, sel selection, p params, prog *progress) []Resu
 			add(rtt(ctx, sys, tr, p))
 		})
 	}
-	// The codec changes nothing in an idle connection, and ifkit-json's
-	// scaling would be its throughput again, slowly: both measures leave it
-	// out unless -only names it.
-	named := func(sys system) bool { return sys.Name() != "ifkit-json" || slices.Contains(sel.systems, "ifkit-json") }
+	// The codec changes nothing in an idle connection, and ifkit-json's and
+	// ifkit-schema's scaling would be their throughput again, slowly: both
+	// measures leave them out unless -only names them.
+	named := func(sys system) bool {
+		n := sys.Name()
+		return (n != "ifkit-json" && n != "ifkit-schema") || slices.Contains(sel.systems, n)
+	}
 	if sel.measure(mMemory) {
 		each(func(sys system, tr string) {
 			if !named(sys) {

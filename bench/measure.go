@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -146,6 +148,9 @@ func throughput(ctx context.Context, sys system, transport string, size int, p p
 		m := reps[len(reps)/2]
 		r.setRate(m.rate, size)
 		r.CPUus, r.Cores, r.AllocsPerMsg, r.BytesPerMsg = &m.cpuUs, &m.cores, &m.allocs, &m.bytes
+		if m.reads >= 0 {
+			r.ReadsPerMsg, r.WritesPerMsg = &m.reads, &m.writes
+		}
 		return nil
 	})
 	if err != nil {
@@ -159,6 +164,7 @@ type costSample struct {
 	wall          time.Time
 	cpu           time.Duration // user + system, all threads
 	mallocs, heap uint64
+	io            ioCounts
 }
 
 // sampleBefore reads the counters, then the clocks; sampleAfter the
@@ -166,7 +172,8 @@ type costSample struct {
 func sampleBefore() costSample {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return costSample{wall: time.Now(), cpu: cpuTime(), mallocs: ms.Mallocs, heap: ms.TotalAlloc}
+	io := readIOCounts()
+	return costSample{wall: time.Now(), cpu: cpuTime(), mallocs: ms.Mallocs, heap: ms.TotalAlloc, io: io}
 }
 
 func sampleAfter() costSample {
@@ -174,11 +181,38 @@ func sampleAfter() costSample {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	s.mallocs, s.heap = ms.Mallocs, ms.TotalAlloc
+	s.io = readIOCounts()
 	return s
 }
 
+// ioCounts is the process's read and write system calls so far (sockets
+// included), from /proc/self/io; -1 where it cannot be read.
+type ioCounts struct{ reads, writes int64 }
+
+func readIOCounts() ioCounts {
+	c := ioCounts{-1, -1}
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return c
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		name, value, _ := strings.Cut(line, ": ")
+		n, err := strconv.ParseInt(value, 10, 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "syscr":
+			c.reads = n
+		case "syscw":
+			c.writes = n
+		}
+	}
+	return c
+}
+
 // repCost is one repetition's rate and costs per message.
-type repCost struct{ rate, cpuUs, cores, allocs, bytes float64 }
+type repCost struct{ rate, cpuUs, cores, allocs, bytes, reads, writes float64 }
 
 func (s costSample) since(b costSample, n int) repCost {
 	wall := s.wall.Sub(b.wall).Seconds()
@@ -189,7 +223,18 @@ func (s costSample) since(b costSample, n int) repCost {
 		cores:  cpu / wall,
 		allocs: float64(s.mallocs-b.mallocs) / float64(n),
 		bytes:  float64(s.heap-b.heap) / float64(n),
+		reads:  perMsg(s.io.reads, b.io.reads, n),
+		writes: perMsg(s.io.writes, b.io.writes, n),
 	}
+}
+
+// perMsg is (after − before) / n, or −1 when a count is missing. The two
+// reads of /proc/self/io are left out.
+func perMsg(after, before int64, n int) float64 {
+	if after < 0 || before < 0 {
+		return -1
+	}
+	return float64(max(after-before-2, 0)) / float64(n)
 }
 
 // cpuTime is the CPU time the process has used, user and system.

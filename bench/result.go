@@ -39,6 +39,10 @@ type Result struct {
 	Cores        *float64 `json:"cores"`
 	AllocsPerMsg *float64 `json:"allocs_per_msg"`
 	BytesPerMsg  *float64 `json:"alloc_bytes_per_msg"`
+	// ReadsPerMsg and WritesPerMsg (throughput) are the process's read and
+	// write system calls per message (both ends; /proc/self/io, Linux).
+	ReadsPerMsg  *float64 `json:"reads_per_msg"`
+	WritesPerMsg *float64 `json:"writes_per_msg"`
 	// VsOneConn (scaling) divides msgs_per_s by the same system's with one
 	// connection.
 	VsOneConn *float64 `json:"vs_one_conn"`
@@ -127,12 +131,14 @@ func writeTables(w io.Writer, results []Result) {
 		cores   = column{"cores", func(r *Result) string { return fixed(r.Cores, 2) }}
 		allocs  = column{"allocs/msg", func(r *Result) string { return fixed(r.AllocsPerMsg, 2) }}
 		bytes   = column{"B/msg", func(r *Result) string { return fixed(r.BytesPerMsg, 0) }}
+		reads   = column{"reads/msg", func(r *Result) string { return fixed(r.ReadsPerMsg, 3) }}
+		writes  = column{"writes/msg", func(r *Result) string { return fixed(r.WritesPerMsg, 3) }}
 	)
 	tables := []struct {
 		measure, title string
 		cols           []column
 	}{
-		{mThroughput, "Streaming throughput (one connection; median of the repetitions)", []column{payload, msgs, mbs, grpc, yamux, nats, cpu, cores, allocs, bytes}},
+		{mThroughput, "Streaming throughput (one connection; median of the repetitions)", []column{payload, msgs, mbs, grpc, yamux, nats, cpu, cores, allocs, bytes, reads, writes}},
 		{mRTT, "Round trip, 64 B request and reply", []column{p50, p99, grpc, yamux, nats}},
 		{mMemory, "Memory per idle connection, both ends (heap + stacks after GC)", []column{conns, mem, gor, grpc, yamux, nats}},
 		{mScaling, "Scaling: 1 KiB messages over many connections at once", []column{conns, msgs, mbs, mem, one, grpc, yamux, nats}},

@@ -14,12 +14,13 @@ type selection struct {
 }
 
 const onlyHelp = `select parts: a comma-separated list of
-  systems     ifkit-proto, ifkit-json, ifkit (both), yamux, grpc, nats
+  systems     ifkit-proto, ifkit-json, ifkit-schema (json with a JSON Schema
+              per type), ifkit (all three), yamux, grpc, nats
   measures    throughput, rtt, memory, scaling
   transports  unix, tcp
   payloads    64, 1k, 64k (throughput only)
 Terms of one kind are alternatives, kinds combine: -only=ifkit,grpc,throughput,unix
-runs the throughput of ifkit (both codecs) and gRPC over Unix sockets. A kind
+runs the throughput of ifkit (every codec) and gRPC over Unix sockets. A kind
 not named means all of it. Ratios need the peer (grpc, yamux, nats) in the run.`
 
 func parseOnly(s string) (selection, error) {
@@ -32,8 +33,8 @@ func parseOnly(s string) (selection, error) {
 		switch t {
 		case "":
 		case "ifkit":
-			sel.systems = append(sel.systems, "ifkit-proto", "ifkit-json")
-		case "ifkit-proto", "ifkit-json", "yamux", "grpc", "nats":
+			sel.systems = append(sel.systems, "ifkit-proto", "ifkit-json", "ifkit-schema")
+		case "ifkit-proto", "ifkit-json", "ifkit-schema", "yamux", "grpc", "nats":
 			sel.systems = append(sel.systems, t)
 		case mThroughput, mRTT, mMemory, mScaling:
 			sel.measures = append(sel.measures, t)

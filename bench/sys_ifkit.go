@@ -28,23 +28,40 @@ codecs: [%s]
 protos: [google/protobuf/wrappers.proto]
 messages:
   send:
-    Out: {proto: google.protobuf.BytesValue}
-    Pong: {proto: google.protobuf.BytesValue}
+    Out:
+      proto: google.protobuf.BytesValue%[3]s
+    Pong:
+      proto: google.protobuf.BytesValue%[3]s
   recv:
     Ping:
-      proto: google.protobuf.BytesValue
+      proto: google.protobuf.BytesValue%[3]s
       reply: {type: Pong}
-flow: {credits: %d, max_message_bytes: 1048576, on_exhausted: block}
+flow: {credits: %[2]d, max_message_bytes: 1048576, on_exhausted: block}
 `
 
-// ifkitSystem is ifkit with one codec, through its fast user path:
+// ifkitSchema is the JSON Schema ifkit-schema gives each type besides its
+// proto: a BytesValue's JSON form is a base64 string, which the schema bounds
+// as a user's schema would (so that every message is checked against it).
+const ifkitSchema = `
+      schema: {type: string, minLength: 0, maxLength: 2000000, description: base64 of the payload}`
+
+// ifkitSystem is ifkit with one codec (and, with schema, a JSON Schema for
+// every type: ifkit-schema), through its fast user path:
 // iface.Server and iface.Dial, Conn.Send and Conn.RecvFunc for streams,
 // Conn.Call and an inline Handler answering with Message.Reply for round
 // trips. Every link is
 // its own session (socket) with one connection on it.
-type ifkitSystem struct{ codec string }
+type ifkitSystem struct {
+	codec  string
+	schema bool
+}
 
-func (s ifkitSystem) Name() string { return "ifkit-" + s.codec }
+func (s ifkitSystem) Name() string {
+	if s.schema {
+		return "ifkit-schema"
+	}
+	return "ifkit-" + s.codec
+}
 
 type ifkitServer struct {
 	srv       *iface.Server
@@ -61,7 +78,7 @@ func (s ifkitSystem) Start(transport string) (server, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	m, err := manifest.Parse("bench.yaml", fmt.Appendf(nil, ifkitManifest, s.codec, ifkitCredits), manifest.WithDir(dir))
+	m, err := manifest.Parse("bench.yaml", fmt.Appendf(nil, ifkitManifest, s.codec, ifkitCredits, s.schemaText()), manifest.WithDir(dir))
 	if err != nil {
 		return nil, err
 	}
@@ -105,6 +122,14 @@ func (s ifkitSystem) Start(transport string) (server, error) {
 	}
 	go func() { is.served <- is.srv.Serve(l) }()
 	return is, nil
+}
+
+// schemaText is the schema field of the manifest's types, if any.
+func (s ifkitSystem) schemaText() string {
+	if s.schema {
+		return ifkitSchema
+	}
+	return ""
 }
 
 func (is *ifkitServer) Open(ctx context.Context) (link, error) {
