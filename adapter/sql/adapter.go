@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -35,10 +37,12 @@ type dialect interface {
 // Adapter serves one database as ifkit interfaces. Make one with New,
 // Register it on a server, and Close it after the server.
 type Adapter struct {
-	cfg Config
-	db  *sql.DB
-	d   dialect
-	log *slog.Logger
+	cfg  Config
+	dsn  string
+	db   *sql.DB
+	d    dialect
+	log  *slog.Logger
+	mode string // the feeds': ModeLogical or ModeTrigger
 
 	mu       sync.Mutex
 	cur      *build
@@ -46,6 +50,7 @@ type Adapter struct {
 	served   map[string]string // interface name → manifest hash registered
 	sessions map[*iface.Conn]*session
 	feeds    map[*iface.Conn]*feedState
+	slots    map[string]*slotReader   // a logical feed's slot → the connection reading it
 	changed  map[string]chan struct{} // per table ("" for any): closed when it may have changed
 
 	ctx    context.Context
@@ -80,8 +85,8 @@ func New(ctx context.Context, dsn string, cfg Config) (*Adapter, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Adapter{cfg: cfg, db: db, log: slog.New(slog.DiscardHandler), served: map[string]string{},
-		sessions: map[*iface.Conn]*session{}, feeds: map[*iface.Conn]*feedState{}, changed: map[string]chan struct{}{}}
+	a := &Adapter{cfg: cfg, dsn: dsn, db: db, log: slog.New(slog.DiscardHandler), served: map[string]string{}, mode: ModeTrigger,
+		sessions: map[*iface.Conn]*session{}, feeds: map[*iface.Conn]*feedState{}, slots: map[string]*slotReader{}, changed: map[string]chan struct{}{}}
 	if cfg.Logger != nil {
 		a.log = cfg.Logger
 	}
@@ -93,29 +98,112 @@ func New(ctx context.Context, dsn string, cfg Config) (*Adapter, error) {
 	}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("the database %s: %w", Redact(dsn), err)
+		return nil, redactErr(dsn, fmt.Errorf("the database %s: %w", Redact(dsn), err))
+	}
+	if err := a.chooseMode(ctx); err != nil {
+		db.Close()
+		return nil, redactErr(dsn, err)
 	}
 	b, err := a.read(ctx, nil)
 	if err != nil {
 		db.Close()
-		return nil, err
+		return nil, redactErr(dsn, err)
 	}
 	a.cur = b
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	return a, nil
 }
 
-// Redact hides the password of a URL-form DSN, for logs and errors.
+// chooseMode sets the feeds' mode from Config.Mode and what the server
+// allows.
+func (a *Adapter) chooseMode(ctx context.Context) error {
+	if a.cfg.Mode == ModeTrigger || len(a.cfg.Feeds) == 0 {
+		return nil
+	}
+	if a.d.name() != "postgres" {
+		if a.cfg.Mode == ModeLogical {
+			return errors.New("mode logical: logical replication is PostgreSQL's; a SQLite database's feeds are trigger-fed (mode auto or trigger)")
+		}
+		return nil
+	}
+	ok, why, err := logicalStatus(ctx, a.db)
+	switch {
+	case err != nil:
+		return fmt.Errorf("reading whether the server allows logical replication: %w", err)
+	case ok:
+		a.mode = ModeLogical
+	case a.cfg.Mode == ModeLogical:
+		return errors.New("mode logical: " + why + "; or give mode auto or trigger for the trigger-fed change table")
+	default:
+		a.log.Info("the change feeds use the trigger-fed change table: "+why, "change_table", a.cfg.ChangeTable)
+	}
+	return nil
+}
+
+// FeedMode says how the feeds follow changes: ModeLogical or ModeTrigger.
+func (a *Adapter) FeedMode() string { return a.mode }
+
+// Redact hides the password of a DSN, for logs and errors: the one of a
+// URL's user (postgres://user:***@host), and password=… as a key=value
+// word or a URL parameter.
 func Redact(dsn string) string {
 	if i := strings.Index(dsn, "://"); i >= 0 {
-		if at := strings.LastIndex(dsn, "@"); at > i {
-			if colon := strings.Index(dsn[i+3:at], ":"); colon >= 0 {
-				return dsn[:i+3+colon] + ":***" + dsn[at:]
+		rest := dsn[i+3:]
+		end := strings.IndexAny(rest, "/?#")
+		if end < 0 {
+			end = len(rest)
+		}
+		if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
+			if colon := strings.Index(rest[:at], ":"); colon >= 0 {
+				dsn = dsn[:i+3+colon] + ":***" + dsn[i+3+at:]
 			}
 		}
 	}
-	return dsn
+	return passwordWordRe.ReplaceAllString(dsn, "${1}***")
 }
+
+// passwordWordRe finds password=VALUE in key=value DSNs ('quoted' values
+// too) and in URL parameters.
+var passwordWordRe = regexp.MustCompile(`((?:^|[\s?&])password\s*=\s*)(?:'(?:[^'\\]|\\.)*'|[^\s&]*)`)
+
+// dsnPassword is the password written in dsn, or "".
+func dsnPassword(dsn string) string {
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		if u, err := url.Parse(dsn); err == nil && u.User != nil {
+			if pw, ok := u.User.Password(); ok && pw != "" {
+				return pw
+			}
+			if pw := u.Query().Get("password"); pw != "" {
+				return pw
+			}
+		}
+	}
+	if m := passwordWordRe.FindString(dsn); m != "" {
+		_, v, _ := strings.Cut(m, "=")
+		return strings.Trim(strings.TrimSpace(v), "'")
+	}
+	return ""
+}
+
+// redactErr is err with dsn's password, wherever a driver's message
+// repeats it, replaced by ***.
+func redactErr(dsn string, err error) error {
+	pw := dsnPassword(dsn)
+	if err == nil || pw == "" || !strings.Contains(err.Error(), pw) {
+		return err
+	}
+	return &redactedError{msg: strings.ReplaceAll(err.Error(), pw, "***"), err: err}
+}
+
+// redactedError says what its cause says, less a password; errors.Is and
+// As still see the cause.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
 
 // Backend names the database: "sqlite" or "postgres".
 func (a *Adapter) Backend() string { return a.d.name() }
@@ -175,7 +263,11 @@ func (a *Adapter) read(ctx context.Context, old *build) (*build, error) {
 		}
 		if a.cfg.feeds(t.Name) {
 			if ot := old.table(t.Name); ot == nil || fingerprint([]*table{ot}) != fingerprint([]*table{t}) {
-				if err := a.d.installFeed(ctx, a.db, &a.cfg, t); err != nil {
+				if a.mode == ModeLogical {
+					if err := a.installLogical(ctx, t); err != nil {
+						return nil, fmt.Errorf("making the publication and replication slot %s of %s: %w", SlotName(&a.cfg, t.Name), t.Name, err)
+					}
+				} else if err := a.d.installFeed(ctx, a.db, &a.cfg, t); err != nil {
 					return nil, fmt.Errorf("installing the change trigger of %s: %w", t.Name, err)
 				}
 			}

@@ -23,6 +23,7 @@ const (
 	DefaultSchemaPoll      = 2 * time.Second
 	DefaultFeedPoll        = time.Second
 	DefaultChangeTable     = "ifkit_changes"
+	DefaultSlotWait        = 10 * time.Second
 	// MaxConfigBytes bounds a configuration file.
 	MaxConfigBytes = 1 << 20
 	// AllTables in Sinks or Feeds stands for every table of the schema.
@@ -65,6 +66,20 @@ type Config struct {
 	FeedPoll   time.Duration `yaml:"feed_poll"`
 	// ChangeTable is the table the feeds' triggers fill.
 	ChangeTable string `yaml:"change_table"`
+	// Mode is how the feeds follow changes on PostgreSQL: ModeLogical
+	// (logical replication, pgoutput: a publication and a replication slot
+	// per feed), ModeTrigger (triggers fill ChangeTable) or ModeAuto, the
+	// default: logical when the server allows it (wal_level = logical and
+	// a role that may replicate), else trigger. SQLite is always trigger.
+	Mode string `yaml:"mode"`
+	// Retention prunes the change table (trigger mode): changes older
+	// than it are deleted, and a reset to a position before what is kept
+	// is refused. 0 keeps every change.
+	Retention time.Duration `yaml:"retention"`
+	// SlotWait is how long a logical feed's connection waits for its
+	// replication slot while another reader still holds it (a connection
+	// that just ended: its walsender takes a moment to let go).
+	SlotWait time.Duration `yaml:"slot_wait"`
 	// Logger hears schema changes and failures nobody else would see (a
 	// change table that cannot be read); nil logs nothing.
 	Logger *slog.Logger `yaml:"-"`
@@ -163,6 +178,22 @@ func (c *Config) Validate() error {
 	}
 	if !identRe.MatchString(c.ChangeTable) {
 		return fmt.Errorf("change_table %q: give a lower-case SQL name", c.ChangeTable)
+	}
+	switch c.Mode {
+	case "":
+		c.Mode = ModeAuto
+	case ModeAuto, ModeLogical, ModeTrigger:
+	default:
+		return fmt.Errorf("mode %q: give auto, logical or trigger", c.Mode)
+	}
+	if c.Retention < 0 || (c.Retention > 0 && c.Retention < time.Second) {
+		return fmt.Errorf("retention %v: give 0 (keep every change) or at least 1s", c.Retention)
+	}
+	if c.SlotWait == 0 {
+		c.SlotWait = DefaultSlotWait
+	}
+	if c.SlotWait < 0 {
+		return fmt.Errorf("slot_wait %v: give a positive duration", c.SlotWait)
 	}
 	seen := map[string]string{}
 	for _, group := range []struct {

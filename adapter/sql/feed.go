@@ -27,7 +27,8 @@ const (
 // has taken it, so every message sent after a reset returns comes from the
 // new position.
 type feedState struct {
-	pos    int64 // the last change sent (or reset to); the feed's goroutine's
+	pos    int64  // the last change sent (or reset to); the feed's goroutine's
+	lpos   lsnPos // the same for a logical feed
 	resets chan feedReset
 	// stopSend, when set, stops the send that waits for credit, so that a
 	// reset does not wait for the client's credit.
@@ -36,28 +37,42 @@ type feedState struct {
 }
 
 type feedReset struct {
-	pos  int64
-	done chan struct{}
+	pos      int64
+	position string // a logical feed's, read by the feed's goroutine
+	done     chan error
 }
 
 func (a *Adapter) feedInterface(t *table, m *manifest.Manifest) iface.Interface {
+	run := a.runFeed
+	if a.mode == ModeLogical {
+		run = a.runLogicalFeed
+	}
 	return iface.Interface{
 		Manifest:  m,
-		OnConnect: func(ctx context.Context, c *iface.Conn) { a.runFeed(ctx, c, t) },
-		OnReset:   func(ctx context.Context, c *iface.Conn, position string) error { return a.resetFeed(ctx, c, position) },
+		OnConnect: func(ctx context.Context, c *iface.Conn) { run(ctx, c, t) },
+		OnReset: func(ctx context.Context, c *iface.Conn, position string) error {
+			return a.resetFeed(ctx, c, t, position)
+		},
 	}
 }
 
 // feedOf returns c's feed state, made at now when first needed (by the
 // feed or by a reset that comes first).
-func (a *Adapter) feedOf(ctx context.Context, c *iface.Conn) (*feedState, error) {
+func (a *Adapter) feedOf(ctx context.Context, c *iface.Conn, t *table) (*feedState, error) {
 	a.mu.Lock()
 	st := a.feeds[c]
 	a.mu.Unlock()
 	if st != nil {
 		return st, nil
 	}
-	now, err := a.latest(ctx)
+	var now int64
+	var lnow lsnPos
+	var err error
+	if a.mode == ModeLogical {
+		lnow, err = a.logicalNow(ctx)
+	} else {
+		now, err = a.latest(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +81,7 @@ func (a *Adapter) feedOf(ctx context.Context, c *iface.Conn) (*feedState, error)
 	if st := a.feeds[c]; st != nil {
 		return st, nil
 	}
-	st = &feedState{pos: now, resets: make(chan feedReset, 1)}
+	st = &feedState{pos: now, lpos: lnow, resets: make(chan feedReset, 1)}
 	a.feeds[c] = st
 	context.AfterFunc(c.Context(), func() {
 		a.mu.Lock()
@@ -93,29 +108,25 @@ func (a *Adapter) ref(name string) string {
 
 // resetFeed moves c's feed to position: a change id (the feed goes on
 // after it), "now" or "start".
-func (a *Adapter) resetFeed(ctx context.Context, c *iface.Conn, position string) error {
-	var pos int64
-	switch p := strings.TrimSpace(position); p {
-	case PositionNow, "":
-		n, err := a.latest(ctx)
+func (a *Adapter) resetFeed(ctx context.Context, c *iface.Conn, t *table, position string) error {
+	var r feedReset
+	if a.mode == ModeLogical {
+		// Read by the feed once its replication connection has stopped and
+		// told the slot what the client consumed: only then is the slot's
+		// position the one to judge it against.
+		r.position = position
+	} else {
+		pos, err := a.changePosition(ctx, position)
 		if err != nil {
-			return a.refusal(err, "reset")
+			return err
 		}
-		pos = n
-	case PositionStart, "beginning", "0":
-		pos = 0
-	default:
-		n, err := strconv.ParseInt(p, 10, 64)
-		if err != nil || n < 0 {
-			return invalid("%q is not a position: give the position of the last change you have (to go on after it), now or start", position)
-		}
-		pos = n
+		r.pos = pos
 	}
-	st, err := a.feedOf(ctx, c)
+	st, err := a.feedOf(ctx, c, t)
 	if err != nil {
 		return a.refusal(err, "reset")
 	}
-	r := feedReset{pos: pos, done: make(chan struct{})}
+	r.done = make(chan error, 1)
 	// Handed over first, then the feed's wait for credit stopped: a feed
 	// that sets a new stopSend after this cancel looks at resets after
 	// setting it, and finds r there.
@@ -130,11 +141,34 @@ func (a *Adapter) resetFeed(ctx context.Context, c *iface.Conn, position string)
 	}
 	st.mu.Unlock()
 	select {
-	case <-r.done:
-		return nil
+	case err := <-r.done:
+		return err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// changePosition reads what reset was given for a trigger feed: a change
+// id, "now" or "start".
+func (a *Adapter) changePosition(ctx context.Context, position string) (int64, error) {
+	var pos int64
+	switch p := strings.TrimSpace(position); p {
+	case PositionNow, "":
+		n, err := a.latest(ctx)
+		if err != nil {
+			return 0, a.refusal(err, "reset")
+		}
+		pos = n
+	case PositionStart, "beginning", "0":
+		pos = 0
+	default:
+		n, err := strconv.ParseInt(p, 10, 64)
+		if err != nil || n < 0 {
+			return 0, invalid("%q is not a position: give the position of the last change you have (to go on after it), now or start", position)
+		}
+		pos = n
+	}
+	return pos, nil
 }
 
 // change is one row of the change table.
@@ -148,7 +182,7 @@ type change struct {
 // runFeed sends t's changes after the connection's position, each sent
 // only once the client has credit for it, until the connection ends.
 func (a *Adapter) runFeed(ctx context.Context, c *iface.Conn, t *table) {
-	st, err := a.feedOf(ctx, c)
+	st, err := a.feedOf(ctx, c, t)
 	if err != nil {
 		re := a.refusal(err, "starting the feed")
 		c.End(&codes.CloseError{Code: re.Code, Reason: re.Reason})
@@ -165,7 +199,7 @@ func (a *Adapter) runFeed(ctx context.Context, c *iface.Conn, t *table) {
 	var buf []byte
 	apply := func(r feedReset) {
 		st.pos = r.pos
-		close(r.done)
+		r.done <- nil
 	}
 	for {
 		woken := a.changes(t.Name)

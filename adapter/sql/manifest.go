@@ -173,8 +173,27 @@ func (a *Adapter) feedManifest(t *table) (*manifest.Manifest, error) {
 	}
 	change["properties"].(map[string]any)["row"].(map[string]any)["description"] = "the row after an insert or update; the deleted row for a delete"
 	change["properties"].(map[string]any)["old"].(map[string]any)["description"] = "the row before an update"
-	desc := fmt.Sprintf("The changes of table `%s`: inserts, updates and deletes, in commit order, as they happen (a trigger fills the change table `%s`).\n\nA connection starts at now (the latest change when its feed starts, just after the connection opens; reset now to be exact). Every message carries its `position`; the control operation `reset` moves the feed: `reset N` goes on after the change at position N (resume where you stopped), `reset now` skips to the latest change, `reset start` goes back to the first one kept.\n\n| column | SQL type | |\n|---|---|---|%s",
-		t.Name, a.cfg.ChangeTable, describeColumns(t.Columns))
+	meta := map[string]any{"adapter": "sql", "backend": a.d.name(), "table": t.Name, "mode": a.mode}
+	var desc string
+	if a.mode == ModeLogical {
+		slot := SlotName(&a.cfg, t.Name)
+		change["properties"].(map[string]any)["position"] = map[string]any{"type": "string", "pattern": `^[0-9A-F]{1,8}/[0-9A-F]{1,8}(:[1-9][0-9]*)?$`,
+			"description": "where the change lies in the server's log: X/Y (the end of its transaction: the transaction's last change) or X/Y:N (its Nth change, X/Y the transaction's commit); reset to it to go on after this change"}
+		desc = fmt.Sprintf("The changes of table `%s`: inserts, updates and deletes, in commit order, as they happen, from PostgreSQL's logical replication (pgoutput: publication and replication slot `%s`).\n\nA connection starts at now (the server's log position when its feed starts, just after the connection opens; reset now to be exact). Every message carries its `position`; the control operation `reset` moves the feed: `reset X/Y` or `reset X/Y:N` goes on after that change (resume where you stopped), `reset now` skips to the latest change, `reset start` goes back to the oldest the slot keeps. The slot keeps what its reader has not consumed: the server is told a position only once the client's credit says it consumed the change, so a connection that ends loses nothing; a position older than the slot's is refused when it lies inside a transaction. The slot has one reader at a time.\n\n| column | SQL type | |\n|---|---|---|%s",
+			t.Name, slot, describeColumns(t.Columns))
+		meta["slot"], meta["publication"] = slot, slot
+	} else {
+		retention := "every change is kept"
+		if a.cfg.Retention > 0 {
+			retention = fmt.Sprintf("changes older than %v are pruned, and a reset to a position before those kept is refused", a.cfg.Retention)
+		}
+		desc = fmt.Sprintf("The changes of table `%s`: inserts, updates and deletes, in commit order, as they happen (a trigger fills the change table `%s`; %s).\n\nA connection starts at now (the latest change when its feed starts, just after the connection opens; reset now to be exact). Every message carries its `position`; the control operation `reset` moves the feed: `reset N` goes on after the change at position N (resume where you stopped), `reset now` skips to the latest change, `reset start` goes back to the first one kept.\n\n| column | SQL type | |\n|---|---|---|%s",
+			t.Name, a.cfg.ChangeTable, retention, describeColumns(t.Columns))
+		meta["change_table"] = a.cfg.ChangeTable
+		if a.cfg.Retention > 0 {
+			meta["retention"] = a.cfg.Retention.String()
+		}
+	}
 	return a.parse(feedName(&a.cfg, t.Name), map[string]any{
 		"ifkit": 1, "name": feedName(&a.cfg, t.Name), "version": "1.0.0", "title": "Changes of " + t.Name,
 		"description": desc, "direction": "send", "codecs": []string{"json"},
@@ -182,7 +201,7 @@ func (a *Adapter) feedManifest(t *table) (*manifest.Manifest, error) {
 			"description": "One insert, update or delete of a row of " + t.Name + ".", "schema": change, "filter_fields": []string{"op"},
 		}}},
 		"flow": a.flow(), "control": []string{"ping", "stats", "pause", "resume", "reset", "close"},
-		"metadata": map[string]any{"adapter": "sql", "backend": a.d.name(), "table": t.Name, "change_table": a.cfg.ChangeTable},
+		"metadata": meta,
 	})
 }
 

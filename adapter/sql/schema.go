@@ -35,6 +35,7 @@ type column struct {
 	// default, a serial or identity column, SQLite's INTEGER PRIMARY KEY).
 	Generated bool
 	MaxLength int      // of varchar(n), when known
+	Float32   bool     // a single-precision float (real, float4): written with float32's shortest digits
 	Min, Max  *int64   // of small integer types
 	Enum      []string // of an enumerated type
 }
@@ -229,6 +230,8 @@ func postgresColumn(c column, typname string) column {
 		c.Min, c.Max = &int16Min, &int16Max
 	case "int4":
 		c.Min, c.Max = &int32Min, &int32Max
+	case "float4":
+		c.Float32 = true
 	}
 	return c
 }

@@ -233,7 +233,8 @@ func columnsOf(rows *sql.Rows, kindOf func(string) kind) ([]column, error) {
 	}
 	cols := make([]column, len(types))
 	for i, ct := range types {
-		cols[i] = column{Name: ct.Name(), DBType: strings.ToLower(ct.DatabaseTypeName()), Kind: kindOf(ct.DatabaseTypeName())}
+		cols[i] = column{Name: ct.Name(), DBType: strings.ToLower(ct.DatabaseTypeName()), Kind: kindOf(ct.DatabaseTypeName()),
+			Float32: strings.EqualFold(ct.DatabaseTypeName(), "float4")}
 	}
 	return cols, nil
 }

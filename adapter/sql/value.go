@@ -22,6 +22,10 @@ func appendRow(buf []byte, cols []column, vals []any) []byte {
 		}
 		buf = appendJSONString(buf, c.Name)
 		buf = append(buf, ':')
+		if f, ok := vals[i].(float64); ok && c.Float32 && !math.IsNaN(f) && !math.IsInf(f, 0) {
+			buf = strconv.AppendFloat(buf, f, 'g', -1, 32)
+			continue
+		}
 		buf = appendValue(buf, c.Kind, vals[i])
 	}
 	return append(buf, '}')
