@@ -218,6 +218,11 @@ func (a *Adapter) runFeed(ctx context.Context, c *iface.Conn, t *table) {
 				stop()
 				return
 			}
+			if re := a.refusal(err, "the change feed of "+t.Name); re.Code == codes.TransportError {
+				stop()
+				c.End(&codes.CloseError{Code: re.Code, Reason: fmt.Sprintf("%s; connect again and reset to the last position you have (the feed was at %d)", re.Reason, st.pos)})
+				return
+			}
 			a.log.Warn("reading the change table failed; trying again", "table", t.Name, "err", err)
 			batch = nil
 		}

@@ -3,10 +3,13 @@ package dbadapter
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
+	"io"
 	"net"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -275,8 +278,21 @@ func (postgresDB) explain(err error) (codes.Code, string, bool) {
 	}
 	var ce *pgconn.ConnectError
 	var ne net.Error
-	if errors.As(err, &ce) || errors.As(err, &ne) || pgconn.SafeToRetry(err) {
+	switch {
+	case errors.As(err, &ce):
+		return codes.TransportError, "the database is unreachable: " + err.Error(), true
+	case errors.As(err, &ne) || connectionLost(err):
+		return codes.TransportError, "the database went away (its connection ended): " + err.Error(), true
+	case pgconn.SafeToRetry(err):
 		return codes.TransportError, "the database is unreachable: " + err.Error(), true
 	}
 	return 0, "", false
+}
+
+// connectionLost reports whether err says the connection to the server
+// ended: the socket closed or reset under a query.
+func connectionLost(err error) bool {
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, driver.ErrBadConn)
 }

@@ -114,7 +114,12 @@ func (a *Adapter) insertBatch(ctx context.Context, t *table, s Sink, batch []*if
 		start = end
 	}
 	if err := tx.Commit(); err != nil {
-		return &batchError{len(batch) - 1, a.refusal(err, "committing the batch")}
+		re := a.refusal(err, "committing the batch")
+		if re.Code == codes.TransportError {
+			// The database may have committed before the answer was lost.
+			re.Reason += "; the batch may or may not be stored: send it again (with the sink's key a row stored already is not stored twice)"
+		}
+		return &batchError{len(batch) - 1, re}
 	}
 	return nil
 }
@@ -150,6 +155,9 @@ func (a *Adapter) sinkRow(t *table, m *iface.Message) (sinkRow, *codes.RemoteErr
 // name the message the database refused (a multi-row INSERT's error does
 // not say which row).
 func (a *Adapter) findFailure(ctx context.Context, t *table, s Sink, rows []sinkRow, cause error) *batchError {
+	if re := a.refusal(cause, t.Name); re.Code == codes.TransportError || re.Code == codes.Canceled {
+		return &batchError{0, re} // not any one message's fault
+	}
 	tx, err := a.db.BeginTx(ctx, nil)
 	if err != nil {
 		return &batchError{0, a.refusal(cause, t.Name)}
