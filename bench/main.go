@@ -34,7 +34,16 @@ func run() int {
 	memConns := flag.Int("mem-conns", 0, "idle connections of the memory measure (0: 2000, or 200 with -quick)")
 	count := flag.Int("count", 0, "throughput: messages per repetition, every payload (0: the defaults)")
 	noWarmup := flag.Bool("no-warmup", false, "throughput: skip the warm-up stream (for instruction counts; see instr.sh)")
+	window := flag.Uint("stream-window", 0, "yamux's per-stream receive window in bytes, for ifkit (Config.StreamWindow) and bare yamux alike (0: ifkit's default, 1 MiB)")
+	flag.BoolVar(&coalesceWrites, "coalesce-writes", false, "an experiment: write each yamux frame's header and body in one system call (bare yamux, both ends; ifkit, the server end)")
 	flag.Parse()
+	if *window != 0 {
+		transportConfig.StreamWindow = uint32(*window)
+		if err := transportConfig.Validate(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: -stream-window:", err)
+			return 2
+		}
+	}
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "bench: unexpected argument %q\n", flag.Arg(0))
 		return 2

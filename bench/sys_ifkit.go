@@ -87,7 +87,7 @@ func (s ifkitSystem) Start(transport string) (server, error) {
 		return nil, err
 	}
 	is := &ifkitServer{
-		srv:       iface.NewServer(),
+		srv:       iface.NewServer(iface.WithConfig(transportConfig)),
 		cleanup:   cleanup,
 		conns:     make(chan *iface.Conn, 1),
 		served:    make(chan error, 1),
@@ -120,7 +120,7 @@ func (s ifkitSystem) Start(transport string) (server, error) {
 		cleanup()
 		return nil, err
 	}
-	go func() { is.served <- is.srv.Serve(l) }()
+	go func() { is.served <- is.srv.Serve(coalescingListener{l}) }()
 	return is, nil
 }
 
@@ -136,7 +136,7 @@ func (is *ifkitServer) Open(ctx context.Context) (link, error) {
 	// One manifest cache for the process's clients, as a program that opens
 	// many connections to one interface would have (iface.WithManifestCache):
 	// without it each connection parses and holds the manifest (~25 KiB).
-	cl, err := iface.Dial(ctx, is.addr, iface.WithManifestCache(is.manifests))
+	cl, err := iface.Dial(ctx, is.addr, iface.WithManifestCache(is.manifests), iface.WithConfig(transportConfig))
 	if err != nil {
 		return nil, err
 	}

@@ -14,13 +14,19 @@ import (
 
 // yamuxSystem is the floor's reference: a bare yamux session per link with
 // one stream, carrying framing.go's frames. It uses the yamux configuration
-// ifkit itself uses (iface.DefaultConfig: 1 MiB stream window, keepalive on).
+// ifkit itself uses (transportConfig: by default iface.DefaultConfig's 1 MiB
+// stream window, keepalive on).
 type yamuxSystem struct{}
 
 func (yamuxSystem) Name() string { return "yamux" }
 
+// transportConfig is the transport configuration of ifkit and bare yamux
+// in this run: iface.DefaultConfig, with -stream-window applied. main sets
+// it before anything runs.
+var transportConfig = iface.DefaultConfig()
+
 func yamuxConfig() *yamux.Config {
-	ic := iface.DefaultConfig()
+	ic := transportConfig
 	c := yamux.DefaultConfig()
 	c.MaxStreamWindowSize = ic.StreamWindow
 	c.KeepAliveInterval = ic.KeepAliveInterval
@@ -61,7 +67,7 @@ func (s *yamuxServer) accept() {
 		if err != nil {
 			return
 		}
-		sess, err := yamux.Server(c, yamuxConfig())
+		sess, err := yamux.Server(maybeCoalesce(c), yamuxConfig())
 		if err != nil {
 			c.Close()
 			s.streams <- accepted{err: err}
@@ -77,7 +83,7 @@ func (s *yamuxServer) Open(ctx context.Context) (link, error) {
 	if err != nil {
 		return nil, err
 	}
-	sess, err := yamux.Client(c, yamuxConfig())
+	sess, err := yamux.Client(maybeCoalesce(c), yamuxConfig())
 	if err != nil {
 		c.Close()
 		return nil, err
