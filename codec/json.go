@@ -169,14 +169,22 @@ func (*jsonCodec) Unmarshal(data []byte, t *Type, v any) error {
 	if isProto && t.protoDesc() != nil && t.schema() == nil && protoJSONDecode(data, m.ProtoReflect()) {
 		return nil
 	}
-	if err := scan(data); err != nil {
-		return newError(NameJSON, t, "", err)
+	// Against a schema, the walk first (it applies scan's limits itself):
+	// a value it proves valid is decoded once, into v, and not at all into
+	// an any for jsonschema.
+	checked := t.schema() != nil && schemaValid(t, data)
+	if !checked {
+		if err := scan(data); err != nil {
+			return newError(NameJSON, t, "", err)
+		}
 	}
 
 	if isProto {
 		if t.schema() != nil {
-			if err := validateText(t, data); err != nil {
-				return err
+			if !checked {
+				if err := validateSchemaText(t, data); err != nil {
+					return err
+				}
 			}
 			if protoJSONDecode(data, m.ProtoReflect()) {
 				return nil
@@ -193,9 +201,7 @@ func (*jsonCodec) Unmarshal(data []byte, t *Type, v any) error {
 
 	switch p := v.(type) {
 	case *any:
-		// Checked first: the walk of the text does not decode, so the
-		// value is decoded once, and not at all when it is refused.
-		if t.schema() != nil && !schemaValid(t, data) {
+		if t.schema() != nil && !checked {
 			val, err := decodeValue(data)
 			if err != nil {
 				return newError(NameJSON, t, "", err)
@@ -219,8 +225,10 @@ func (*jsonCodec) Unmarshal(data []byte, t *Type, v any) error {
 		return nil
 	}
 
-	if err := validateText(t, data); err != nil {
-		return err
+	if !checked {
+		if err := validateText(t, data); err != nil {
+			return err
+		}
 	}
 	if err := json.Unmarshal(data, v); err != nil {
 		var typeErr *json.UnmarshalTypeError
@@ -245,8 +253,15 @@ func CheckJSON(data []byte, t *Type) error {
 	if d := t.protoDesc(); d != nil && t.schema() == nil && protoJSONValid(data, d) {
 		return nil
 	}
+	// Against a schema, the walk (which applies scan's limits itself).
+	if t.schema() != nil && schemaValid(t, data) {
+		return nil
+	}
 	if err := scan(data); err != nil {
 		return newError(NameJSON, t, "", err)
+	}
+	if t.schema() != nil {
+		return validateSchemaText(t, data)
 	}
 	return validateText(t, data)
 }
@@ -255,15 +270,11 @@ func CheckJSON(data []byte, t *Type) error {
 // value of type t. It decodes text only as far as t requires: against a
 // schema, not at all when the walk of schemaValid proves it valid.
 func validateText(t *Type, text []byte) error {
-	if s := t.schema(); s != nil {
+	if t.schema() != nil {
 		if schemaValid(t, text) {
 			return nil
 		}
-		val, err := decodeValue(text)
-		if err != nil {
-			return newError(NameJSON, t, "", err)
-		}
-		return validateSchema(t, s, val)
+		return validateSchemaText(t, text)
 	}
 	if t.protoDesc() != nil {
 		return validateProto(t, text)
@@ -272,6 +283,17 @@ func validateText(t *Type, text []byte) error {
 		return newError(NameJSON, t, "", syntaxError(text))
 	}
 	return nil
+}
+
+// validateSchemaText validates text, which has passed checkText, against
+// t's schema with jsonschema: the rule, and the errors, for what the walk of
+// schemaValid does not prove valid.
+func validateSchemaText(t *Type, text []byte) error {
+	val, err := decodeValue(text)
+	if err != nil {
+		return newError(NameJSON, t, "", err)
+	}
+	return validateSchema(t, t.schema(), val)
 }
 
 // validateProto checks that text decodes into a message of t's protobuf

@@ -380,8 +380,9 @@ func (c *planCompiler) cycle(root *schemaNode) bool {
 	return false
 }
 
-// schemaValid reports whether text, which has passed checkText, is sure to
-// be valid against t's schema (see the top of this file).
+// schemaValid reports whether text, which must be UTF-8, is sure to be
+// valid against t's schema (see the top of this file). It applies checkText's
+// limits itself (depth, exponents): text it reports valid is within them.
 func schemaValid(t *Type, text []byte) bool {
 	p := t.schemaPlan()
 	if p == nil || p.root == nil {
@@ -563,7 +564,9 @@ func (w *schemaScan) own(n *schemaNode, depth int) bool {
 				return false
 			}
 		}
-		if n.minLen >= 0 || n.maxLen >= 0 {
+		// A string of b bytes has from b/4 (rounded up) to b runes: they
+		// are counted only when that leaves the answer open.
+		if (n.minLen >= 0 && (len(s)+3)/4 < n.minLen) || (n.maxLen >= 0 && len(s) > n.maxLen) {
 			l := utf8.RuneCount(s)
 			if (n.minLen >= 0 && l < n.minLen) || (n.maxLen >= 0 && l > n.maxLen) {
 				return false
