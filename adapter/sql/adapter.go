@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ifkit/ifkit/codes"
@@ -30,6 +31,9 @@ type dialect interface {
 	tables(ctx context.Context, db *sql.DB, cfg *Config) ([]*table, []string, error)
 	resultColumns(ctx context.Context, db *sql.DB, q string, nparams int) ([]column, error)
 	installFeed(ctx context.Context, db *sql.DB, cfg *Config, t *table) error
+	// olderThan is the condition on the change table's at column: older
+	// than the placeholder's seconds.
+	olderThan(secs string) string
 	listen(ctx context.Context, wake func(table string)) error
 	explain(err error) (codes.Code, string, bool)
 }
@@ -52,6 +56,7 @@ type Adapter struct {
 	feeds    map[*iface.Conn]*feedState
 	slots    map[string]*slotReader   // a logical feed's slot → the connection reading it
 	changed  map[string]chan struct{} // per table ("" for any): closed when it may have changed
+	horizon  atomic.Int64             // the change table's pruned horizon as this adapter last saw it
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -376,6 +381,11 @@ func (a *Adapter) watch() {
 		case <-a.ctx.Done():
 			return
 		case <-t.C:
+		}
+		if a.cfg.Retention > 0 && a.mode == ModeTrigger && len(a.cfg.Feeds) > 0 {
+			if err := a.prune(a.ctx); err != nil && a.ctx.Err() == nil {
+				a.log.Warn("pruning the change table failed; trying again", "change_table", a.cfg.ChangeTable, "err", err)
+			}
 		}
 		a.mu.Lock()
 		old := a.cur

@@ -524,3 +524,85 @@ func TestSoakAcrossRestart(t *testing.T) {
 		}
 	})
 }
+
+// TestRetention: the change table's old changes are pruned; a reset to a
+// pruned position is refused with the reason, start goes to the oldest
+// kept, and a feed that is caught up is not ended by pruning.
+func TestRetention(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b *backend) {
+		shop(t, b)
+		cfg := shopConfig()
+		cfg.Mode = dbadapter.ModeTrigger
+		cfg.Retention = time.Second
+		s := serve(t, b, cfg)
+		ctx := ctxT(t)
+		c := connect(t, s, "shop.orders.changes")
+		ctl, err := s.cl.Control(ctx, "shop.orders.changes", iface.AttachTo(c))
+		must(t, err)
+		defer ctl.Close()
+		must(t, ctl.Reset(ctx, "now"))
+		// A reader that takes nothing while twenty changes come and go.
+		slow := connect(t, s, "shop.orders.changes", iface.WithPullMode())
+		slowCtl, err := s.cl.Control(ctx, "shop.orders.changes", iface.AttachTo(slow))
+		must(t, err)
+		defer slowCtl.Close()
+		must(t, slowCtl.Reset(ctx, "now"))
+		for i := range 20 {
+			b.exec(t, fmt.Sprintf(`INSERT INTO orders (customer, item) VALUES ('eve', 'slow %d')`, i))
+		}
+		for range 20 {
+			_, err := c.Recv(ctx)
+			must(t, err)
+		}
+		b.exec(t, `INSERT INTO orders (customer, item) VALUES ('ada', 'old 1')`, `INSERT INTO orders (customer, item) VALUES ('ada', 'old 2')`)
+		var positions []float64
+		for range 2 {
+			m, err := c.Recv(ctx)
+			must(t, err)
+			positions = append(positions, decode(t, m)["position"].(float64))
+		}
+		eventually(t, "the old changes pruned", func() error {
+			var op string
+			var id int64
+			if err := b.db.QueryRow(`SELECT id, op FROM ifkit_changes ORDER BY id LIMIT 1`).Scan(&id, &op); err != nil {
+				return err
+			}
+			if op != "pruned" || float64(id) < positions[1] {
+				return fmt.Errorf("the first row is %d %s", id, op)
+			}
+			return nil
+		})
+		// The slow reader gets what its feed had read before the pruning (a
+		// credit window), then is told it fell behind.
+		slow.Request(8)
+		for range 8 {
+			_, err := slow.Recv(ctx)
+			must(t, err)
+		}
+		slow.Request(8)
+		select {
+		case <-slow.Done():
+		case <-ctx.Done():
+			t.Fatal("a reader behind the retention goes on")
+		}
+		var ce *iface.CloseError
+		if !errors.As(slow.Err(), &ce) || ce.Code != iface.CodeLimitExceeded || !strings.Contains(ce.Reason, "retention") {
+			t.Fatalf("the slow reader: %v, want limit_exceeded saying it fell behind the retention", slow.Err())
+		}
+		err = ctl.Reset(ctx, fmt.Sprint(positions[0]))
+		var re *iface.RemoteError
+		if !errors.As(err, &re) || re.Code != iface.CodeInvalidMessage || !strings.Contains(re.Reason, "pruned") {
+			t.Fatalf("reset to a pruned position: %v", err)
+		}
+		must(t, ctl.Reset(ctx, "start"))
+		b.exec(t, `INSERT INTO orders (customer, item) VALUES ('bob', 'new')`)
+		m, err := c.Recv(ctx)
+		must(t, err)
+		if v := decode(t, m); v["row"].(map[string]any)["item"] != "new" {
+			t.Fatalf("after reset start: %v", v)
+		}
+		if c.Err() != nil {
+			t.Fatalf("a feed that is caught up was ended: %v", c.Err())
+		}
+	})
+}

@@ -160,11 +160,25 @@ func (a *Adapter) changePosition(ctx context.Context, position string) (int64, e
 		}
 		pos = n
 	case PositionStart, "beginning", "0":
-		pos = 0
+		h, err := a.prunedHorizon(ctx)
+		if err != nil {
+			return 0, a.refusal(err, "reset")
+		}
+		pos = h
 	default:
 		n, err := strconv.ParseInt(p, 10, 64)
 		if err != nil || n < 0 {
+			if strings.Contains(p, "/") {
+				return 0, invalid("%q is a logical replication position; this feed reads the change table %s, whose positions are change ids (as its messages carry), now or start", position, a.cfg.ChangeTable)
+			}
 			return 0, invalid("%q is not a position: give the position of the last change you have (to go on after it), now or start", position)
+		}
+		h, err := a.prunedHorizon(ctx)
+		if err != nil {
+			return 0, a.refusal(err, "reset")
+		}
+		if n < h {
+			return 0, invalid("position %d was pruned: the change table %s keeps the changes after %d (retention %v); reset to start for the oldest kept, or now", n, a.cfg.ChangeTable, h, a.cfg.Retention)
 		}
 		pos = n
 	}
@@ -212,7 +226,24 @@ func (a *Adapter) runFeed(ctx context.Context, c *iface.Conn, t *table) {
 			apply(r)
 		default:
 		}
+		if h := a.horizon.Load(); st.pos < h {
+			stop()
+			c.End(&codes.CloseError{Code: codes.LimitExceeded, Reason: fmt.Sprintf(
+				"the feed of %s fell behind the change table's retention (%v): it was at %d and the changes up to %d are pruned; connect again and reset to start (the oldest kept) or now", t.Name, a.cfg.Retention, st.pos, h)})
+			return
+		}
+		// With retention, an idle feed moves its position up to the latest
+		// change of any table, so that pruning other tables' changes does
+		// not leave it behind (ids are given in commit order: what the read
+		// after this one does not find for t up to it, there is not).
+		var latest int64
+		if a.cfg.Retention > 0 {
+			latest, _ = a.latest(ctx)
+		}
 		batch, err := a.readChanges(ctx, q, t.Name, st.pos)
+		if err == nil && len(batch) == 0 && latest > st.pos {
+			st.pos = latest
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				stop()
@@ -321,4 +352,64 @@ func rowFromChange(buf []byte, t *table, text string) []byte {
 		buf = fromChange(buf, c.Kind, v)
 	}
 	return append(buf, '}')
+}
+
+// pruneRows bounds the rows one round of pruning looks at.
+const pruneRows = 10000
+
+// prune deletes the change table's changes older than Retention and
+// leaves in the place of the last one deleted a row that marks the
+// horizon (op "pruned", no table): positions up to it are no longer kept.
+func (a *Adapter) prune(ctx context.Context) error {
+	ct := a.ref(a.cfg.ChangeTable)
+	secs := strconv.FormatInt(int64(a.cfg.Retention/time.Second), 10)
+	for range 100 { // at most a million rows a round; the next round goes on
+		h, err := a.prunedHorizon(ctx)
+		if err != nil {
+			return err
+		}
+		var upTo sql.NullInt64
+		var seen int
+		err = a.db.QueryRowContext(ctx, "SELECT MAX(CASE WHEN "+a.d.olderThan(secs)+" THEN id END), count(*) FROM (SELECT id, at FROM "+ct+
+			" WHERE id > "+a.d.placeholder(1)+" ORDER BY id LIMIT "+strconv.Itoa(pruneRows)+") s", h).Scan(&upTo, &seen)
+		if err != nil || !upTo.Valid {
+			return err
+		}
+		tx, err := a.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+ct+" WHERE id <= "+a.d.placeholder(1), upTo.Int64); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO "+ct+" (id, tbl, op) VALUES ("+a.d.placeholder(1)+", '', 'pruned')", upTo.Int64); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		a.horizon.Store(upTo.Int64)
+		a.log.Info("pruned the change table", "change_table", a.cfg.ChangeTable, "up_to", upTo.Int64, "retention", a.cfg.Retention)
+		if seen < pruneRows {
+			return nil
+		}
+	}
+	return nil
+}
+
+// prunedHorizon is the position the change table was pruned up to (0:
+// never): its first row when that is the horizon's mark.
+func (a *Adapter) prunedHorizon(ctx context.Context) (int64, error) {
+	var id int64
+	var op string
+	err := a.db.QueryRowContext(ctx, "SELECT id, op FROM "+a.ref(a.cfg.ChangeTable)+" ORDER BY id LIMIT 1").Scan(&id, &op)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && op != "pruned") {
+		return 0, nil
+	}
+	if err == nil {
+		a.horizon.Store(id)
+	}
+	return id, err
 }

@@ -36,6 +36,7 @@ const feedLockKey = 0x1f4b_5ad0
 const notifyChannel = "ifkit_changes"
 
 func (postgresDB) name() string              { return "postgres" }
+func (postgresDB) olderThan(secs string) string { return "at < now() - make_interval(secs => " + secs + ")" }
 func (postgresDB) placeholder(n int) string  { return "$" + strconv.Itoa(n) }
 func (postgresDB) kindOf(dbType string) kind { return postgresKind(strings.ToLower(dbType)) }
 
@@ -186,7 +187,8 @@ func (d postgresDB) installFeed(ctx context.Context, db *sql.DB, cfg *Config, t 
 	ct := s + "." + quoteIdent(cfg.ChangeTable)
 	fn := s + "." + quoteIdent(cfg.ChangeTable+"_capture")
 	stmts := []string{
-		`CREATE TABLE IF NOT EXISTS ` + ct + ` (id bigserial PRIMARY KEY, tbl text NOT NULL, op text NOT NULL, row jsonb, old jsonb)`,
+		`CREATE TABLE IF NOT EXISTS ` + ct + ` (id bigserial PRIMARY KEY, tbl text NOT NULL, op text NOT NULL, row jsonb, old jsonb, at timestamptz NOT NULL DEFAULT now())`,
+		`ALTER TABLE ` + ct + ` ADD COLUMN IF NOT EXISTS at timestamptz NOT NULL DEFAULT now()`, // made by an adapter before retention
 		`CREATE INDEX IF NOT EXISTS ` + quoteIdent(cfg.ChangeTable+"_tbl") + ` ON ` + ct + ` (tbl, id)`,
 		`CREATE OR REPLACE FUNCTION ` + fn + `() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

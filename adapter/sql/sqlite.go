@@ -31,7 +31,10 @@ func sqliteDSN(path string) string {
 	return path + sep + "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate"
 }
 
-func (sqliteDB) name() string              { return "sqlite" }
+func (sqliteDB) name() string { return "sqlite" }
+func (sqliteDB) olderThan(secs string) string {
+	return "coalesce(at, 0) < CAST(strftime('%s', 'now') AS INTEGER) - " + secs
+}
 func (sqliteDB) placeholder(n int) string  { return "?" + strconv.Itoa(n) }
 func (sqliteDB) kindOf(dbType string) kind { return sqliteKind(dbType) }
 
@@ -161,8 +164,20 @@ func (sqliteDB) resultColumns(ctx context.Context, db *sql.DB, q string, nparams
 func (sqliteDB) installFeed(ctx context.Context, db *sql.DB, cfg *Config, t *table) error {
 	ct := quoteIdent(cfg.ChangeTable)
 	stmts := []string{
-		`CREATE TABLE IF NOT EXISTS ` + ct + ` (id INTEGER PRIMARY KEY AUTOINCREMENT, tbl TEXT NOT NULL, op TEXT NOT NULL, row TEXT, old TEXT)`,
+		`CREATE TABLE IF NOT EXISTS ` + ct + ` (id INTEGER PRIMARY KEY AUTOINCREMENT, tbl TEXT NOT NULL, op TEXT NOT NULL, row TEXT, old TEXT, at INTEGER)`,
 		`CREATE INDEX IF NOT EXISTS ` + quoteIdent(cfg.ChangeTable+"_tbl") + ` ON ` + ct + ` (tbl, id)`,
+	}
+	var hasAt int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info(?1) WHERE name = 'at'`, cfg.ChangeTable).Scan(&hasAt); err != nil {
+		return err
+	}
+	if n := 0; hasAt == 0 {
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name = ?1`, cfg.ChangeTable).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 { // made by an adapter before retention
+			stmts = append(stmts, `ALTER TABLE `+ct+` ADD COLUMN at INTEGER`)
+		}
 	}
 	object := func(rec string) string {
 		parts := make([]string, 0, 2*len(t.Columns))
@@ -180,7 +195,7 @@ func (sqliteDB) installFeed(ctx context.Context, db *sql.DB, cfg *Config, t *tab
 		name := quoteIdent("ifkit_" + t.Name + "_" + strings.ToLower(op.event))
 		stmts = append(stmts, `DROP TRIGGER IF EXISTS `+name,
 			`CREATE TRIGGER `+name+` AFTER `+op.event+` ON `+quoteIdent(t.Name)+` BEGIN INSERT INTO `+ct+
-				` (tbl, op, row, old) VALUES (`+quoteString(t.Name)+`, '`+strings.ToLower(op.event)+`', `+op.row+`, `+op.old+`); END`)
+				` (tbl, op, row, old, at) VALUES (`+quoteString(t.Name)+`, '`+strings.ToLower(op.event)+`', `+op.row+`, `+op.old+`, CAST(strftime('%s', 'now') AS INTEGER)); END`)
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
