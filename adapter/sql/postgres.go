@@ -35,8 +35,10 @@ const feedLockKey = 0x1f4b_5ad0
 // the payload is the table name.
 const notifyChannel = "ifkit_changes"
 
-func (postgresDB) name() string              { return "postgres" }
-func (postgresDB) olderThan(secs string) string { return "at < now() - make_interval(secs => " + secs + ")" }
+func (postgresDB) name() string { return "postgres" }
+func (postgresDB) olderThan(secs string) string {
+	return "at < now() - make_interval(secs => " + secs + ")"
+}
 func (postgresDB) placeholder(n int) string  { return "$" + strconv.Itoa(n) }
 func (postgresDB) kindOf(dbType string) kind { return postgresKind(strings.ToLower(dbType)) }
 
