@@ -43,6 +43,7 @@ type dialect interface {
 type Adapter struct {
 	cfg  Config
 	dsn  string
+	pw   string // the DSN's password, never shown
 	db   *sql.DB
 	d    dialect
 	log  *slog.Logger
@@ -92,8 +93,12 @@ func New(ctx context.Context, dsn string, cfg Config) (*Adapter, error) {
 	}
 	a := &Adapter{cfg: cfg, dsn: dsn, db: db, log: slog.New(slog.DiscardHandler), served: map[string]string{}, mode: ModeTrigger,
 		sessions: map[*iface.Conn]*session{}, feeds: map[*iface.Conn]*feedState{}, slots: map[string]*slotReader{}, changed: map[string]chan struct{}{}}
+	a.pw = dsnPassword(dsn)
 	if cfg.Logger != nil {
 		a.log = cfg.Logger
+		if a.pw != "" {
+			a.log = slog.New(&redactHandler{h: cfg.Logger.Handler(), pw: a.pw})
+		}
 	}
 	if backend == "postgres" {
 		a.d = postgresDB{dsn: dsn, feedWait: cfg.FeedPoll}
@@ -209,6 +214,40 @@ type redactedError struct {
 
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
+
+// redactHandler is a log handler that writes *** where a message or a
+// value would show the DSN's password.
+type redactHandler struct {
+	h  slog.Handler
+	pw string
+}
+
+func (r *redactHandler) Enabled(ctx context.Context, l slog.Level) bool { return r.h.Enabled(ctx, l) }
+func (r *redactHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	for i := range as {
+		as[i] = r.attr(as[i])
+	}
+	return &redactHandler{h: r.h.WithAttrs(as), pw: r.pw}
+}
+func (r *redactHandler) WithGroup(name string) slog.Handler {
+	return &redactHandler{h: r.h.WithGroup(name), pw: r.pw}
+}
+
+func (r *redactHandler) Handle(ctx context.Context, rec slog.Record) error {
+	out := slog.NewRecord(rec.Time, rec.Level, strings.ReplaceAll(rec.Message, r.pw, "***"), rec.PC)
+	rec.Attrs(func(a slog.Attr) bool {
+		out.AddAttrs(r.attr(a))
+		return true
+	})
+	return r.h.Handle(ctx, out)
+}
+
+func (r *redactHandler) attr(a slog.Attr) slog.Attr {
+	if s := a.Value.Resolve().String(); strings.Contains(s, r.pw) {
+		return slog.String(a.Key, strings.ReplaceAll(s, r.pw, "***"))
+	}
+	return a
+}
 
 // Backend names the database: "sqlite" or "postgres".
 func (a *Adapter) Backend() string { return a.d.name() }
@@ -490,6 +529,9 @@ func (a *Adapter) refusal(err error, where string) *codes.RemoteError {
 	}
 	if where != "" {
 		reason = where + ": " + reason
+	}
+	if a.pw != "" {
+		reason = strings.ReplaceAll(reason, a.pw, "***")
 	}
 	return &codes.RemoteError{Code: code, Reason: reason}
 }

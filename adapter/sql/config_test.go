@@ -1,6 +1,7 @@
 package dbadapter_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -77,4 +78,38 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("an accepted configuration fails Validate: %v", err)
 		}
 	})
+}
+
+func TestRedact(t *testing.T) {
+	for _, c := range []struct{ dsn, want string }{
+		{"postgres://ada:s3cret@db.example:5432/shop?sslmode=disable", "postgres://ada:***@db.example:5432/shop?sslmode=disable"},
+		{"postgresql://ada:p@ss@db/shop", "postgresql://ada:***@db/shop"},
+		{"postgres://ada@db/shop?password=s3cret&sslmode=disable", "postgres://ada@db/shop?password=***&sslmode=disable"},
+		{"host=db user=ada password=s3cret dbname=shop", "host=db user=ada password=*** dbname=shop"},
+		{`host=db password = 'it\'s secret' dbname=shop`, "host=db password = *** dbname=shop"},
+		{"postgres://ada@db/shop", "postgres://ada@db/shop"},
+		{"sqlite:shop.db", "sqlite:shop.db"},
+	} {
+		if got := dbadapter.Redact(c.dsn); got != c.want {
+			t.Errorf("Redact(%q) = %q, want %q", c.dsn, got, c.want)
+		}
+	}
+}
+
+// TestPasswordNeverShown: a DSN's password is in none of New's errors.
+func TestPasswordNeverShown(t *testing.T) {
+	ctx := context.Background()
+	for _, dsn := range []string{
+		"postgres://ada:hunter2-pw@127.0.0.1:1/shop?sslmode=disable&connect_timeout=2",
+		"host=127.0.0.1 port=1 user=ada password=hunter2-pw dbname=shop sslmode=disable connect_timeout=2",
+		"postgres://ada:hunter2-pw@127.0.0.1:1/shop?sslmode=nonsense",
+	} {
+		_, err := dbadapter.New(ctx, dsn, dbadapter.DefaultConfig())
+		if err == nil {
+			t.Fatalf("%s: connected", dbadapter.Redact(dsn))
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("the error shows the password: %v", err)
+		}
+	}
 }
