@@ -2,6 +2,7 @@ package dbadapter
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -74,14 +75,25 @@ const maxWALMessage = 64 << 20
 // decode reads one pgoutput message. A message that does not decode is an
 // error (the parser's panics on short input included), never a crash.
 func (d *walDecoder) decode(data []byte) (ev walEvent, err error) {
-	if len(data) > maxWALMessage {
-		return ev, fmt.Errorf("a replication message of %d bytes; at most %d", len(data), maxWALMessage)
+	if len(data) == 0 || len(data) > maxWALMessage {
+		return ev, fmt.Errorf("a replication message of %d bytes; give 1 to %d", len(data), maxWALMessage)
 	}
 	defer func() {
-		if p := recover(); p != nil {
-			ev, err = walEvent{}, fmt.Errorf("a malformed %q message: %v", string(rune(data[0])), p)
+		if p := recover(); p != nil { // pglogrepl's parser indexes short input unchecked
+			ev, err = walEvent{}, fmt.Errorf("a malformed %q message: %v", rune(data[0]), p)
 		}
 	}()
+	switch data[0] {
+	case 'R', 'B', 'C':
+	case 'I', 'U', 'D':
+		// pglogrepl allocates a value's bytes by the length the message
+		// says before it looks whether they are there: look first.
+		if err := checkTuples(data); err != nil {
+			return ev, err
+		}
+	default:
+		return ev, nil // origin, type, truncate, logical message: not the feed's
+	}
 	m, err := pglogrepl.Parse(data)
 	if err != nil {
 		return ev, err
@@ -240,7 +252,7 @@ func appendPGText(buf []byte, col *column, s string) ([]byte, bool) {
 		}
 		return appendJSONString(buf, s), false
 	case kindUUID:
-		return appendJSONString(buf, s), len(s) == 36 && strings.Count(s, "-") == 4
+		return appendJSONString(buf, s), isUUID(s)
 	case kindString:
 		ok := utf8.ValidString(s)
 		if ok && col.MaxLength > 0 {
@@ -288,4 +300,73 @@ func parsePGTime(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("%q is not a timestamp", s)
+}
+
+// checkTuples checks that the tuples of an insert, update or delete
+// message hold the bytes their lengths say, each within the message.
+func checkTuples(data []byte) error {
+	p := 5 // the type and the relation id
+	if len(data) < p+1 {
+		return errors.New("a change message shorter than its header")
+	}
+	tuple := func() error {
+		if p+2 > len(data) {
+			return errors.New("a tuple without its column count")
+		}
+		n := int(binary.BigEndian.Uint16(data[p:]))
+		p += 2
+		for range n {
+			if p >= len(data) {
+				return fmt.Errorf("a tuple of %d columns ends early", n)
+			}
+			kind := data[p]
+			p++
+			if kind != pglogrepl.TupleDataTypeText && kind != pglogrepl.TupleDataTypeBinary {
+				continue
+			}
+			if p+4 > len(data) {
+				return errors.New("a value without its length")
+			}
+			size := binary.BigEndian.Uint32(data[p:])
+			p += 4
+			if uint64(size) > uint64(len(data)-p) {
+				return fmt.Errorf("a value of %d bytes in a message of %d", size, len(data))
+			}
+			p += int(size)
+		}
+		return nil
+	}
+	for p < len(data) {
+		switch data[p] {
+		case 'K', 'O', 'N':
+			p++
+			if err := tuple(); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("a tuple marked %q", rune(data[p]))
+		}
+	}
+	return nil
+}
+
+// isUUID reports whether s is a UUID as PostgreSQL writes one:
+// 8-4-4-4-12 hex digits.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if c != '-' {
+				return false
+			}
+			continue
+		}
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
