@@ -41,13 +41,14 @@ type dialect interface {
 // Adapter serves one database as ifkit interfaces. Make one with New,
 // Register it on a server, and Close it after the server.
 type Adapter struct {
-	cfg  Config
-	dsn  string
-	pw   string // the DSN's password, never shown
-	db   *sql.DB
-	d    dialect
-	log  *slog.Logger
-	mode string // the feeds': ModeLogical or ModeTrigger
+	cfg    Config
+	dsn    string
+	pw     string // the DSN's password, never shown
+	db     *sql.DB
+	d      dialect
+	log    *slog.Logger
+	mode   string // the feeds': ModeLogical or ModeTrigger
+	dbName string // PostgreSQL's current_database()
 
 	mu       sync.Mutex
 	cur      *build
@@ -135,6 +136,9 @@ func (a *Adapter) chooseMode(ctx context.Context) error {
 			return errors.New("mode logical: logical replication is PostgreSQL's; a SQLite database's feeds are trigger-fed (mode auto or trigger)")
 		}
 		return nil
+	}
+	if err := a.db.QueryRowContext(ctx, "SELECT current_database()").Scan(&a.dbName); err != nil {
+		return fmt.Errorf("reading the database's name: %w", err)
 	}
 	ok, why, err := logicalStatus(ctx, a.db)
 	switch {
@@ -309,7 +313,7 @@ func (a *Adapter) read(ctx context.Context, old *build) (*build, error) {
 			if ot := old.table(t.Name); ot == nil || fingerprint([]*table{ot}) != fingerprint([]*table{t}) {
 				if a.mode == ModeLogical {
 					if err := a.installLogical(ctx, t); err != nil {
-						return nil, fmt.Errorf("making the publication and replication slot %s of %s: %w", SlotName(&a.cfg, t.Name), t.Name, err)
+						return nil, fmt.Errorf("making the publication and replication slot %s of %s: %w", a.SlotName(t.Name), t.Name, err)
 					}
 				} else if err := a.d.installFeed(ctx, a.db, &a.cfg, t); err != nil {
 					return nil, fmt.Errorf("installing the change trigger of %s: %w", t.Name, err)

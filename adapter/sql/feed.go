@@ -212,6 +212,7 @@ func (a *Adapter) runFeed(ctx context.Context, c *iface.Conn, t *table) {
 	defer timer.Stop()
 	var buf []byte
 	apply := func(r feedReset) {
+		a.log.Debug("trigger feed: reset", "conn", c.ID(), "from", st.pos, "to", r.pos)
 		st.pos = r.pos
 		r.done <- nil
 	}
@@ -227,6 +228,7 @@ func (a *Adapter) runFeed(ctx context.Context, c *iface.Conn, t *table) {
 		default:
 		}
 		if h := a.horizon.Load(); st.pos < h {
+			a.log.Debug("trigger feed: behind", "conn", c.ID(), "pos", st.pos, "horizon", h)
 			stop()
 			c.End(&codes.CloseError{Code: codes.LimitExceeded, Reason: fmt.Sprintf(
 				"the feed of %s fell behind the change table's retention (%v): it was at %d and the changes up to %d are pruned; connect again and reset to start (the oldest kept) or now", t.Name, a.cfg.Retention, st.pos, h)})

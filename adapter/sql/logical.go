@@ -36,11 +36,27 @@ const (
 const maxStatusInterval = 10 * time.Second
 
 // SlotName is the name of the replication slot, and of the publication,
-// of table's logical feed: ifkit_NAME_TABLE with the dots of the
-// interfaces' name prefix as _ (ifkit_db_orders, ifkit_shop_eu_orders),
-// cut to PostgreSQL's 63 bytes with a hash of the whole when longer.
-func SlotName(cfg *Config, table string) string {
-	n := "ifkit_" + strings.ReplaceAll(cfg.Name, ".", "_") + "_" + table
+// of table's logical feed: ifkit_DATABASE_NAME_TABLE, with the
+// interfaces' name prefix's dots as _ and the database's name in lower
+// case with anything but letters and digits as _ (ifkit_shop_db_orders for
+// table orders of database shop served as db): slots are the whole
+// server's, so two databases served with the same configuration do not
+// share one. A name longer than PostgreSQL's 63 bytes is cut, with a hash
+// of the whole.
+func (a *Adapter) SlotName(table string) string {
+	return slotName(a.dbName, a.cfg.Name, table)
+}
+
+func slotName(database, name, table string) string {
+	var db strings.Builder
+	for _, r := range strings.ToLower(database) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			db.WriteRune(r)
+		} else {
+			db.WriteByte('_')
+		}
+	}
+	n := "ifkit_" + db.String() + "_" + strings.ReplaceAll(name, ".", "_") + "_" + table
 	if len(n) > 63 {
 		sum := sha256.Sum256([]byte(n))
 		n = n[:54] + "_" + hex.EncodeToString(sum[:4])
@@ -74,7 +90,7 @@ func logicalStatus(ctx context.Context, db *sql.DB) (bool, string, error) {
 // a publication of t's inserts, updates and deletes, and a replication
 // slot (pgoutput), both named SlotName. Each is made only when missing.
 func (a *Adapter) installLogical(ctx context.Context, t *table) error {
-	name := SlotName(&a.cfg, t.Name)
+	name := a.SlotName(t.Name)
 	tx, err := a.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -257,7 +273,7 @@ func (a *Adapter) releaseSlot(slot string, c *iface.Conn) {
 // failure of the database ends the connection with its code and the
 // position to go on from.
 func (a *Adapter) runLogicalFeed(ctx context.Context, c *iface.Conn, t *table) {
-	slot := SlotName(&a.cfg, t.Name)
+	slot := a.SlotName(t.Name)
 	if other, ok := a.takeSlot(ctx, slot, c); !ok {
 		c.End(&codes.CloseError{Code: codes.LimitExceeded, Reason: fmt.Sprintf(
 			"the feed of %s follows the replication slot %s, which has one reader at a time: connection %d reads it now", t.Name, slot, other)})

@@ -59,8 +59,10 @@ func TestLogicalFeed(t *testing.T) {
 	cfg.FeedPoll = 20 * time.Millisecond // the status interval too
 	s := serve(t, b, cfg)
 	ctx := ctxT(t)
-	slot := dbadapter.SlotName(&cfg, "orders")
-	if s.a.FeedMode() != dbadapter.ModeLogical || slot != "ifkit_shop_orders" {
+	slot := s.a.SlotName("orders")
+	var dbname string
+	must(t, b.db.QueryRow("SELECT current_database()").Scan(&dbname))
+	if s.a.FeedMode() != dbadapter.ModeLogical || slot != "ifkit_"+dbname+"_shop_orders" {
 		t.Fatalf("mode %s, slot %s", s.a.FeedMode(), slot)
 	}
 	c, ctl := feedConn(t, s, "shop.orders.changes")

@@ -176,7 +176,7 @@ func (a *Adapter) feedManifest(t *table) (*manifest.Manifest, error) {
 	meta := map[string]any{"adapter": "sql", "backend": a.d.name(), "table": t.Name, "mode": a.mode}
 	var desc string
 	if a.mode == ModeLogical {
-		slot := SlotName(&a.cfg, t.Name)
+		slot := a.SlotName(t.Name)
 		change["properties"].(map[string]any)["position"] = map[string]any{"type": "string", "pattern": `^[0-9A-F]{1,8}/[0-9A-F]{1,8}(:[1-9][0-9]*)?$`,
 			"description": "where the change lies in the server's log: X/Y (the end of its transaction: the transaction's last change) or X/Y:N (its Nth change, X/Y the transaction's commit); reset to it to go on after this change"}
 		desc = fmt.Sprintf("The changes of table `%s`: inserts, updates and deletes, in commit order, as they happen, from PostgreSQL's logical replication (pgoutput: publication and replication slot `%s`).\n\nA connection starts at now (the server's log position when its feed starts, just after the connection opens; reset now to be exact). Every message carries its `position`; the control operation `reset` moves the feed: `reset X/Y` or `reset X/Y:N` goes on after that change (resume where you stopped), `reset now` skips to the latest change, `reset start` goes back to the oldest the slot keeps. The slot keeps what its reader has not consumed: the server is told a position only once the client's credit says it consumed the change, so a connection that ends loses nothing; a position older than the slot's is refused when it lies inside a transaction. The slot has one reader at a time.\n\n| column | SQL type | |\n|---|---|---|%s",
