@@ -103,8 +103,8 @@ func (c *Conn) startCall(ctx context.Context, typeName string, req any, stream b
 		c.forget(corr)
 		return nil, 0, err
 	}
-	if err := c.Err(); err != nil {
-		cl.fail(err) // ended while sending: the end's sweep may have missed us
+	if c.isDone() {
+		cl.fail(c.err) // ended while sending: the end's sweep may have missed us
 	}
 	return cl, corr, nil
 }

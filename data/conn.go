@@ -107,6 +107,23 @@ type Conn struct {
 	// frame is in: a quiet stream that runs into it lifts it and reads on.
 	readArmed, writeArmed time.Time
 	w                     writer // the frame writer's state; the outbox's writing token guards it
+
+	// Resumable connections (resume.go): rt retains what was written and
+	// not acknowledged (nil: not resumable); the reader counts what it
+	// received. resumeMu guards the transport's change: detached, why,
+	// stopped (closed once the detached transport's reader and writer have
+	// stopped), and stream and transportErr while they change.
+	rt        *retention
+	rxFrames  atomic.Uint64 // reliable frames received
+	rxSeq     uint64        // the reader's: the last MESSAGE's sequence number
+	rxControl int           // the reader's: ERROR and END frames received since the last acknowledgement
+	resumeMu  sync.Mutex
+	detached  bool
+	detachErr error
+	stopped   chan struct{}
+	epoch     sync.WaitGroup // the current transport's reader and writer
+	onDetach  func(*Conn, *codes.CloseError)
+	resumes   atomic.Uint64
 }
 
 // Config is what both ends know once a stream's handshake is done: it turns
@@ -177,6 +194,14 @@ type Config struct {
 	// Owner, when set, also counts the connection's goroutines, so that a
 	// server's Close waits for them without a goroutine per connection.
 	Owner *sync.WaitGroup
+	// Resumable keeps the connection when its transport breaks
+	// (spec/PROTOCOL.md §4.10): it retains what it wrote until the peer
+	// acknowledges it, and instead of ending with transport_error it
+	// detaches: Err says ErrReconnecting, sends queue as the flow policy
+	// allows, and OnDetach runs once its reader and writer have stopped.
+	// Its owner then calls Resume with a new stream, or ends it.
+	Resumable bool
+	OnDetach  func(c *Conn, cause *codes.CloseError)
 }
 
 // New makes a connection of stream, which the handshake has used through
@@ -226,6 +251,12 @@ func New(stream net.Conn, br *bufio.Reader, cfg Config) *Conn {
 	if cfg.MessageKey != nil {
 		c.auth = newMessageAuth(cfg.MessageKey, cfg.Server)
 	}
+	c.out.granted = uint64(initial)
+	if cfg.Resumable {
+		c.rt = &retention{}
+		c.out.acks = &c.rxFrames
+		c.onDetach = cfg.OnDetach
+	}
 	// A start token: the server registers the connection (where Close may
 	// wait on c.wg) before Start runs, and a WaitGroup must not go up from
 	// zero while someone waits on it. Start or Abandon releases the token.
@@ -241,8 +272,9 @@ func New(stream net.Conn, br *bufio.Reader, cfg Config) *Conn {
 func (c *Conn) Start() *Conn {
 	br := c.br
 	c.br = nil // the frame reader lets go of it once it has read its bytes
-	c.goLoop(func() { c.readLoop(br) })
-	c.out.startWriter(func() { c.goLoop(c.writeLoop) })
+	c.epoch.Add(1)
+	c.goLoop(func() { defer c.epoch.Done(); c.readLoop(br) })
+	c.out.startWriter(c.startWriter)
 	c.wg.Done() // the start token
 	return c
 }
@@ -314,13 +346,29 @@ func (c *Conn) Codec() codec.Codec { return c.codec }
 func (c *Conn) Done() <-chan struct{} { return c.done }
 
 // Err returns nil while the connection is open, then a *codes.CloseError saying
-// why it ended.
+// why it ended. While a resumable connection's transport is down it returns
+// an error that matches ErrReconnecting and says why the transport broke.
 func (c *Conn) Err() error {
 	select {
 	case <-c.done:
 		return c.err
 	default:
+	}
+	if c.rt == nil {
 		return nil
+	}
+	c.resumeMu.Lock()
+	defer c.resumeMu.Unlock()
+	return c.detachErr
+}
+
+// isDone says whether the connection has ended.
+func (c *Conn) isDone() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -722,11 +770,15 @@ type writer struct {
 	seq       uint64
 	head      [msgHeadroom]byte
 	sentClose bool
+	replay    [][]byte // frames to write again first, after a resume
 }
 
 func (c *Conn) writeLoop() {
 	w := &c.w
 	defer func() {
+		if c.detaching() {
+			return // the transport is gone: nothing to close or linger on
+		}
 		c.stream.Close() // half-close: the peer reads to our CLOSE, then EOF
 		// After a CLOSE the reader waits (bounded) for the peer to close its
 		// side: then the peer has read everything we sent. Otherwise it is
@@ -743,6 +795,9 @@ func (c *Conn) writeLoop() {
 	var batch []*outMsg
 	for {
 		items, urgent, final, err := c.out.take(c.ctx, batch[:0], 256)
+		if err == errDetached {
+			return // without the right to write: the transport is gone
+		}
 		ok := c.writeFrames(items, urgent, final)
 		batch = items
 		clear(batch)
@@ -769,19 +824,38 @@ func (c *Conn) sendDirect(m *outMsg) bool {
 
 // writeFrames writes urgent frames, then items, then final, and returns
 // the items to the pool; false if the stream failed (the connection has
-// ended). The caller holds the outbox's writing token.
+// ended, or detached). The caller holds the outbox's writing token. On a
+// resumable connection every reliable frame is retained as it is numbered
+// (resume.go), and frames the peer did not receive before a break are
+// written first; once a write has failed, the items left are still
+// numbered and retained, unwritten, to be written after the resume.
 func (c *Conn) writeFrames(items []*outMsg, urgent [][]byte, final []byte) bool {
 	w := &c.w
+	ok := true
+	for _, f := range w.replay {
+		w.buf = append(w.buf, f...)
+		if len(w.buf) >= writeChunk && ok {
+			ok = c.flush(nil)
+		}
+	}
+	w.replay = nil
 	for _, f := range urgent {
 		w.buf = append(w.buf, f...)
+		if c.rt != nil && f[0] == FrameError && !c.retain(false, f, true) {
+			return false
+		}
 	}
-	ok := true
 	for _, m := range items {
-		if !ok {
+		if !ok && c.rt == nil {
 			break
 		}
 		if m.end {
+			start := len(w.buf)
 			w.buf = appendFrame(w.buf, &frame{kind: FrameEnd, corr: m.corr})
+			if c.rt != nil && !c.retain(false, w.buf[start:], false) {
+				ok = false
+				break
+			}
 			continue
 		}
 		w.seq++
@@ -810,15 +884,30 @@ func (c *Conn) writeFrames(items []*outMsg, urgent [][]byte, final []byte) bool 
 				w.buf = appendMessageHead(w.buf, &f)
 				p = m.body
 			}
-			ok = c.flush(p)
+			if c.rt != nil {
+				c.retain(true, appendFrame(nil, &f), true)
+			}
+			if ok {
+				ok = c.flush(p)
+			} else {
+				w.buf = w.buf[:0]
+			}
 			continue
 		}
 		// Frames are coalesced into writes of up to writeChunk bytes: one
 		// write per batch when messages are small, and a buffer that
 		// stays small when they are large.
+		start := len(w.buf)
 		w.buf = appendFrame(w.buf, &f)
+		if c.rt != nil {
+			c.retain(true, w.buf[start:], false)
+		}
 		if len(w.buf) >= writeChunk {
-			ok = c.flush(nil)
+			if ok {
+				ok = c.flush(nil)
+			} else {
+				w.buf = w.buf[:0]
+			}
 		}
 	}
 	if ok {
@@ -826,11 +915,22 @@ func (c *Conn) writeFrames(items []*outMsg, urgent [][]byte, final []byte) bool 
 		w.sentClose = w.sentClose || len(final) > 0
 		ok = c.flush(nil)
 	}
+	w.buf = w.buf[:0]
 	// Written (or failed for good): the messages go back to the pool.
 	for _, m := range items {
 		putOutMsg(m)
 	}
 	return ok
+}
+
+// retain keeps a reliable frame for a resume; false if the peer leaves too
+// many ERROR and END frames unacknowledged, which ends the connection.
+func (c *Conn) retain(msg bool, b []byte, owned bool) bool {
+	if c.rt.add(msg, b, owned) {
+		return true
+	}
+	c.abort(codes.LimitExceeded, "the peer has acknowledged none of the last %d ERROR and END frames it was sent (a resumable connection acknowledges them, spec/PROTOCOL.md §4.10)", maxRetainedControl)
+	return false
 }
 
 // flush writes what the writer's buffer holds, then p, uncopied; false if
@@ -850,11 +950,11 @@ func (c *Conn) flush(p []byte) bool {
 		}
 		if _, werr := c.stream.Write(p); werr != nil {
 			w.buf = w.buf[:0]
-			if isTimeout(werr) {
-				c.end(&codes.CloseError{Code: codes.TransportError, Reason: fmt.Sprintf("a write did not finish within %v: the peer does not read its stream", c.writeTimeout), Cause: werr}, false)
+			if isTimeout(werr) && !c.detaching() {
+				c.lost(&codes.CloseError{Code: codes.TransportError, Reason: fmt.Sprintf("a write did not finish within %v: the peer does not read its stream", c.writeTimeout), Cause: werr})
 				return false
 			}
-			c.end(c.transportError(werr), false)
+			c.lost(c.transportError(werr))
 			return false
 		}
 	}
@@ -870,16 +970,16 @@ func (c *Conn) readLoop(br *bufio.Reader) {
 	}
 	fr.shrink()        // the handshake's receive buffer
 	defer fr.release() // nothing read is used after the loop
-	var (
-		f       frame
-		lastSeq uint64
-	)
+	var f frame
 	for {
 		// A frame too large for the read buffer is read into a reused
 		// buffer when its message will be lent (not kept), into memory of
 		// its own otherwise.
 		fr.lend = c.inline || c.sink.Load() != nil
 		if err := fr.read(&f); err != nil {
+			if c.rt != nil && c.detaching() {
+				return // the transport was let go of
+			}
 			if isTimeout(err) && !fr.waiting && c.quietPastDeadline() {
 				continue // between frames, past a frame's deadline: not timed
 			}
@@ -891,9 +991,18 @@ func (c *Conn) readLoop(br *bufio.Reader) {
 			case isTimeout(err) && fr.waiting:
 				c.end(&codes.CloseError{Code: codes.TransportError, Reason: fmt.Sprintf("the peer sent part of a frame and not the rest within %v", c.frameTimeout), Cause: err}, true)
 			default:
-				c.end(c.transportError(err), false)
+				c.lost(c.transportError(err))
 			}
 			return
+		}
+		if c.rt != nil && f.kind != FrameCredit && f.kind != FrameClose {
+			c.rxFrames.Add(1)
+			if f.kind != FrameMessage {
+				if c.rxControl++; c.rxControl >= ackEvery {
+					c.rxControl = 0
+					c.out.putAck()
+				}
+			}
 		}
 		switch f.kind {
 		case FrameMessage:
@@ -901,17 +1010,23 @@ func (c *Conn) readLoop(br *bufio.Reader) {
 				c.abort(codes.WrongDirection, "message %d: %s may not send on %s, which only sends to it", f.seq, c.peerName(), c.man.Name)
 				return
 			}
-			if f.seq != lastSeq+1 {
-				c.abort(codes.ProtocolError, "message sequence number %d after %d: a message is missing or repeated", f.seq, lastSeq)
+			if f.seq != c.rxSeq+1 {
+				c.abort(codes.ProtocolError, "message sequence number %d after %d: a message is missing or repeated", f.seq, c.rxSeq)
 				return
 			}
-			lastSeq = f.seq
+			c.rxSeq = f.seq
 			if !c.onMessage(&f) {
 				return
 			}
 		case FrameCredit:
 			// The count first: the grant wakes WaitPeerConsumed.
 			c.peerConsumed.Store(f.seq)
+			if c.rt != nil && f.acked {
+				if err := c.rt.ack(f.received); err != nil {
+					c.abort(codes.ProtocolError, "%v", err)
+					return
+				}
+			}
 			if !c.out.grant(int64(min(f.credits, 1<<40)), int64(c.man.Flow.Credits)) {
 				c.abort(codes.ProtocolError, "a grant of %d credits would hold more than flow.credits (%d)", f.credits, c.man.Flow.Credits)
 				return
@@ -1230,13 +1345,20 @@ type Stats struct {
 	Matched          uint64 // messages the filter selected and sent (Filter)
 	FilteredOut      uint64 // messages the filter did not select, never sent
 	CreditStalls     uint64 // sends that found no credit: they waited, failed or were dropped by the flow policy
+	// A resumable connection's (spec/PROTOCOL.md §4.10): how often its
+	// transport was replaced, whether it is down now, and the frames and
+	// bytes it keeps until the peer acknowledges them.
+	Resumes        uint64
+	Reconnecting   bool
+	RetainedFrames int
+	RetainedBytes  int
 }
 
 // Stats returns the connection's counters.
 func (c *Conn) Stats() Stats {
 	queued, held, dropped, stalls := c.out.snapshot()
 	granted, _ := c.in.outstanding()
-	return Stats{
+	st := Stats{
 		ConnectionID:     c.id,
 		Interface:        c.man.Name,
 		SentMessages:     c.sentMsgs.Load(),
@@ -1254,5 +1376,11 @@ func (c *Conn) Stats() Stats {
 		Matched:          c.matched.Load(),
 		FilteredOut:      c.filteredOut.Load(),
 		CreditStalls:     stalls,
+		Resumes:          c.resumes.Load(),
+		Reconnecting:     c.rt != nil && errors.Is(c.Err(), ErrReconnecting),
 	}
+	if c.rt != nil {
+		st.RetainedFrames, st.RetainedBytes = c.rt.held()
+	}
+	return st
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ifkit/ifkit/manifest"
 )
@@ -82,6 +83,18 @@ type outbox struct {
 	// (nil before the connection starts and once the writer runs): an
 	// idle connection has no writer goroutine.
 	run func()
+	// granted counts every credit granted to the peer, the initial ones
+	// included (a resume tells the peer, resume.go).
+	granted uint64
+	// A resumable connection's: acks is the count of reliable frames
+	// received, which every CREDIT frame carries; ackPending asks for a
+	// CREDIT frame that carries it even without credit. detached: the
+	// transport is gone, the writer stops and nobody writes; kick: the
+	// writer has frames to write again after a resume.
+	acks       *atomic.Uint64
+	ackPending bool
+	detached   bool
+	kick       bool
 }
 
 func newOutbox(policy manifest.OnExhausted, capacity int, initialCredits int64) *outbox {
@@ -282,6 +295,9 @@ func (o *outbox) putEnd(m *outMsg) error {
 // credit could only come through the reader it holds up.
 var errWouldWait = fmt.Errorf("%w, and this send runs on the connection's reader (an inline handler or a RecvFunc function), which cannot wait for credit: the grant could only arrive through that reader; Clone the message and send from another goroutine", ErrNoCredit)
 
+// errDetached stops the writer of a transport that is gone.
+var errDetached = fmt.Errorf("ifkit: the transport was let go of")
+
 // maxUrgent bounds the ERROR frames waiting to be written. A peer that
 // keeps sending messages that are refused and never reads its stream would
 // otherwise make the queue grow without end (each refusal returns its
@@ -313,9 +329,64 @@ func (o *outbox) putCredit(n int64, consumed uint64) {
 	defer o.mu.Unlock()
 	if o.err == nil {
 		o.credit += n
+		o.granted += uint64(n)
 		o.consumed = max(o.consumed, consumed)
 		o.notify()
 	}
+}
+
+// putAck asks for a CREDIT frame that acknowledges the reliable frames
+// received so far, with or without credit (a resumable connection's).
+func (o *outbox) putAck() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.err == nil {
+		o.ackPending = true
+		o.notify()
+	}
+}
+
+// detach stops the writer and direct writes: the transport is gone.
+// Sends still queue as the flow policy allows.
+func (o *outbox) detach() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.detached = true
+	o.run = nil // no writer starts on a transport that is gone
+	o.notify()
+}
+
+// waitIdle waits until no sender writes directly, once the writer
+// goroutine has exited, and takes the right to write back from it.
+func (o *outbox) waitIdle() {
+	o.mu.Lock()
+	for o.writing == writingDirect {
+		wait := o.waitChan()
+		o.mu.Unlock()
+		<-wait
+		o.mu.Lock()
+	}
+	o.writing = writingNobody
+	o.mu.Unlock()
+}
+
+// takeGranted returns the credits granted in all, and forgets the grants
+// not yet written: the peer learns of them from that total.
+func (o *outbox) takeGranted() uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.credit, o.ackPending = 0, false
+	return o.granted
+}
+
+// resume attaches the outbox to a new transport: credits is what the peer
+// has left granted, run starts the writer, which first writes again what
+// the peer did not receive.
+func (o *outbox) resume(credits int64, run func()) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.credits, o.detached, o.kick, o.run = credits, false, true, run
+	o.notify()
 }
 
 // Who holds the right to write (outbox.writing).
@@ -332,7 +403,7 @@ const (
 func (o *outbox) putDirect(m *outMsg, batch []*outMsg) ([]*outMsg, [][]byte, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.writing != writingNobody || o.err != nil || o.paused || len(o.queue) > 0 || o.credits == 0 || int64(o.messages) >= o.limit() {
+	if o.writing != writingNobody || o.err != nil || o.paused || o.detached || o.kick || len(o.queue) > 0 || o.credits == 0 || int64(o.messages) >= o.limit() {
 		return nil, nil, false
 	}
 	o.writing = writingDirect
@@ -346,7 +417,7 @@ func (o *outbox) doneDirect() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.writing = writingNobody
-	if len(o.queue) > 0 || len(o.urgent) > 0 || o.credit > 0 || o.err != nil {
+	if len(o.queue) > 0 || len(o.urgent) > 0 || o.credit > 0 || o.err != nil || o.detached {
 		o.notify()
 	}
 }
@@ -356,9 +427,13 @@ func (o *outbox) doneDirect() {
 func (o *outbox) takeUrgent() [][]byte {
 	urgent := o.urgent
 	o.urgent = nil
-	if o.credit > 0 {
-		urgent = append(urgent, appendFrame(nil, &frame{kind: FrameCredit, credits: uint64(o.credit), seq: o.consumed}))
-		o.credit = 0
+	if o.credit > 0 || o.ackPending {
+		f := frame{kind: FrameCredit, credits: uint64(o.credit), seq: o.consumed}
+		if o.acks != nil {
+			f.received, f.acked = o.acks.Load(), true
+		}
+		urgent = append(urgent, appendFrame(nil, &f))
+		o.credit, o.ackPending = 0, false
 	}
 	return urgent
 }
@@ -375,6 +450,10 @@ func (o *outbox) take(ctx context.Context, batch []*outMsg, max int) (items []*o
 		o.writing = writingNobody // the writer is done with what it took
 	}
 	for {
+		if o.detached {
+			o.mu.Unlock()
+			return batch, nil, nil, errDetached
+		}
 		if o.writing != writingNobody {
 			if err := o.waitWriter(ctx); err != nil {
 				return batch, nil, nil, err
@@ -411,7 +490,8 @@ func (o *outbox) take(ctx context.Context, batch []*outMsg, max int) (items []*o
 			o.mu.Unlock()
 			return batch, urgent, final, err
 		}
-		if n > 0 || len(urgent) > 0 {
+		if n > 0 || len(urgent) > 0 || o.kick {
+			o.kick = false
 			o.writing = writingWriter
 			o.mu.Unlock()
 			return batch, urgent, nil, nil

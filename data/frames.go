@@ -45,6 +45,10 @@ type frame struct {
 	reason  []byte
 	tag     []byte // MESSAGE with FlagAuth: its authentication tag
 	body    []byte
+	// CREDIT on a resumable connection: received counts the reliable
+	// frames its sender received (acked says it is there).
+	received uint64
+	acked    bool
 	// ownBody: body is in memory of its own that no later read reuses (a
 	// large MESSAGE read straight from the stream), so the receiver may
 	// keep it instead of copying it.
@@ -77,6 +81,9 @@ func appendFrame(dst []byte, f *frame) []byte {
 	case FrameCredit:
 		dst = binary.AppendUvarint(dst, f.credits)
 		dst = binary.AppendUvarint(dst, f.seq)
+		if f.acked {
+			dst = binary.AppendUvarint(dst, f.received)
+		}
 	case FrameError:
 		dst = binary.AppendUvarint(dst, uint64(f.code))
 		dst = binary.AppendUvarint(dst, f.seq)
@@ -379,6 +386,11 @@ func (fr *frameReader) read(f *frame) error {
 	case FrameCredit:
 		if f.credits, p, ok = uvarint(p); ok {
 			f.seq, p, ok = uvarint(p)
+		}
+		if ok && len(p) > 0 {
+			// A resumable connection's acknowledgement (§4.10.3); other
+			// bytes after the fields are ignored, as before it existed.
+			f.received, _, f.acked = uvarint(p)
 		}
 	case FrameError:
 		var c uint64
