@@ -1345,20 +1345,13 @@ type Stats struct {
 	Matched          uint64 // messages the filter selected and sent (Filter)
 	FilteredOut      uint64 // messages the filter did not select, never sent
 	CreditStalls     uint64 // sends that found no credit: they waited, failed or were dropped by the flow policy
-	// A resumable connection's (spec/PROTOCOL.md §4.10): how often its
-	// transport was replaced, whether it is down now, and the frames and
-	// bytes it keeps until the peer acknowledges them.
-	Resumes        uint64
-	Reconnecting   bool
-	RetainedFrames int
-	RetainedBytes  int
 }
 
 // Stats returns the connection's counters.
 func (c *Conn) Stats() Stats {
 	queued, held, dropped, stalls := c.out.snapshot()
 	granted, _ := c.in.outstanding()
-	st := Stats{
+	return Stats{
 		ConnectionID:     c.id,
 		Interface:        c.man.Name,
 		SentMessages:     c.sentMsgs.Load(),
@@ -1376,11 +1369,5 @@ func (c *Conn) Stats() Stats {
 		Matched:          c.matched.Load(),
 		FilteredOut:      c.filteredOut.Load(),
 		CreditStalls:     stalls,
-		Resumes:          c.resumes.Load(),
-		Reconnecting:     c.rt != nil && errors.Is(c.Err(), ErrReconnecting),
 	}
-	if c.rt != nil {
-		st.RetainedFrames, st.RetainedBytes = c.rt.held()
-	}
-	return st
 }

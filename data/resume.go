@@ -139,6 +139,26 @@ func (r *retention) held() (frames, bytes int) {
 // Resumable says whether the connection survives a broken transport.
 func (c *Conn) Resumable() bool { return c.rt != nil }
 
+// ResumeStats are a resumable connection's counters.
+type ResumeStats struct {
+	Resumes      uint64 // how often its transport was replaced
+	Reconnecting bool   // its transport is down now
+	// What it keeps until the peer acknowledges receiving it: frames and
+	// their bytes (at most the peer's credit window of messages).
+	RetainedFrames, RetainedBytes int
+}
+
+// ResumeStats returns the connection's resume counters (zero when it is
+// not resumable).
+func (c *Conn) ResumeStats() ResumeStats {
+	if c.rt == nil {
+		return ResumeStats{}
+	}
+	st := ResumeStats{Resumes: c.resumes.Load(), Reconnecting: errors.Is(c.Err(), ErrReconnecting)}
+	st.RetainedFrames, st.RetainedBytes = c.rt.held()
+	return st
+}
+
 // lost handles a failed read or write of the transport: a resumable
 // connection detaches, another ends with e.
 func (c *Conn) lost(e *codes.CloseError) {
@@ -247,10 +267,11 @@ func (c *Conn) stoppedDetached() error {
 // handshake has used through br (nil if it did not), given what the peer
 // said when it resumed: the frames the peer did not receive are written
 // again first, then the connection goes on. transportErr replaces
-// Config.TransportErr (the stream is on a new session). An error means the
-// peer's state does not fit this end's: the caller ends the connection
-// with protocol_error.
-func (c *Conn) Resume(stream net.Conn, br *bufio.Reader, peer ResumeState, transportErr func() error) error {
+// Config.TransportErr (the stream is on a new session). first, if not
+// empty, is written before anything else (a server's handshake answer). An
+// error means the peer's state does not fit this end's: nothing was
+// written, and the caller ends the connection with protocol_error.
+func (c *Conn) Resume(stream net.Conn, br *bufio.Reader, peer ResumeState, transportErr func() error, first []byte) error {
 	if err := c.stoppedDetached(); err != nil {
 		return err
 	}
@@ -265,6 +286,9 @@ func (c *Conn) Resume(stream net.Conn, br *bufio.Reader, peer ResumeState, trans
 	credits := int64(peer.Granted) - int64(c.w.seq)
 	if credits < 0 || credits > int64(c.man.Flow.Credits) {
 		return fmt.Errorf("the peer granted %d credits in all, for %d messages sent: it would leave %d credits (flow.credits is %d)", peer.Granted, c.w.seq, credits, c.man.Flow.Credits)
+	}
+	if len(first) > 0 {
+		replay = append([][]byte{first}, replay...)
 	}
 	c.rt.ack(peer.Received)
 	if peer.Consumed > c.peerConsumed.Load() {

@@ -106,10 +106,10 @@ func (p *resumablePair) resume(ctx context.Context) error {
 	p.a, p.b = net.Pipe()
 	a, b := p.a, p.b
 	p.mu.Unlock()
-	if err := p.srv.Resume(a, nil, cs, nil); err != nil {
+	if err := p.srv.Resume(a, nil, cs, nil, nil); err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
-	if err := p.cli.Resume(b, nil, ss, nil); err != nil {
+	if err := p.cli.Resume(b, nil, ss, nil, nil); err != nil {
 		return fmt.Errorf("client: %w", err)
 	}
 	return nil
@@ -247,8 +247,8 @@ func TestResumeAcrossBreaks(t *testing.T) {
 	if p.breaks < 5 {
 		t.Errorf("only %d breaks: the test did not test much", p.breaks)
 	}
-	t.Logf("%d messages each way and %d calls across %d breaks; server resumed %d times", n, calls, p.breaks, p.srv.Stats().Resumes)
-	if got := p.srv.Stats().Resumes; got != uint64(p.breaks) {
+	t.Logf("%d messages each way and %d calls across %d breaks; server resumed %d times", n, calls, p.breaks, p.srv.ResumeStats().Resumes)
+	if got := p.srv.ResumeStats().Resumes; got != uint64(p.breaks) {
 		t.Errorf("server resumed %d times for %d breaks", got, p.breaks)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 	"weak"
 
@@ -47,6 +48,13 @@ type Client struct {
 	random      bool          // try the addresses in random order
 	rounds      int           // passes over the address list
 	backoff     time.Duration // the wait before the second pass, doubled after each
+	// redial dials the same addresses with the same options again, for a
+	// resumable connection whose transport broke (nil: NewClient's, which
+	// cannot). closing is set by Close: its resumable connections end.
+	redial       func(context.Context) (*Client, error)
+	closing      atomic.Bool
+	resumablesMu sync.Mutex
+	resumables   map[*Conn]struct{}
 }
 
 // DialOption configures Dial.
@@ -110,6 +118,7 @@ func Dial(ctx context.Context, addr string, opts ...DialOption) (*Client, error)
 		for _, a := range order {
 			err := c.dial(ctx, a)
 			if err == nil {
+				c.redial = func(ctx context.Context) (*Client, error) { return Dial(ctx, addr, opts...) }
 				return c, nil
 			}
 			errs = append(errs, err)
@@ -236,8 +245,13 @@ func (c *Client) handshake(ctx context.Context, raw net.Conn, a Addr) error {
 // Addr returns the address the client is connected to.
 func (c *Client) Addr() Addr { return c.addr }
 
-// Close ends the session and every connection on it.
-func (c *Client) Close() error { return c.sess.Close() }
+// Close ends the session and every connection on it, resumable ones
+// included wherever they have moved (they end with normal_close).
+func (c *Client) Close() error {
+	c.closing.Store(true)
+	c.endResumables()
+	return c.sess.Close()
+}
 
 // Done is closed when the session has ended: closed by Close, by the server
 // (its idle timeout, shutdown) or by a transport failure. Each connection's
@@ -303,6 +317,7 @@ type connectOptions struct {
 	onRefused func(*Conn, *RemoteError)
 	filter    Filter
 	params    any
+	resume    bool
 }
 
 type connectOption func(*connectOptions)
@@ -372,7 +387,10 @@ func (c *Client) Connect(ctx context.Context, iface string, opts ...ConnectOptio
 	if err != nil {
 		return nil, err
 	}
-	req := &sessionpb.OpenStream{Interface: iface, Kind: sessionpb.StreamKind_STREAM_KIND_DATA, Codecs: codecs, Filter: filterPB(o.filter), Params: params}
+	if o.resume && c.redial == nil {
+		return nil, errors.New("ifkit: WithResume needs a Client made by Dial, which knows the addresses to dial again; NewClient's cannot reconnect")
+	}
+	req := &sessionpb.OpenStream{Interface: iface, Kind: sessionpb.StreamKind_STREAM_KIND_DATA, Codecs: codecs, Filter: filterPB(o.filter), Params: params, Resumable: o.resume}
 	if o.manifest != nil {
 		req.ManifestHash = o.manifest.Hash()
 	}
@@ -431,7 +449,13 @@ func (c *Client) Connect(ctx context.Context, iface string, opts ...ConnectOptio
 		}
 		msgKey = messageKey(c.sessKey, res.GetConnectionId())
 	}
-	conn := data.New(st, br, data.Config{
+	if o.resume {
+		if err := resumeOffered(res); err != nil {
+			c.decline(st, CodeUnimplemented, "the client asked for a resumable connection: "+err.Error())
+			return nil, &CloseError{Code: CodeUnimplemented, Reason: fmt.Sprintf("%s at %s: %v", iface, c.addr, err), Remote: true}
+		}
+	}
+	cfg := data.Config{
 		ID:           res.GetConnectionId(),
 		Manifest:     m,
 		Codec:        cd,
@@ -446,7 +470,15 @@ func (c *Client) Connect(ctx context.Context, iface string, opts ...ConnectOptio
 		CloseTimeout: c.cfg.CloseTimeout,
 		WriteTimeout: c.cfg.ConnectionWriteTimeout,
 		FrameTimeout: c.cfg.FrameTimeout,
-	}).Start()
+	}
+	var r *resumer
+	if o.resume {
+		r = c.resumeConfig(&cfg, iface, res)
+	}
+	conn := data.New(st, br, cfg).Start()
+	if r != nil {
+		c.track(conn, r)
+	}
 	return conn, nil
 }
 

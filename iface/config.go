@@ -47,6 +47,11 @@ type Config struct {
 	IdleTimeout time.Duration
 	// MaxConnections bounds the connections a server holds at once (0: no bound).
 	MaxConnections int
+	// ResumeGrace is how long a server keeps a resumable connection
+	// (WithResume) after its transport breaks, for the client to resume it
+	// (spec/PROTOCOL.md §4.10); meanwhile it holds at most its credit window
+	// of messages each way. 0: the server offers no resume.
+	ResumeGrace time.Duration
 }
 
 // DefaultConfig returns the defaults documented in spec/PROTOCOL.md §5.
@@ -61,6 +66,7 @@ func DefaultConfig() Config {
 		MaxStreams:             1024,
 		IdleTimeout:            2 * time.Minute,
 		MaxConnections:         0,
+		ResumeGrace:            30 * time.Second,
 	}
 }
 
@@ -85,6 +91,8 @@ func (c Config) Validate() error {
 		return errors.New("ifkit: Config.IdleTimeout must be >= 0 (0 turns it off)")
 	case c.MaxConnections < 0:
 		return errors.New("ifkit: Config.MaxConnections must be >= 0")
+	case c.ResumeGrace < 0:
+		return errors.New("ifkit: Config.ResumeGrace must be >= 0 (0: no resume)")
 	}
 	return nil
 }

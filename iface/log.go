@@ -82,6 +82,23 @@ func (s *Server) logOpened(c *Conn, p *peer, client string) {
 		slog.String("client", client), slog.String("codec", c.Codec().Name()), slog.String("remote", p.remote))
 }
 
+func (s *Server) logDetached(c *Conn, cause *CloseError, grace time.Duration) {
+	if s.log == nil {
+		return
+	}
+	s.log.LogAttrs(context.Background(), slog.LevelWarn, "connection detached: its transport broke; kept for a resume",
+		slog.Uint64("id", c.ID()), slog.String("interface", c.Manifest().Name),
+		slog.String("cause", cause.Error()), slog.Duration("grace", grace))
+}
+
+func (s *Server) logResumed(c *Conn, p *peer) {
+	if s.log == nil {
+		return
+	}
+	s.log.LogAttrs(context.Background(), slog.LevelInfo, "connection resumed",
+		slog.Uint64("id", c.ID()), slog.String("interface", c.Manifest().Name), slog.String("remote", p.remote))
+}
+
 func (s *Server) logClosed(c *Conn) {
 	if s.log == nil {
 		return

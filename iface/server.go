@@ -134,9 +134,11 @@ type Server struct {
 	conns     map[uint64]*servedConn
 	topics    map[string]*Topic  // by interface name (topic.go)
 	ending    map[*Conn]struct{} // ended, but still writing their CLOSE or lingering
-	draining  bool
-	closed    bool
-	changed   chan struct{} // closed and replaced when a connection has finished ending
+	// resumeTokens names the resumable connections (resume.go) by token.
+	resumeTokens map[string]uint64
+	draining     bool
+	closed       bool
+	changed      chan struct{} // closed and replaced when a connection has finished ending
 
 	ids    idSource       // connection ids (ids.go)
 	wg     sync.WaitGroup // every goroutine the server started
@@ -154,6 +156,8 @@ func NewServer(opts ...ServerOption) *Server {
 		conns:     map[uint64]*servedConn{},
 		ending:    map[*Conn]struct{}{},
 		changed:   make(chan struct{}),
+
+		resumeTokens: map[string]uint64{},
 	}
 	for _, o := range opts {
 		o.applyServer(s)
@@ -509,6 +513,9 @@ func (s *Server) serveStream(sess *yamux.Session, key []byte, p *peer, st *yamux
 	case iface == nil:
 		s.refuse(st, &open, CodeUnknownInterface, fmt.Sprintf("no interface %q here; this server has %s", open.GetInterface(), s.interfaceNames()))
 		return
+	case open.GetResume() != nil:
+		s.resumeData(sess, key, p, st, br, &open, iface)
+		return
 	}
 	s.openData(sess, key, p, st, br, &open, iface)
 }
@@ -628,6 +635,12 @@ func (s *Server) openData(sess *yamux.Session, key []byte, p *peer, st *yamux.St
 	if open.GetManifestHash() != m.Hash() {
 		result.Manifest = m.Canonical()
 	}
+	var resume *resumableConn
+	if open.GetResumable() && s.cfg.ResumeGrace > 0 {
+		token := newResumeToken()
+		resume = &resumableConn{token: string(token)}
+		result.ResumeToken, result.ResumeGraceMs = token, uint64(s.cfg.ResumeGrace/time.Millisecond)
+	}
 	conn := data.New(st, br, data.Config{
 		ID:              id,
 		Manifest:        m,
@@ -649,6 +662,8 @@ func (s *Server) openData(sess *yamux.Session, key []byte, p *peer, st *yamux.St
 		CloseTimeout:    s.cfg.CloseTimeout,
 		WriteTimeout:    s.cfg.ConnectionWriteTimeout,
 		FrameTimeout:    s.cfg.FrameTimeout,
+		Resumable:       resume != nil,
+		OnDetach:        s.serverDetached,
 	})
 	if flt != nil {
 		conn.SetFilter(flt)
@@ -658,7 +673,10 @@ func (s *Server) openData(sess *yamux.Session, key []byte, p *peer, st *yamux.St
 	// stream the client opens as soon as it has the id finds it.
 	s.notifyConn(conn, &control.ConnectionOpened{ConnectionID: id, Interface: m.Name, Codec: c.Name(), Client: open.GetClient()})
 	s.mu.Lock()
-	s.conns[id] = &servedConn{conn: conn, sess: sess, iface: i, peer: p, client: open.GetClient()}
+	s.conns[id] = &servedConn{conn: conn, sess: sess, iface: i, peer: p, client: open.GetClient(), resume: resume}
+	if resume != nil {
+		s.resumeTokens[resume.token] = id
+	}
 	s.mu.Unlock()
 	s.stats.opened(m.Name)
 	s.logOpened(conn, p, open.GetClient())
@@ -695,7 +713,8 @@ type servedConn struct {
 	sess   *yamux.Session
 	iface  *Interface
 	peer   *peer
-	client string // the name the client gave in OpenStream
+	client string         // the name the client gave in OpenStream
+	resume *resumableConn // a resumable connection's (resume.go); guarded by the server's mu
 }
 
 // forgetConn is called when c ends. It stays in s.ending until its
@@ -708,6 +727,9 @@ func (s *Server) forgetConn(c *Conn) {
 		cc.Code, cc.Reason = ce.Code, ce.Reason
 	}
 	s.mu.Lock()
+	if sc := s.conns[c.ID()]; sc != nil && sc.resume != nil {
+		delete(s.resumeTokens, sc.resume.token)
+	}
 	delete(s.conns, c.ID())
 	s.ending[c] = struct{}{}
 	s.stats.ended(cc.Interface, cc.Code, ConnStats(c.Stats())) // under mu: see statsOf

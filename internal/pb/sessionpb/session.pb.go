@@ -105,7 +105,15 @@ type OpenStream struct {
 	// text checked against the manifest's params schema before the
 	// connection exists; empty: none given, checked as {}. An interface
 	// without params refuses parameters (invalid_message).
-	Params        string `protobuf:"bytes,11,opt,name=params,proto3" json:"params,omitempty"`
+	Params string `protobuf:"bytes,11,opt,name=params,proto3" json:"params,omitempty"`
+	// DATA: open a resumable connection (spec/PROTOCOL.md §4.10): the answer
+	// carries a resume token, and the connection survives a broken transport
+	// for the server's grace period.
+	Resumable bool `protobuf:"varint,12,opt,name=resumable,proto3" json:"resumable,omitempty"`
+	// DATA: resume the connection the token names, with this end's state,
+	// instead of opening a new one. interface must name its interface; the
+	// other fields but client are ignored.
+	Resume        *ResumeState `protobuf:"bytes,13,opt,name=resume,proto3" json:"resume,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -203,6 +211,96 @@ func (x *OpenStream) GetParams() string {
 	return ""
 }
 
+func (x *OpenStream) GetResumable() bool {
+	if x != nil {
+		return x.Resumable
+	}
+	return false
+}
+
+func (x *OpenStream) GetResume() *ResumeState {
+	if x != nil {
+		return x.Resume
+	}
+	return nil
+}
+
+// ResumeState is what an end of a resumable connection tells the other
+// when it resumes (spec/PROTOCOL.md §4.10.2).
+type ResumeState struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The connection's resume token (OpenStream only).
+	Token []byte `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// Reliable frames (MESSAGE, ERROR, END) this end received on the
+	// connection.
+	Received uint64 `protobuf:"varint,2,opt,name=received,proto3" json:"received,omitempty"`
+	// Credits this end granted the peer on the connection, the initial ones
+	// included.
+	Granted uint64 `protobuf:"varint,3,opt,name=granted,proto3" json:"granted,omitempty"`
+	// Messages this end received and consumed (a CREDIT frame's consumed).
+	Consumed      uint64 `protobuf:"varint,4,opt,name=consumed,proto3" json:"consumed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeState) Reset() {
+	*x = ResumeState{}
+	mi := &file_ifkit_session_v1_session_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeState) ProtoMessage() {}
+
+func (x *ResumeState) ProtoReflect() protoreflect.Message {
+	mi := &file_ifkit_session_v1_session_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeState.ProtoReflect.Descriptor instead.
+func (*ResumeState) Descriptor() ([]byte, []int) {
+	return file_ifkit_session_v1_session_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ResumeState) GetToken() []byte {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
+func (x *ResumeState) GetReceived() uint64 {
+	if x != nil {
+		return x.Received
+	}
+	return 0
+}
+
+func (x *ResumeState) GetGranted() uint64 {
+	if x != nil {
+		return x.Granted
+	}
+	return 0
+}
+
+func (x *ResumeState) GetConsumed() uint64 {
+	if x != nil {
+		return x.Consumed
+	}
+	return 0
+}
+
 // Filter selects the messages a server sends on a connection. At most one
 // of cel and structured is set; neither is no filter.
 type Filter struct {
@@ -218,7 +316,7 @@ type Filter struct {
 
 func (x *Filter) Reset() {
 	*x = Filter{}
-	mi := &file_ifkit_session_v1_session_proto_msgTypes[1]
+	mi := &file_ifkit_session_v1_session_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -230,7 +328,7 @@ func (x *Filter) String() string {
 func (*Filter) ProtoMessage() {}
 
 func (x *Filter) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_session_v1_session_proto_msgTypes[1]
+	mi := &file_ifkit_session_v1_session_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -243,7 +341,7 @@ func (x *Filter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Filter.ProtoReflect.Descriptor instead.
 func (*Filter) Descriptor() ([]byte, []int) {
-	return file_ifkit_session_v1_session_proto_rawDescGZIP(), []int{1}
+	return file_ifkit_session_v1_session_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Filter) GetType() string {
@@ -280,14 +378,21 @@ type OpenResult struct {
 	Manifest []byte `protobuf:"bytes,6,opt,name=manifest,proto3" json:"manifest,omitempty"`
 	// Credits the server grants the client at the start (DATA, for an
 	// interface the server receives on).
-	Credits       uint64 `protobuf:"varint,7,opt,name=credits,proto3" json:"credits,omitempty"`
+	Credits uint64 `protobuf:"varint,7,opt,name=credits,proto3" json:"credits,omitempty"`
+	// A resumable connection's token (16 random bytes), and how long the
+	// server keeps the connection after its transport breaks, in
+	// milliseconds (DATA opened with resumable).
+	ResumeToken   []byte `protobuf:"bytes,8,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
+	ResumeGraceMs uint64 `protobuf:"varint,9,opt,name=resume_grace_ms,json=resumeGraceMs,proto3" json:"resume_grace_ms,omitempty"`
+	// The server's state, answering a resume (DATA with resume; token empty).
+	Resume        *ResumeState `protobuf:"bytes,10,opt,name=resume,proto3" json:"resume,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *OpenResult) Reset() {
 	*x = OpenResult{}
-	mi := &file_ifkit_session_v1_session_proto_msgTypes[2]
+	mi := &file_ifkit_session_v1_session_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -299,7 +404,7 @@ func (x *OpenResult) String() string {
 func (*OpenResult) ProtoMessage() {}
 
 func (x *OpenResult) ProtoReflect() protoreflect.Message {
-	mi := &file_ifkit_session_v1_session_proto_msgTypes[2]
+	mi := &file_ifkit_session_v1_session_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -312,7 +417,7 @@ func (x *OpenResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenResult.ProtoReflect.Descriptor instead.
 func (*OpenResult) Descriptor() ([]byte, []int) {
-	return file_ifkit_session_v1_session_proto_rawDescGZIP(), []int{2}
+	return file_ifkit_session_v1_session_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *OpenResult) GetCode() uint32 {
@@ -364,11 +469,32 @@ func (x *OpenResult) GetCredits() uint64 {
 	return 0
 }
 
+func (x *OpenResult) GetResumeToken() []byte {
+	if x != nil {
+		return x.ResumeToken
+	}
+	return nil
+}
+
+func (x *OpenResult) GetResumeGraceMs() uint64 {
+	if x != nil {
+		return x.ResumeGraceMs
+	}
+	return 0
+}
+
+func (x *OpenResult) GetResume() *ResumeState {
+	if x != nil {
+		return x.Resume
+	}
+	return nil
+}
+
 var File_ifkit_session_v1_session_proto protoreflect.FileDescriptor
 
 const file_ifkit_session_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"\x1eifkit/session/v1/session.proto\x12\x10ifkit.session.v1\"\xba\x02\n" +
+	"\x1eifkit/session/v1/session.proto\x12\x10ifkit.session.v1\"\x8f\x03\n" +
 	"\n" +
 	"OpenStream\x12\x1c\n" +
 	"\tinterface\x18\x01 \x01(\tR\tinterface\x120\n" +
@@ -379,13 +505,20 @@ const file_ifkit_session_v1_session_proto_rawDesc = "" +
 	"\acredits\x18\x06 \x01(\x04R\acredits\x12\x16\n" +
 	"\x06client\x18\a \x01(\tR\x06client\x120\n" +
 	"\x06filter\x18\b \x01(\v2\x18.ifkit.session.v1.FilterR\x06filter\x12\x16\n" +
-	"\x06params\x18\v \x01(\tR\x06params\"N\n" +
+	"\x06params\x18\v \x01(\tR\x06params\x12\x1c\n" +
+	"\tresumable\x18\f \x01(\bR\tresumable\x125\n" +
+	"\x06resume\x18\r \x01(\v2\x1d.ifkit.session.v1.ResumeStateR\x06resume\"u\n" +
+	"\vResumeState\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\fR\x05token\x12\x1a\n" +
+	"\breceived\x18\x02 \x01(\x04R\breceived\x12\x18\n" +
+	"\agranted\x18\x03 \x01(\x04R\agranted\x12\x1a\n" +
+	"\bconsumed\x18\x04 \x01(\x04R\bconsumed\"N\n" +
 	"\x06Filter\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x10\n" +
 	"\x03cel\x18\x02 \x01(\tR\x03cel\x12\x1e\n" +
 	"\n" +
 	"structured\x18\x03 \x01(\tR\n" +
-	"structured\"\xce\x01\n" +
+	"structured\"\xd0\x02\n" +
 	"\n" +
 	"OpenResult\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\rR\x04code\x12\x16\n" +
@@ -394,7 +527,11 @@ const file_ifkit_session_v1_session_proto_rawDesc = "" +
 	"\x05codec\x18\x04 \x01(\tR\x05codec\x12#\n" +
 	"\rmanifest_hash\x18\x05 \x01(\tR\fmanifestHash\x12\x1a\n" +
 	"\bmanifest\x18\x06 \x01(\fR\bmanifest\x12\x18\n" +
-	"\acredits\x18\a \x01(\x04R\acredits*X\n" +
+	"\acredits\x18\a \x01(\x04R\acredits\x12!\n" +
+	"\fresume_token\x18\b \x01(\fR\vresumeToken\x12&\n" +
+	"\x0fresume_grace_ms\x18\t \x01(\x04R\rresumeGraceMs\x125\n" +
+	"\x06resume\x18\n" +
+	" \x01(\v2\x1d.ifkit.session.v1.ResumeStateR\x06resume*X\n" +
 	"\n" +
 	"StreamKind\x12\x1b\n" +
 	"\x17STREAM_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
@@ -414,21 +551,24 @@ func file_ifkit_session_v1_session_proto_rawDescGZIP() []byte {
 }
 
 var file_ifkit_session_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ifkit_session_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_ifkit_session_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_ifkit_session_v1_session_proto_goTypes = []any{
-	(StreamKind)(0),    // 0: ifkit.session.v1.StreamKind
-	(*OpenStream)(nil), // 1: ifkit.session.v1.OpenStream
-	(*Filter)(nil),     // 2: ifkit.session.v1.Filter
-	(*OpenResult)(nil), // 3: ifkit.session.v1.OpenResult
+	(StreamKind)(0),     // 0: ifkit.session.v1.StreamKind
+	(*OpenStream)(nil),  // 1: ifkit.session.v1.OpenStream
+	(*ResumeState)(nil), // 2: ifkit.session.v1.ResumeState
+	(*Filter)(nil),      // 3: ifkit.session.v1.Filter
+	(*OpenResult)(nil),  // 4: ifkit.session.v1.OpenResult
 }
 var file_ifkit_session_v1_session_proto_depIdxs = []int32{
 	0, // 0: ifkit.session.v1.OpenStream.kind:type_name -> ifkit.session.v1.StreamKind
-	2, // 1: ifkit.session.v1.OpenStream.filter:type_name -> ifkit.session.v1.Filter
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	3, // 1: ifkit.session.v1.OpenStream.filter:type_name -> ifkit.session.v1.Filter
+	2, // 2: ifkit.session.v1.OpenStream.resume:type_name -> ifkit.session.v1.ResumeState
+	2, // 3: ifkit.session.v1.OpenResult.resume:type_name -> ifkit.session.v1.ResumeState
+	4, // [4:4] is the sub-list for method output_type
+	4, // [4:4] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_ifkit_session_v1_session_proto_init() }
@@ -442,7 +582,7 @@ func file_ifkit_session_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ifkit_session_v1_session_proto_rawDesc), len(file_ifkit_session_v1_session_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
