@@ -37,10 +37,14 @@ type Frame struct {
 	Reason  []byte // ERROR, CLOSE
 	Tag     []byte // MESSAGE with FlagAuth: AuthTagLen bytes
 	Body    []byte // MESSAGE
+	// CREDIT on a resumable connection (spec/PROTOCOL.md §4.10.1): the
+	// reliable frames its sender received; HasReceived says it is there.
+	Received    uint64
+	HasReceived bool
 }
 
 func (f *Frame) internal() *frame {
-	return &frame{kind: f.Kind, flags: f.Flags, seq: f.Seq, typeID: f.TypeID, corr: f.Corr, credits: f.Credits, code: f.Code, reason: f.Reason, tag: f.Tag, body: f.Body}
+	return &frame{kind: f.Kind, flags: f.Flags, seq: f.Seq, typeID: f.TypeID, corr: f.Corr, credits: f.Credits, code: f.Code, reason: f.Reason, tag: f.Tag, body: f.Body, received: f.Received, acked: f.HasReceived}
 }
 
 // AppendFrame appends f's encoding to dst. Reasons longer than 1024 bytes
@@ -67,7 +71,7 @@ func (r *FrameReader) Read() (*Frame, error) {
 	}
 	return &Frame{
 		Kind: f.kind, Flags: f.flags, Seq: f.seq, TypeID: f.typeID, Corr: f.corr, Credits: f.credits, Code: f.code,
-		Reason: clone(f.reason), Tag: clone(f.tag), Body: clone(f.body),
+		Reason: clone(f.reason), Tag: clone(f.tag), Body: clone(f.body), Received: f.received, HasReceived: f.acked,
 	}, nil
 }
 
@@ -84,6 +88,9 @@ func (f *Frame) String() string {
 	case FrameMessage:
 		return fmt.Sprintf("MESSAGE seq=%d type=%d corr=%d flags=%#x body=%dB", f.Seq, f.TypeID, f.Corr, f.Flags, len(f.Body))
 	case FrameCredit:
+		if f.HasReceived {
+			return fmt.Sprintf("CREDIT credits=%d consumed=%d received=%d", f.Credits, f.Seq, f.Received)
+		}
 		return fmt.Sprintf("CREDIT credits=%d consumed=%d", f.Credits, f.Seq)
 	case FrameError:
 		return fmt.Sprintf("ERROR %s seq=%d %q", f.Code, f.Seq, f.Reason)

@@ -16,6 +16,7 @@ import (
 	"github.com/ifkit/ifkit/codes"
 	"github.com/ifkit/ifkit/data"
 	"github.com/ifkit/ifkit/internal/pb/controlpb"
+	"github.com/ifkit/ifkit/internal/pb/sessionpb"
 )
 
 // TestSpecAppendix checks the hex of spec/PROTOCOL.md's Appendix A against
@@ -75,6 +76,8 @@ func TestSpecAppendix(t *testing.T) {
 		{"A.9", "END, length 1: corr 7", 1, frame(&data.Frame{Kind: data.FrameEnd, Corr: 7})},
 		{"A.9", "ERROR, length 5: code 4", 1, frame(&data.Frame{Kind: data.FrameError, Code: codes.InvalidMessage, Seq: 4, Reason: []byte("bad")})},
 		{"A.9", "CREDIT, length 3: credits 256", 1, frame(&data.Frame{Kind: data.FrameCredit, Credits: 256, Seq: 17})},
+		{"A.10", "LD(OpenStream{interface", 1, encodeMsg(&sessionpb.OpenStream{Interface: "demo.counter", Kind: sessionpb.StreamKind_STREAM_KIND_DATA, Resume: &sessionpb.ResumeState{Token: seq(0, 16), Received: 7, Granted: 16, Consumed: 5}})},
+		{"A.10", "CREDIT, length 3: credits 0, consumed 5, received 7", 1, frame(&data.Frame{Kind: data.FrameCredit, Seq: 5, Received: 7, HasReceived: true})},
 	} {
 		got := specHex(t, appendix, v.section, v.anchor, v.lines)
 		if !bytes.Equal(got, v.want) {

@@ -43,3 +43,15 @@ func ParamsOption(s string) ([]iface.ConnectOption, error) {
 	}
 	return []iface.ConnectOption{iface.WithParams(json.RawMessage(data))}, nil
 }
+
+// ResumeHelp is the --resume flag's help text.
+const ResumeHelp = `--resume opens a resumable connection: if the transport breaks (a killed
+socket, a restarted relay, an address that went away), ifctl dials ADDR again
+(every address of a comma-separated list) and resumes the connection where it
+stopped, with nothing lost or repeated, within the server's grace period (30 s
+by default; spec/PROTOCOL.md §4.10).`
+
+// AddResumeFlag adds --resume.
+func AddResumeFlag(cmd *cobra.Command, p *bool) {
+	cmd.Flags().BoolVar(p, "resume", false, "open a resumable connection: reconnect and resume it, losing nothing, if the transport breaks")
+}

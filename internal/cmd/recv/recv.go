@@ -25,6 +25,7 @@ type Options struct {
 	Filter  string // the subscription filter: CEL, or the structured form (JSON)
 	Reset   string // a position to reset the server's data location to before anything is sent
 	Params  string // the connection's parameters: JSON or @file
+	Resume  bool   // a resumable connection
 	Output  cmdutil.Format
 	Conn    cmdutil.ConnFlags
 }
@@ -60,6 +61,8 @@ takes the position of the last change you have, now or start.
 
 ` + cmdutil.ParamsHelp + `
 
+` + cmdutil.ResumeHelp + `
+
 ` + cmdutil.AddrHelp,
 		Example: `  ifctl recv unix:///tmp/ifkit.sock sensors.temperature -n 3
   ifctl recv 127.0.0.1:7400 sensors.temperature --values | jq .celsius
@@ -87,6 +90,7 @@ takes the position of the last change you have, now or start.
 	cmd.Flags().StringVar(&opts.Filter, "filter", "", "receive only the messages this filter selects (CEL, or structured JSON starting with {)")
 	cmd.Flags().StringVar(&opts.Reset, "reset", "", "first reset the server's data location to this position (control operation reset)")
 	cmdutil.AddParamsFlag(cmd, &opts.Params)
+	cmdutil.AddResumeFlag(cmd, &opts.Resume)
 	cmdutil.AddOutputFlag(cmd, &opts.Output, cmdutil.JSON)
 	cmdutil.AddConnFlags(cmd, &opts.Conn, 0, "stop after this long (0: never; connecting gives up after 10s)")
 	return cmd
@@ -98,6 +102,9 @@ func Run(ctx context.Context, opts *Options) error {
 	co, err := cmdutil.ParamsOption(opts.Params)
 	if err != nil {
 		return err
+	}
+	if opts.Resume {
+		co = append(co, iface.WithResume())
 	}
 	c, err := cmdutil.Dial(ctx, opts.Addr, &opts.Conn)
 	if err != nil {

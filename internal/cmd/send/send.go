@@ -27,6 +27,7 @@ type Options struct {
 	Type   string // "" when the interface has one type clients send
 	Data   string // JSON, @file or @-
 	Params string // the connection's parameters: JSON or @file
+	Resume bool   // a resumable connection
 	Output cmdutil.Format
 	Conn   cmdutil.ConnFlags
 	// Settle is how long to wait after the last message for the server to
@@ -70,6 +71,8 @@ On success send prints how many messages it sent (-o json for a script).
 
 ` + cmdutil.ParamsHelp + `
 
+` + cmdutil.ResumeHelp + `
+
 ` + cmdutil.AddrHelp,
 		Example: `  ifctl send unix:///tmp/ifkit.sock logs.sink -d '{"time":"2026-11-22T09:30:00Z","level":"info","message":"hello"}'
   ifctl send 127.0.0.1:7400 jobs.queue --type Ack -d '{"id":"job-1"}'
@@ -92,6 +95,7 @@ On success send prints how many messages it sent (-o json for a script).
 	cmd.Flags().StringVar(&opts.Type, "type", "", "message type (needed when clients may send several)")
 	cmd.Flags().DurationVar(&opts.Settle, "settle", DefaultSettle, "after the last message, wait up to this long for refusals")
 	cmdutil.AddParamsFlag(cmd, &opts.Params)
+	cmdutil.AddResumeFlag(cmd, &opts.Resume)
 	cmdutil.AddOutputFlag(cmd, &opts.Output, cmdutil.Text)
 	cmdutil.AddConnFlags(cmd, &opts.Conn, cmdutil.DefaultTimeout, "give up connecting, or waiting for credit for one message, after this long (0: never)")
 	return cmd
@@ -109,6 +113,9 @@ func Run(ctx context.Context, opts *Options) error {
 	params, err := cmdutil.ParamsOption(opts.Params)
 	if err != nil {
 		return err
+	}
+	if opts.Resume {
+		params = append(params, iface.WithResume())
 	}
 	c, err := cmdutil.Dial(ctx, opts.Addr, &opts.Conn)
 	if err != nil {
