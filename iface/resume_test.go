@@ -7,13 +7,17 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	mrand "math/rand/v2"
+
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/ifkit/ifkit/data"
 	"github.com/ifkit/ifkit/iface"
 	"github.com/ifkit/ifkit/manifest"
 )
@@ -28,15 +32,21 @@ type breaker struct {
 	kills  int
 	refuse bool // new connections are cut at once
 	wg     sync.WaitGroup
+	// chaos: bytes go through in pieces of 1 to 700 bytes, some delayed by
+	// up to 2 ms, and now and then the stream stalls for 50 ms.
+	chaos bool
 }
 
-func newBreaker(t *testing.T, target string) *breaker {
+func newBreaker(t *testing.T, target string) *breaker { return newProxy(t, target, false) }
+
+// newProxy is newBreaker, with chaos if asked.
+func newProxy(t *testing.T, target string, chaos bool) *breaker {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &breaker{l: l, target: strings.TrimPrefix(target, "tcp://"), conns: map[net.Conn]struct{}{}}
+	b := &breaker{l: l, target: strings.TrimPrefix(target, "tcp://"), conns: map[net.Conn]struct{}{}, chaos: chaos}
 	b.wg.Add(1)
 	go b.accept()
 	t.Cleanup(b.close)
@@ -66,15 +76,45 @@ func (b *breaker) accept() {
 		}
 		b.mu.Lock()
 		b.conns[c], b.conns[s] = struct{}{}, struct{}{}
+		seed := uint64(b.kills)
 		b.mu.Unlock()
-		for _, pair := range [][2]net.Conn{{c, s}, {s, c}} {
+		for k, pair := range [][2]net.Conn{{c, s}, {s, c}} {
 			b.wg.Add(1)
 			go func() {
 				defer b.wg.Done()
-				io.Copy(pair[0], pair[1])
+				if b.chaos {
+					chaosCopy(pair[0], pair[1], mrand.New(mrand.NewPCG(uint64(k), seed)))
+				} else {
+					io.Copy(pair[0], pair[1])
+				}
 				pair[0].Close()
 				pair[1].Close()
 			}()
+		}
+	}
+}
+
+// chaosCopy copies src to dst in random pieces, with random delays and
+// stalls, as a bad network delivers a byte stream.
+func chaosCopy(dst, src net.Conn, rng *mrand.Rand) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		for p := buf[:n]; len(p) > 0; {
+			k := min(len(p), 1+rng.IntN(700))
+			switch r := rng.IntN(1000); {
+			case r < 2:
+				time.Sleep(50 * time.Millisecond)
+			case r < 100:
+				time.Sleep(time.Duration(rng.IntN(2000)) * time.Microsecond)
+			}
+			if _, werr := dst.Write(p[:k]); werr != nil {
+				return
+			}
+			p = p[k:]
+		}
+		if err != nil {
+			return
 		}
 	}
 }
@@ -130,15 +170,33 @@ flow: {credits: 16, max_message_bytes: 65536, on_exhausted: block}
 	return m
 }
 
+// resumeSoak is the messages each way of the resume soaks: def, or
+// IFKIT_RESUME_SOAK (RELIABILITY.md §8 uses 200000).
+func resumeSoak(t *testing.T, def int) int {
+	if v := os.Getenv("IFKIT_RESUME_SOAK"); v != "" {
+		if _, err := fmt.Sscan(v, &def); err != nil {
+			t.Fatalf("IFKIT_RESUME_SOAK=%q: want a number of messages", v)
+		}
+	}
+	return def
+}
+
 func numbered(i int) []byte { return fmt.Appendf(nil, "%06d%s", i, bytes.Repeat([]byte{'x'}, i%300)) }
 
 // resumeServer serves test.resume: on each connection it sends n Out
 // messages, counts the In messages it gets (which must come in order) and
 // answers Ask with its own body.
 func resumeServer(t *testing.T, n int, cfg iface.Config) (string, chan error) {
+	i, results := resumeIface(t, n)
+	_, addr := serveConfig(t, "tcp", cfg, i)
+	return addr, results
+}
+
+// resumeIface is resumeServer's interface.
+func resumeIface(t *testing.T, n int) (iface.Interface, chan error) {
 	m := resumeManifest(t)
 	results := make(chan error, 4)
-	_, addr := serveConfig(t, "tcp", cfg, iface.Interface{
+	return iface.Interface{
 		Manifest: m,
 		OnConnect: func(ctx context.Context, c *iface.Conn) {
 			for i := 1; i <= n; i++ {
@@ -171,19 +229,59 @@ func resumeServer(t *testing.T, n int, cfg iface.Config) (string, chan error) {
 				return msg.Reply(ctx, &v)
 			},
 		},
-	})
-	return addr, results
+	}, results
 }
 
 // A resumable connection streams both ways and makes calls while its
 // transport is killed again and again: every message arrives once, in
 // order, at both ends, and every call is answered.
 func TestResumeSurvivesKilledTransports(t *testing.T) {
-	const n = 5000
+	n := resumeSoak(t, 5000)
 	addr, results := resumeServer(t, n, iface.DefaultConfig())
 	b := newBreaker(t, addr)
-	c := dial(t, b.addr())
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	streamAcrossKills(t, b, b.addr(), n, results, 20*time.Millisecond)
+}
+
+// The same through a network that fragments, delays and stalls the byte
+// stream, as well as cutting it.
+func TestResumeThroughAChaoticNetwork(t *testing.T) {
+	n := resumeSoak(t, 3000)
+	addr, results := resumeServer(t, n, iface.DefaultConfig())
+	b := newProxy(t, addr, true)
+	streamAcrossKills(t, b, b.addr(), n, results, 150*time.Millisecond)
+}
+
+// Through a relay (a server that dialed out to it), with the client's
+// connections to the relay killed: the relay's streams to the server end,
+// the server detaches, and the client resumes through the relay.
+func TestResumeThroughARelay(t *testing.T) {
+	const n = 3000
+	r := iface.NewRelay()
+	l, err := iface.Listen(context.Background(), "tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go r.Serve(l)
+	defer r.Close()
+	i, results := resumeIface(t, n)
+	s := iface.NewServer()
+	s.Register(i)
+	go s.ServeRelay(context.Background(), "tcp://"+l.Addr().String(), "rs")
+	defer s.Close()
+	b := newBreaker(t, "tcp://"+l.Addr().String())
+	addr := "relay://" + strings.TrimPrefix(b.addr(), "tcp://") + "/rs"
+	dialRegistered(t, addr)
+	streamAcrossKills(t, b, addr, n, results, 40*time.Millisecond)
+}
+
+// streamAcrossKills opens a resumable connection to addr, streams n
+// messages each way and makes 100 calls on it while b kills its
+// transports every interval, and checks that nothing was lost, repeated
+// or reordered at either end (the server's verdict comes on results).
+func streamAcrossKills(t *testing.T, b *breaker, addr string, n int, results chan error, every time.Duration) {
+	t.Helper()
+	c := dial(t, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second+time.Duration(n)*time.Millisecond)
 	defer cancel()
 	conn, err := c.Connect(ctx, "test.resume", iface.WithResume())
 	if err != nil {
@@ -243,7 +341,7 @@ func TestResumeSurvivesKilledTransports(t *testing.T) {
 		select {
 		case <-done:
 			stop = true
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(every):
 			b.kill()
 			for range 50 {
 				if errors.Is(conn.Err(), iface.ErrReconnecting) {
@@ -413,7 +511,18 @@ func TestResumeMovesToAnotherAddress(t *testing.T) {
 	addr, results := resumeServer(t, n, iface.DefaultConfig())
 	first, second := newBreaker(t, addr), newBreaker(t, addr)
 	c := dial(t, first.addr()+","+second.addr())
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Mid-stream, the first address is gone.
+	if st := streamWithABreak(t, c, n, results, first.close); st.Resumes != 1 {
+		t.Errorf("%d resumes, want 1", st.Resumes)
+	}
+}
+
+// streamWithABreak streams n messages each way on a resumable connection
+// of c, calling breakIt halfway through, and checks that they all arrive,
+// once and in order (the server's verdict comes on results).
+func streamWithABreak(t *testing.T, c *iface.Client, n int, results chan error, breakIt func()) data.ResumeStats {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	conn, err := c.Connect(ctx, "test.resume", iface.WithResume())
 	if err != nil {
@@ -427,8 +536,8 @@ func TestResumeMovesToAnotherAddress(t *testing.T) {
 		}
 	}()
 	for i := 1; i <= n; i++ {
-		if i == n/3 {
-			first.close() // mid-stream, the first address is gone
+		if i == n/2 {
+			breakIt()
 		}
 		msg, err := conn.Recv(ctx)
 		if err != nil {
@@ -443,7 +552,58 @@ func TestResumeMovesToAnotherAddress(t *testing.T) {
 	if err := <-results; err != nil {
 		t.Error(err)
 	}
-	if st := conn.ResumeStats(); st.Resumes != 1 {
-		t.Errorf("%d resumes, want 1", st.Resumes)
+	return conn.ResumeStats()
+}
+
+// The relay between a client and a server restarts mid-stream: the server
+// registers with the new one by itself, and the client resumes through it.
+func TestResumeAcrossARestartedRelay(t *testing.T) {
+	const n = 3000
+	l, err := iface.Listen(context.Background(), "tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	relayAddr := l.Addr().String()
+	r1 := iface.NewRelay()
+	go r1.Serve(l)
+	i, results := resumeIface(t, n)
+	s := iface.NewServer()
+	s.Register(i)
+	go s.ServeRelay(context.Background(), "tcp://"+relayAddr, "rs", iface.WithRelayBackoff(20*time.Millisecond))
+	defer s.Close()
+	c := dialRegistered(t, "relay://"+relayAddr+"/rs")
+	var r2 *iface.Relay
+	restart := func() {
+		r1.Close()
+		l2, err := iface.Listen(context.Background(), "tcp://"+relayAddr) // the same port
+		if err != nil {
+			t.Skipf("cannot listen on the relay's port again: %v", err)
+		}
+		r2 = iface.NewRelay()
+		go r2.Serve(l2)
+	}
+	st := streamWithABreak(t, c, n, results, restart)
+	if r2 != nil {
+		r2.Close()
+	}
+	if st.Resumes < 1 {
+		t.Errorf("%d resumes: the relay's restart broke nothing", st.Resumes)
+	}
+}
+
+// dialRegistered dials addr, a relay:// address, until the server has
+// registered with the relay; the client closes at the end of the test.
+func dialRegistered(t *testing.T, addr string) *iface.Client {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c, err := iface.Dial(ctx(t), addr)
+		if err == nil {
+			t.Cleanup(func() { c.Close() })
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server never registered with the relay: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
