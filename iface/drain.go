@@ -23,6 +23,18 @@ func (s *Server) Drain(deadline time.Time) {
 	for l := range s.listeners {
 		l.Close()
 	}
+	var detached []*Conn
+	for _, sc := range s.conns {
+		if sc.resume != nil && sc.resume.reattached != nil {
+			detached = append(detached, sc.conn)
+		}
+	}
 	s.mu.Unlock()
 	s.hub.Notify(&control.Draining{Deadline: deadline})
+	// A draining server refuses resumes: a detached connection is over.
+	for _, c := range detached {
+		c.End(localClose(CodeDraining, drainingDetached, nil))
+	}
 }
+
+const drainingDetached = "the server is shutting down, and its transport had broken: it cannot be resumed"

@@ -65,7 +65,12 @@ func (s *Server) serverDetached(c *Conn, cause *CloseError) {
 	}
 	back := make(chan struct{})
 	sc.resume.reattached = back
+	draining := s.draining || s.closed
 	s.mu.Unlock()
+	if draining {
+		c.End(localClose(CodeDraining, drainingDetached, nil))
+		return
+	}
 	grace := s.cfg.ResumeGrace
 	s.logDetached(c, cause, grace)
 	t := time.NewTimer(grace)

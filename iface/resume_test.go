@@ -607,3 +607,30 @@ func dialRegistered(t *testing.T, addr string) *iface.Client {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A draining server ends its detached connections at once: it would refuse
+// their resume, so there is nothing to wait for.
+func TestDrainEndsDetachedConnections(t *testing.T) {
+	ended := make(chan error, 1)
+	m := resumeManifest(t)
+	s, addr := serve(t, "tcp", iface.Interface{Manifest: m, OnConnect: func(ctx context.Context, c *iface.Conn) {
+		<-c.Done()
+		ended <- c.Err()
+	}})
+	b := newBreaker(t, addr)
+	c := dial(t, b.addr())
+	if _, err := c.Connect(ctx(t), "test.resume", iface.WithResume()); err != nil {
+		t.Fatal(err)
+	}
+	b.setRefuse(true)
+	b.kill()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	time.Sleep(50 * time.Millisecond) // the server notices the break (or ends it as it does)
+	if err := s.Shutdown(sctx); err != nil {
+		t.Fatalf("Shutdown waited for a detached connection (its grace period is 30 s): %v", err)
+	}
+	if err := <-ended; !errors.Is(err, iface.CodeDraining) {
+		t.Errorf("the server's end: %v", err)
+	}
+}
