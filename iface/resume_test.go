@@ -569,7 +569,7 @@ func TestResumeAcrossARestartedRelay(t *testing.T) {
 	i, results := resumeIface(t, n)
 	s := iface.NewServer()
 	s.Register(i)
-	go s.ServeRelay(context.Background(), "tcp://"+relayAddr, "rs", iface.WithRelayBackoff(20*time.Millisecond))
+	go s.ServeRelay(context.Background(), "tcp://"+relayAddr, "rs")
 	defer s.Close()
 	c := dialRegistered(t, "relay://"+relayAddr+"/rs")
 	var r2 *iface.Relay
