@@ -179,7 +179,7 @@ func serve(t testing.TB, b *backend, cfg dbadapter.Config) *served {
 	if err != nil {
 		t.Fatalf("%s: New: %v", b.name, err)
 	}
-	srv := iface.NewServer()
+	srv := iface.NewServer(iface.WithCodecs(dbadapter.Codecs()))
 	if err := a.Register(srv); err != nil {
 		t.Fatal(err)
 	}

@@ -184,9 +184,12 @@ func (a *Adapter) stream(ctx context.Context, msg *iface.Message, rows *sql.Rows
 	if err != nil {
 		return a.refusal(err, what)
 	}
+	anyRow := cols == nil // raw SQL: a RawRow is any object
 	if len(cols) != len(got) { // raw SQL, or a schema that changed under the query
 		cols = got
 	}
+	plan := newRowPlan(cols, anyRow)
+	_, checked := msg.Conn().Codec().(checkedJSONCodec)
 	vals := make([]any, len(cols))
 	ptrs := make([]any, len(cols))
 	for i := range vals {
@@ -199,8 +202,13 @@ func (a *Adapter) stream(ctx context.Context, msg *iface.Message, rows *sql.Rows
 			return a.refusal(err, what)
 		}
 		n++
-		buf = appendRow(buf[:0], cols, vals)
-		if err := msg.Reply(ctx, json.RawMessage(buf)); err != nil {
+		var sure bool
+		buf, sure = plan.append(buf[:0], vals)
+		var v any = json.RawMessage(buf)
+		if sure && checked {
+			v = checkedJSON(buf)
+		}
+		if err := msg.Reply(ctx, v); err != nil {
 			if code := codes.Of(err); code != codes.Internal || ctx.Err() != nil {
 				return err // the connection ended or the request was cancelled
 			}

@@ -13,24 +13,6 @@ import (
 	"unicode/utf8"
 )
 
-// appendRow appends the JSON object of one row: vals in the order of cols.
-func appendRow(buf []byte, cols []column, vals []any) []byte {
-	buf = append(buf, '{')
-	for i, c := range cols {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = appendJSONString(buf, c.Name)
-		buf = append(buf, ':')
-		if f, ok := vals[i].(float64); ok && c.Float32 && !math.IsNaN(f) && !math.IsInf(f, 0) {
-			buf = strconv.AppendFloat(buf, f, 'g', -1, 32)
-			continue
-		}
-		buf = appendValue(buf, c.Kind, vals[i])
-	}
-	return append(buf, '}')
-}
-
 // appendValue appends v, as a driver scanned it from a column of kind k,
 // as JSON.
 func appendValue(buf []byte, k kind, v any) []byte {

@@ -142,7 +142,7 @@ func Run(ctx context.Context, opts *Options) error {
 		return cmdutil.Hint(err, dsnHint(opts.DSN))
 	}
 	defer a.Close()
-	srv := iface.NewServer()
+	srv := iface.NewServer(iface.WithCodecs(dbadapter.Codecs()))
 	if err := a.Register(srv); err != nil {
 		return err
 	}
