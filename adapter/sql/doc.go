@@ -4,7 +4,7 @@
 // made from the schema, and made again when the schema changes.
 //
 //	a, err := dbadapter.New(ctx, "", dbadapter.DefaultConfig()) // ./ifkit.db
-//	srv := iface.NewServer()
+//	srv := iface.NewServer(iface.WithCodecs(dbadapter.Codecs()))
 //	a.Register(srv)
 //	srv.ListenAndServe(ctx, "unix:///tmp/db.sock")
 //	defer a.Close() // after srv.Close
@@ -27,11 +27,40 @@
 //     number (when the protocol carries a client key and sequence of its
 //     own, they are what will fill these columns).
 //   - NAME.TABLE.changes (send): the table's inserts, updates and deletes,
-//     from a change table its triggers fill, in commit order, each carrying
-//     its position. A connection starts at now; the control operation reset
-//     moves it (a position to go on after, "now" or "start"). On PostgreSQL
-//     a NOTIFY wakes the feeds at once; otherwise they look every FeedPoll,
-//     and at once after the adapter's own writes.
+//     in commit order, each carrying its position. A connection starts at
+//     now; the control operation reset moves it (a position to go on
+//     after, "now" or "start"), so a client that keeps the position of the
+//     last change it has resumes there without loss or duplicates. How the
+//     feed follows the table is Config.Mode:
+//   - logical (PostgreSQL with wal_level = logical and a role that may
+//     replicate; what mode auto, the default, takes there): logical
+//     replication with pgoutput, a publication and a replication slot per
+//     feed, both named Adapter.SlotName (ifkit_DATABASE_NAME_TABLE), and
+//     the table set to REPLICA IDENTITY FULL so that updates and deletes
+//     carry the whole old row. Positions are the server's log positions:
+//     X/Y for the last change of a transaction (its end), X/Y:N for the Nth
+//     change of a larger one (X/Y its commit). The slot is told a position
+//     only once the client's credit grants say it consumed the change
+//     (iface.Conn.PeerConsumed), so what a client has not consumed stays
+//     kept across its reconnects and the adapter's restarts; "start" is the
+//     slot's oldest, and a position inside a transaction the slot has gone
+//     past is refused. A slot has one reader at a time: a second connection
+//     to the feed is ended with limit_exceeded. A slot keeps the server's
+//     log until it is read: drop the slot of a feed no longer served
+//     (SELECT pg_drop_replication_slot('ifkit_…')).
+//   - trigger (SQLite; PostgreSQL otherwise): triggers fill a change table
+//     (Config.ChangeTable); positions are its ids. On PostgreSQL a NOTIFY
+//     wakes the feeds at once; otherwise they look every FeedPoll, and at
+//     once after the adapter's own writes. With Config.Retention, changes
+//     older than it are pruned (each SchemaPoll), a reset to a pruned
+//     position is refused with the reason, and a reader that falls behind
+//     is ended with limit_exceeded.
+//
+// Serve on a server made with iface.WithCodecs(Codecs()): the rows the
+// adapter writes from typed columns (query rows, logical changes) are
+// checked column by column as they are written and sent as they are,
+// without the JSON Schema run on each again; on any other server every row
+// is checked.
 //
 // Column types become JSON Schema types (integer with the range of int2
 // and int4, number, string with maxLength of varchar(n), enum of an enum
@@ -47,10 +76,17 @@
 //	limit_exceeded    the database is busy, full or out of resources
 //	canceled          the request was cancelled (the client went away)
 //	unimplemented     the database does not allow it (read-only, permissions)
-//	transport_error   the database is unreachable or went away
+//	transport_error   the database is unreachable or went away: a stream ends
+//	                  with it, a feed's connection ends with it and its position,
+//	                  a sink's batch is refused whole (the pool connects again
+//	                  when the database is back)
 //	internal          anything else
 //
 // A batch of a sink that fails is rolled back whole: its failing message is
 // refused with the reason, its others with "rolled back with its batch";
-// other connections go on.
+// other connections go on. A commit whose answer was lost may have stored
+// the batch: with Sink.Key, sending it again stores nothing twice.
+//
+// A DSN's password is never shown: Redact hides it, and the adapter's
+// errors, refusals and log write *** where a driver's text would repeat it.
 package dbadapter

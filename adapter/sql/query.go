@@ -184,7 +184,7 @@ func (a *Adapter) stream(ctx context.Context, msg *iface.Message, rows *sql.Rows
 	if err != nil {
 		return a.refusal(err, what)
 	}
-	anyRow := cols == nil // raw SQL: a RawRow is any object
+	anyRow := cols == nil      // raw SQL: a RawRow is any object
 	if len(cols) != len(got) { // raw SQL, or a schema that changed under the query
 		cols = got
 	}

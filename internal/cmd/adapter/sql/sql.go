@@ -25,12 +25,16 @@ const (
 
 // Options are the inputs of `ifctl adapter sql`.
 type Options struct {
-	IO      *cmdutil.IOStreams
-	DSN     string
-	Listen  []string
-	Config  string // a configuration file; "" for dbadapter.DefaultConfig
-	Grace   time.Duration
-	Verbose bool
+	IO     *cmdutil.IOStreams
+	DSN    string
+	Listen []string
+	Config string // a configuration file; "" for dbadapter.DefaultConfig
+	// Mode and Retention, when set, override the configuration's mode and
+	// retention.
+	Mode      string
+	Retention time.Duration
+	Grace     time.Duration
+	Verbose   bool
 	// Ready, when set, is called with the listeners' addresses once they
 	// all listen (tests use it instead of reading stdout).
 	Ready func(addrs []string)
@@ -72,6 +76,8 @@ Exec) and transactions scoped to a connection (Begin, Commit, Rollback):
   sinks:
     orders: {key: [src, seq], batch: 256}   # key: a re-sent row is not stored twice
   feeds: [orders]                     # "*" for every table
+  mode: auto                          # the feeds: auto, logical or trigger
+  retention: 168h                     # trigger mode: prune older changes (0: keep all)
   raw: false
   transactions: false
 
@@ -80,7 +86,24 @@ what the database refuses (NOT NULL, unique, check: the column or constraint is
 named), transport_error when it is unreachable, canceled, limit_exceeded (busy).
 A sink's failed batch is rolled back whole and each of its messages refused.
 
-The feeds install triggers that fill a change table (` + dbadapter.DefaultChangeTable + `) in the database.
+Change feeds follow the table by PostgreSQL's logical replication where the
+server allows it (wal_level = logical and a role that may replicate), else by
+triggers that fill a change table (` + dbadapter.DefaultChangeTable + `; always on SQLite); --mode or the
+file's mode: auto (the default), logical or trigger.
+  logical   a publication and a replication slot per feed, both named
+            ifkit_DATABASE_NAME_TABLE; the table is set to REPLICA IDENTITY FULL.
+            Positions are log positions: X/Y (a transaction's last change) or
+            X/Y:N (its Nth change). The slot is told a position only once the
+            client's credit says it consumed the change, so a client that
+            reconnects and resets to the last position it has loses nothing;
+            reset start goes to the oldest the slot keeps. One reader per slot.
+            A slot keeps the server's log until read: drop the slot of a feed
+            you stop serving (SELECT pg_drop_replication_slot('ifkit_…')).
+  trigger   positions are the change table's ids. --retention 168h (or the
+            file's retention) prunes changes older than that: a reset to a
+            pruned position is refused, a reader that falls behind is ended.
+A feed whose database goes away ends with transport_error and its position;
+a sink's batch is refused whole; the pool connects again when it is back.
 
 ` + cmdutil.AddrHelp,
 		Example: `  # the embedded default: a SQLite file, no server
@@ -93,7 +116,8 @@ The feeds install triggers that fill a change table (` + dbadapter.DefaultChange
 
   # PostgreSQL, with named queries
   ifctl adapter sql --dsn postgres://postgres@127.0.0.1/shop --config shop.yaml --listen 127.0.0.1:7410 &
-  ifctl call 127.0.0.1:7410 shop OrdersOf -d '{"customer":"ada"}'`,
+  ifctl call 127.0.0.1:7410 shop OrdersOf -d '{"customer":"ada"}'
+  ifctl recv 127.0.0.1:7410 shop.orders.changes --reset 0/1A2B3C8:2   # resume after that change`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(opts.Listen) == 0 {
@@ -109,6 +133,8 @@ The feeds install triggers that fill a change table (` + dbadapter.DefaultChange
 	fs.StringVar(&opts.DSN, "dsn", "", "the database: postgres://… for PostgreSQL, sqlite:PATH or PATH for a SQLite file (default ./"+dbadapter.DefaultSQLiteFile+")")
 	fs.StringArrayVar(&opts.Listen, "listen", nil, "address to serve on (repeatable; default "+DefaultListen+")")
 	fs.StringVar(&opts.Config, "config", "", "configuration file (YAML): queries, statements, sinks, feeds, raw, transactions")
+	fs.StringVar(&opts.Mode, "mode", "", "how the change feeds follow the tables: auto (logical replication where PostgreSQL allows it), logical or trigger (default: the configuration's, auto)")
+	fs.DurationVar(&opts.Retention, "retention", 0, "trigger mode: prune changes older than this from the change table (default: the configuration's, 0 keeps all)")
 	fs.DurationVar(&opts.Grace, "grace", DefaultGrace, "how long shutting down waits for connections to end")
 	fs.BoolVarP(&opts.Verbose, "verbose", "v", false, "log schema changes")
 	return cmd
@@ -130,6 +156,17 @@ func Run(ctx context.Context, opts *Options) error {
 		}
 		if cfg, err = dbadapter.ParseConfig(opts.Config, data); err != nil {
 			return err
+		}
+	}
+	if opts.Mode != "" || opts.Retention != 0 {
+		if opts.Mode != "" {
+			cfg.Mode = opts.Mode
+		}
+		if opts.Retention != 0 {
+			cfg.Retention = opts.Retention
+		}
+		if err := cfg.Validate(); err != nil {
+			return cmdutil.UsageError(err)
 		}
 	}
 	level := slog.LevelWarn
@@ -154,7 +191,11 @@ func Run(ctx context.Context, opts *Options) error {
 	if what == "" {
 		what = "nothing yet (no table; create one and its interfaces appear)"
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "ifctl: serving %s (%s): %s\n", dsnText(opts.DSN), a.Backend(), what)
+	feeds := ""
+	if len(cfg.Feeds) > 0 {
+		feeds = ", feeds: " + a.FeedMode()
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "ifctl: serving %s (%s%s): %s\n", dsnText(opts.DSN), a.Backend(), feeds, what)
 	return cmdutil.ServeOn(ctx, opts.IO, srv, opts.Listen, opts.Grace, opts.Ready)
 }
 

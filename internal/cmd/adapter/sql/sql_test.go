@@ -101,3 +101,20 @@ func TestPasswordNotShown(t *testing.T) {
 		}
 	}
 }
+
+// TestModeFlag: --mode is checked, and a logical feed is PostgreSQL's.
+func TestModeFlag(t *testing.T) {
+	dir := t.TempDir()
+	for mode, want := range map[string]string{
+		"sometimes": `mode "sometimes": give auto, logical or trigger`,
+		"logical":   "logical replication is PostgreSQL's",
+	} {
+		var errOut syncBuffer
+		opts := &sqlcmd.Options{IO: &cmdutil.IOStreams{In: strings.NewReader(""), Out: &errOut, ErrOut: &errOut},
+			DSN: "sqlite:" + filepath.Join(dir, "m.db"), Listen: []string{"unix://" + filepath.Join(dir, "m.sock")}, Mode: mode}
+		err := sqlcmd.Run(context.Background(), opts)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("--mode %s: %v, want %q", mode, err, want)
+		}
+	}
+}
