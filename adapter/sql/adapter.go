@@ -57,6 +57,7 @@ type Adapter struct {
 	sessions map[*iface.Conn]*session
 	feeds    map[*iface.Conn]*feedState
 	slots    map[string]*slotReader   // a logical feed's slot → the connection reading it
+	orphans  map[string]bool          // slots (and publications) of dropped tables, to drop; watch's
 	changed  map[string]chan struct{} // per table ("" for any): closed when it may have changed
 	horizon  atomic.Int64             // the change table's pruned horizon as this adapter last saw it
 
@@ -93,7 +94,7 @@ func New(ctx context.Context, dsn string, cfg Config) (*Adapter, error) {
 		return nil, err
 	}
 	a := &Adapter{cfg: cfg, dsn: dsn, db: db, log: slog.New(slog.DiscardHandler), served: map[string]string{}, mode: ModeTrigger,
-		sessions: map[*iface.Conn]*session{}, feeds: map[*iface.Conn]*feedState{}, slots: map[string]*slotReader{}, changed: map[string]chan struct{}{}}
+		sessions: map[*iface.Conn]*session{}, feeds: map[*iface.Conn]*feedState{}, slots: map[string]*slotReader{}, orphans: map[string]bool{}, changed: map[string]chan struct{}{}}
 	a.pw = dsnPassword(dsn)
 	if cfg.Logger != nil {
 		a.log = cfg.Logger
@@ -439,6 +440,14 @@ func (a *Adapter) watch() {
 				a.log.Warn("reading the schema failed; serving the last reading", "err", err)
 			}
 			continue
+		}
+		if a.mode == ModeLogical {
+			for name := range old.feeds {
+				if b.feeds[name] == nil {
+					a.orphans[a.SlotName(name)] = true // its table is gone: nothing will read the slot again
+				}
+			}
+			a.dropOrphans(a.ctx)
 		}
 		if b.fp == old.fp && sameQueries(b, old) {
 			continue

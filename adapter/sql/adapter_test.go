@@ -447,6 +447,14 @@ func TestSchemaChanges(t *testing.T) {
 				t.Fatalf("after DROP TABLE: %#v", ic)
 			}
 		}
+		if s.a.FeedMode() == dbadapter.ModeLogical { // the dropped table's slot goes too
+			eventually(t, "the dropped table's slot dropped", func() error {
+				if n := b.count(t, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '"+s.a.SlotName("plants")+"'"); n != 0 {
+					return fmt.Errorf("%d slots", n)
+				}
+				return nil
+			})
+		}
 	})
 }
 

@@ -134,6 +134,26 @@ func (a *Adapter) installLogical(ctx context.Context, t *table) error {
 	return nil
 }
 
+// dropOrphans drops the publications and replication slots of feeds
+// whose tables are gone (a slot keeps the server's log until it is read),
+// trying again at the next schema poll while a slot is still in use.
+func (a *Adapter) dropOrphans(ctx context.Context) {
+	for name := range a.orphans {
+		_, err := a.db.ExecContext(ctx, "DROP PUBLICATION IF EXISTS "+quoteIdent(name))
+		if err == nil {
+			_, err = a.db.ExecContext(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, name)
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				a.log.Warn("dropping the replication slot of a dropped table failed; trying again", "slot", name, "err", err)
+			}
+			continue
+		}
+		a.log.Info("dropped the publication and replication slot of a dropped table", "slot", name)
+		delete(a.orphans, name)
+	}
+}
+
 // lsnPos is a logical feed's position: after the transaction that ended
 // at lsn (idx 0), or after change idx (from 1) of the transaction whose
 // commit record is at lsn.
@@ -301,6 +321,12 @@ func (a *Adapter) runLogicalFeed(ctx context.Context, c *iface.Conn, t *table) {
 		var ce *codes.CloseError
 		if errors.As(err, &ce) {
 			c.End(ce)
+			return
+		}
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "42704" { // undefined_object: the slot
+			c.End(&codes.CloseError{Code: codes.Internal, Reason: fmt.Sprintf(
+				"the change feed of %s: its replication slot %s no longer exists (dropped?): restart the adapter to make it again, from now", t.Name, slot)})
 			return
 		}
 		re := a.refusal(err, "the change feed of "+t.Name+" (replication slot "+slot+")")
