@@ -132,6 +132,8 @@ func (a *Adapter) resetFeed(ctx context.Context, c *iface.Conn, t *table, positi
 	// setting it, and finds r there.
 	select {
 	case st.resets <- r:
+	case <-c.Context().Done():
+		return &codes.RemoteError{Code: codes.NotFound, Reason: fmt.Sprintf("reset: the feed's connection ended: %v", c.Err())}
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -143,6 +145,8 @@ func (a *Adapter) resetFeed(ctx context.Context, c *iface.Conn, t *table, positi
 	select {
 	case err := <-r.done:
 		return err
+	case <-c.Context().Done(): // the feed ended before it took the reset
+		return &codes.RemoteError{Code: codes.NotFound, Reason: fmt.Sprintf("reset: the feed's connection ended: %v", c.Err())}
 	case <-ctx.Done():
 		return ctx.Err()
 	}
