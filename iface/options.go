@@ -1,6 +1,10 @@
 package iface
 
-import "github.com/ifkit/ifkit/codec"
+import (
+	"crypto/tls"
+
+	"github.com/ifkit/ifkit/codec"
+)
 
 // Option configures either end: NewServer and Dial both take it. The
 // settings both ends have are set this one way.
@@ -15,6 +19,9 @@ type common struct {
 	cfg    Config
 	codecs *codec.Set
 	secret []byte
+	// relayTLS, on a client, is the TLS configuration of the hop to a
+	// relay (WithRelayHopTLS, relay.go); nil: plain TCP.
+	relayTLS *tls.Config
 }
 
 func defaultCommon() common { return common{cfg: DefaultConfig(), codecs: codec.Standard()} }

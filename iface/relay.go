@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"regexp"
+	"strings"
+	"unicode"
 )
 
 // A relay lets clients reach servers that cannot be dialed, a server behind
@@ -31,12 +33,16 @@ const (
 	relayServe   = 1 // a server registers its name
 	relayConnect = 2 // a client reaches a server by name
 	relaySelf    = 3 // a client talks to the relay itself (its servers, learn and forget)
-	// statuses
+	// statuses: 00 and 03 go on; the others are refusals, each followed by
+	// its reason (one length byte, then that many bytes of UTF-8)
 	relayOK           = 0x00
 	relayUnknownName  = 0x01 // connect: no server of that name
-	relayNameTaken    = 0x02 // serve: another server holds the name
+	relayNameTaken    = 0x02 // serve: another server, alive, holds the name
 	relayAuthRequired = 0x03 // the relay's shared-secret exchange (§3.5) follows
 	relayBadHello     = 0x04 // not a valid hello: bad version, role or name
+	relayLimit        = 0x05 // one of the relay's limits is reached (RelayLimits)
+	relayUnavailable  = 0x06 // the server's relay connection failed, or the relay is closing
+	maxRelayReason    = 255
 )
 
 var relayMagic = [4]byte{'I', 'F', 'K', 'R'}
@@ -57,8 +63,102 @@ func checkRelayName(name string) error {
 const ErrRelaySecretRequired errorString = "the relay requires a shared secret"
 
 // ErrRelay marks the relay's refusals: an unknown name, a name taken, a
-// bad hello.
+// limit reached, a bad hello. They are *CloseError values whose Code says
+// which (CodeOf: not_found, limit_exceeded, protocol_error,
+// transport_error) and that also match ErrConnect: the server was not
+// reached.
 const ErrRelay errorString = "the relay refused"
+
+// relayRefusal is a refusal a relay sends: its status and its reason.
+type relayRefusal struct {
+	status byte
+	reason string
+}
+
+// relayRefusalCodes are the codes (spec/PROTOCOL.md §9) of the refusals.
+var relayRefusalCodes = map[byte]Code{
+	relayUnknownName: CodeNotFound,
+	relayNameTaken:   CodeLimitExceeded,
+	relayBadHello:    CodeProtocolError,
+	relayLimit:       CodeLimitExceeded,
+	relayUnavailable: CodeTransportError,
+}
+
+// encode returns the refusal as it crosses the wire: the status, the
+// length of the reason, the reason (cut to 255 bytes at a rune boundary).
+func (f relayRefusal) encode() []byte {
+	reason := f.reason
+	if len(reason) > maxRelayReason {
+		reason = strings.ToValidUTF8(reason[:maxRelayReason], "")
+	}
+	return append([]byte{f.status, byte(len(reason))}, reason...)
+}
+
+// readRelayReason reads the reason that follows a refusal's status; a relay
+// that closes without one (an older relay) leaves the reason empty.
+func readRelayReason(r io.Reader) string {
+	var n [1]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return ""
+	}
+	b := make([]byte, n[0]) // ≤ 255: bounded before allocation
+	m, _ := io.ReadFull(r, b)
+	return peerText(b[:m])
+}
+
+// peerText makes text a peer sent safe to print: valid UTF-8, control
+// characters as '?'.
+func peerText(b []byte) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return '?'
+	}, strings.ToValidUTF8(string(b), "?"))
+}
+
+// err is the refusal as the peer's error: a *CloseError with the
+// refusal's code, whose cause matches ErrRelay and ErrConnect.
+func (f relayRefusal) err(relay string) error {
+	reason := f.reason
+	if reason == "" {
+		reason = relayDefaultReasons[f.status]
+	}
+	code, ok := relayRefusalCodes[f.status]
+	if !ok {
+		code = CodeProtocolError
+	}
+	return &CloseError{Code: code, Reason: reason, Remote: true, Cause: &relayRefused{status: f.status, relay: relay}}
+}
+
+// relayDefaultReasons say what a refusal without a reason means.
+var relayDefaultReasons = map[byte]string{
+	relayUnknownName: "no server of that name is registered",
+	relayNameTaken:   "another server is registered under that name",
+	relayBadHello:    "a bad hello (another relay protocol version?)",
+	relayLimit:       "one of the relay's limits is reached",
+	relayUnavailable: "the relay cannot reach that server now",
+}
+
+// relayRefused is the cause of a relay's refusal.
+type relayRefused struct {
+	status byte
+	relay  string // host:port
+}
+
+func (e *relayRefused) Error() string { return "refused by the relay at " + e.relay }
+
+// Is matches ErrRelay and ErrConnect.
+func (e *relayRefused) Is(target error) bool { return target == ErrRelay || target == ErrConnect }
+
+// relayStatusOf returns the status of the relay's refusal in err, or 0.
+func relayStatusOf(err error) byte {
+	var rr *relayRefused
+	if errors.As(err, &rr) {
+		return rr.status
+	}
+	return 0
+}
 
 // relayHello runs the peer's side of the hello over conn: it sends role and
 // name, proves the relay's secret when the relay asks, and reads the
@@ -69,6 +169,7 @@ func relayHello(conn net.Conn, role byte, name string, secret []byte) error {
 	if _, err := conn.Write(append(msg, name...)); err != nil {
 		return err
 	}
+	relay := conn.RemoteAddr().String()
 	var b [1]byte
 	if _, err := io.ReadFull(conn, b[:]); err != nil {
 		return fmt.Errorf("reading the relay's answer: %w (is it an ifkit relay?)", err)
@@ -88,32 +189,36 @@ func relayHello(conn net.Conn, role byte, name string, secret []byte) error {
 			}
 			return fmt.Errorf("the relay's shared-secret exchange: %w", err)
 		}
-	case relayBadHello:
-		return fmt.Errorf("%w the hello (another relay protocol version?)", ErrRelay)
 	default:
-		return fmt.Errorf("the relay answered %#02x: not an ifkit relay", b[0])
+		return relayAnswer(conn, b[0], relay)
 	}
 	if _, err := io.ReadFull(conn, b[:]); err != nil {
 		return fmt.Errorf("reading the relay's answer: %w", err)
 	}
-	switch b[0] {
-	case relayOK:
+	if b[0] == relayOK {
 		return nil
-	case relayUnknownName:
-		return fmt.Errorf("%w: no server named %q is registered with it", ErrRelay, name)
-	case relayNameTaken:
-		return fmt.Errorf("%w: another server is registered as %q", ErrRelay, name)
 	}
-	return fmt.Errorf("the relay answered %#02x: not an ifkit relay", b[0])
+	return relayAnswer(conn, b[0], relay)
+}
+
+// relayAnswer turns a status other than ok into the error it means.
+func relayAnswer(conn io.Reader, status byte, relay string) error {
+	if _, ok := relayRefusalCodes[status]; !ok {
+		return fmt.Errorf("%w: the relay answered %#02x, which no ifkit relay does", ErrNotIfkit, status)
+	}
+	return relayRefusal{status: status, reason: readRelayReason(conn)}.err(relay)
 }
 
 // dialRelay dials the relay of a relay address and reaches its server (or
 // the relay itself, for an empty name): the connection returned carries the
 // session, under TLS end to end for relay+tls://.
 func (c *Client) dialRelay(ctx context.Context, a Addr) (net.Conn, error) {
-	hop := Addr{Network: "tcp", Address: a.Address}
-	raw, err := c.dialRaw(ctx, hop, nil)
+	hop := Addr{Network: "tcp", Address: a.Address, TLS: c.relayTLS != nil}
+	raw, err := c.dialRaw(ctx, hop, c.relayTLS)
 	if err != nil {
+		if hop.TLS {
+			return nil, fmt.Errorf("TLS with the relay %s: %w", a.Address, err)
+		}
 		return nil, err
 	}
 	deadline, _ := ctx.Deadline()
@@ -159,3 +264,22 @@ type relaySecretOption []byte
 
 func (o relaySecretOption) applyDial(c *Client)                  { c.relaySecret = o }
 func (o relaySecretOption) applyRelayServe(r *relayServeOptions) { r.secret = o }
+
+// WithRelayHopTLS reaches the relay itself over TLS (a relay listening on
+// tls://, ifctl relay --tls-cert): cfg is a client configuration
+// (ClientTLS) whose roots verify the relay's certificate, for the relay's
+// host name unless cfg names another. For a client it applies to relay://
+// and relay+tls:// addresses; for ServeRelay, to the relay it registers
+// with. It is independent of TLS end to end with the server (relay+tls://,
+// WithTLS): a session can use either, both or neither.
+func WithRelayHopTLS(cfg *tls.Config) interface {
+	DialOption
+	RelayServeOption
+} {
+	return relayHopTLSOption{cfg}
+}
+
+type relayHopTLSOption struct{ cfg *tls.Config }
+
+func (o relayHopTLSOption) applyDial(c *Client)                  { c.relayTLS = o.cfg }
+func (o relayHopTLSOption) applyRelayServe(r *relayServeOptions) { r.tlsHop = o.cfg }

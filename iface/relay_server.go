@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"time"
@@ -16,11 +17,12 @@ import (
 type RelayServeOption interface{ applyRelayServe(*relayServeOptions) }
 
 type relayServeOptions struct {
-	secret  []byte
-	tls     *tls.Config
-	tlsHop  *tls.Config
-	onState func(RelayState)
-	backoff time.Duration
+	secret     []byte
+	tls        *tls.Config
+	tlsHop     *tls.Config
+	onState    func(RelayState)
+	backoff    time.Duration // the first wait
+	backoffMax time.Duration // the longest
 }
 
 type relayServeOption func(*relayServeOptions)
@@ -35,39 +37,50 @@ func WithRelayTLS(cfg *tls.Config) RelayServeOption {
 	return relayServeOption(func(o *relayServeOptions) { o.tls = cfg })
 }
 
-// WithRelayHopTLS dials the relay itself with TLS (a relay listening on
-// tls://): cfg is a client configuration (ClientTLS).
-func WithRelayHopTLS(cfg *tls.Config) RelayServeOption {
-	return relayServeOption(func(o *relayServeOptions) { o.tlsHop = cfg })
-}
-
 // WithRelayState calls f as the registration comes and goes: registered,
 // lost (and retrying), refused.
 func WithRelayState(f func(RelayState)) RelayServeOption {
 	return relayServeOption(func(o *relayServeOptions) { o.onState = f })
 }
 
-// WithRelayBackoff sets the first wait before registering again after the
-// relay was lost or could not be reached (100 ms by default), doubled after
-// each failure up to 30 times it.
-func WithRelayBackoff(d time.Duration) RelayServeOption {
-	return relayServeOption(func(o *relayServeOptions) { o.backoff = d })
+// WithRelayBackoff sets the waits before registering again after the
+// relay was lost or could not be reached: first, then doubled after each
+// failure up to max (defaults: 100 ms and 5 s). Each wait is drawn at
+// random from its upper half (jitter), so servers that lost a restarted
+// relay at the same moment do not all come back at the same moment.
+func WithRelayBackoff(first, max time.Duration) RelayServeOption {
+	return relayServeOption(func(o *relayServeOptions) { o.backoff, o.backoffMax = first, max })
 }
+
+// The default back-off of ServeRelay.
+const (
+	relayBackoff    = 100 * time.Millisecond
+	relayBackoffMax = 5 * time.Second
+)
 
 // RelayState is one change of a server's registration with its relay.
 type RelayState struct {
 	Registered bool  // true: registered; false: not (Err says why)
 	Err        error // why the registration failed or was lost
+	// Retry is the wait before the next attempt; 0 when registered, and
+	// when ServeRelay gives up (it then returns Err).
+	Retry time.Duration
+	// Again is true for a registration, or an attempt at one, after the
+	// first success: the relay was lost and is being found again.
+	Again bool
 }
 
 // ServeRelay serves the server's interfaces through the relay at addr
-// (tcp://host:port, or tls://host:port with WithRelayHopTLS) under name:
-// it dials out, registers, and serves each client session the relay
-// carries to it, as it would an accepted socket. When the relay goes or
-// cannot be reached it registers again, with back-off, until ctx ends or
-// the server closes; it then returns ctx's error or ErrServerClosed. A
-// refusal that retrying cannot mend (a bad secret, the name taken, not a
-// relay) is returned at once.
+// (tcp://host:port, or tls://host:port to reach it over TLS: see
+// WithRelayHopTLS) under name: it dials out, registers, and serves each
+// client session the relay carries to it, as it would an accepted socket.
+// When the relay goes or cannot be reached it registers again, with
+// jittered back-off (WithRelayBackoff), until ctx ends or the server
+// closes; it then returns ctx's error or ErrServerClosed. A refusal that
+// retrying cannot mend is returned at once: a bad secret, not a relay, a
+// bad hello, and the name taken by another server that answers — on the
+// first registration only: once registered, the name is this server's,
+// and a relay that still holds it for a lost connection lets it go.
 func (s *Server) ServeRelay(ctx context.Context, addr, name string, opts ...RelayServeOption) error {
 	a, err := ParseAddr(addr)
 	if err != nil {
@@ -82,47 +95,76 @@ func (s *Server) ServeRelay(ctx context.Context, addr, name string, opts ...Rela
 	if err := s.cfg.Validate(); err != nil {
 		return err
 	}
-	o := relayServeOptions{backoff: 100 * time.Millisecond}
+	o := relayServeOptions{backoff: relayBackoff, backoffMax: relayBackoffMax}
 	for _, opt := range opts {
 		opt.applyRelayServe(&o)
+	}
+	if o.backoff <= 0 || o.backoffMax < o.backoff {
+		return fmt.Errorf("relay back-off %v to %v: want 0 < first <= max", o.backoff, o.backoffMax)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(s.ctx, cancel)
 	defer stop()
+	stopped := func() error {
+		if s.ctx.Err() != nil {
+			return ErrServerClosed
+		}
+		return ctx.Err()
+	}
 	wait := o.backoff
+	registered := false // once, ever
 	for {
 		sess, err := s.registerRelay(ctx, a, name, &o)
 		if ctx.Err() != nil {
 			if sess != nil {
 				sess.Close()
 			}
-			if s.ctx.Err() != nil {
-				return ErrServerClosed
-			}
-			return ctx.Err()
+			return stopped()
 		}
-		if err != nil {
-			o.state(RelayState{Err: err})
-			var ce *CloseError
-			if errors.As(err, &ce) || errors.Is(err, ErrRelay) || errors.Is(err, ErrNotIfkit) {
-				return err
+		if err == nil {
+			wait = o.backoff
+			o.state(RelayState{Registered: true, Again: registered})
+			registered = true
+			err = s.serveRelaySession(ctx, sess, &o)
+			if ctx.Err() != nil {
+				return stopped()
 			}
-			select {
-			case <-time.After(wait):
-			case <-ctx.Done():
-				continue
-			}
-			wait = min(wait*2, 30*o.backoff)
-			continue
+		} else if !retryRelay(err, registered) {
+			o.state(RelayState{Err: err, Again: registered})
+			return err
 		}
-		wait = o.backoff
-		o.state(RelayState{Registered: true})
-		err = s.serveRelaySession(ctx, sess, &o)
-		if ctx.Err() == nil { // not stopping: say so, and register again
-			o.state(RelayState{Err: err})
+		d := jitter(wait)
+		o.state(RelayState{Err: err, Retry: d, Again: registered})
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return stopped()
 		}
+		wait = min(wait*2, o.backoffMax)
 	}
+}
+
+// retryRelay reports whether registering again may mend err.
+func retryRelay(err error, registered bool) bool {
+	switch relayStatusOf(err) {
+	case 0:
+	case relayNameTaken:
+		return registered
+	case relayLimit, relayUnavailable:
+		return true
+	default:
+		return false
+	}
+	var ce *CloseError
+	return !errors.As(err, &ce) && !errors.Is(err, ErrNotIfkit)
+}
+
+// jitter returns a wait drawn at random from [d/2, d].
+func jitter(d time.Duration) time.Duration {
+	return d/2 + rand.N(d/2+1)
 }
 
 func (o *relayServeOptions) state(st RelayState) {
@@ -151,7 +193,7 @@ func (s *Server) registerRelay(ctx context.Context, a Addr, name string, o *rela
 	if err != nil {
 		raw.Close()
 		var ce *CloseError
-		if errors.As(err, &ce) || errors.Is(err, ErrRelay) {
+		if errors.As(err, &ce) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("%w to the relay %s: %w", ErrConnect, a, err)

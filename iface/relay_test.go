@@ -164,7 +164,7 @@ func TestRelayReregisters(t *testing.T) {
 	go r1.Serve(l)
 	var mu sync.Mutex
 	var states []iface.RelayState
-	srv := serveThrough(t, addr, "kv", []iface.RelayServeOption{iface.WithRelayBackoff(20 * time.Millisecond), iface.WithRelayState(func(s iface.RelayState) {
+	srv := serveThrough(t, addr, "kv", []iface.RelayServeOption{iface.WithRelayBackoff(20*time.Millisecond, 200*time.Millisecond), iface.WithRelayState(func(s iface.RelayState) {
 		mu.Lock()
 		states = append(states, s)
 		mu.Unlock()

@@ -61,11 +61,10 @@ type Options struct {
 	// LogFormat is plain (lines for people; also ""), text or json (slog
 	// records).
 	LogFormat string
-	// Relay, when set, is a relay (tcp://host:port) to serve through as
-	// Name, proving the secret in RelaySecretFile; RelayTLS serves those
-	// sessions under TLS end to end with TLSCert.
-	Relay, Name, RelaySecretFile string
-	RelayTLS                     bool
+	// Relay, when set, is a relay (tcp://host:port, tls://host:port) to
+	// serve through as Name: see relay.go.
+	Relay, Name string
+	RelayOpts   RelayOptions
 	// Ready, when set, is called with the listeners' addresses once they
 	// all listen (tests use it instead of reading stdout).
 	Ready func(addrs []string)
@@ -142,7 +141,9 @@ each scrape.
 (id, interface, code, reason, by), "refused" (remote, interface, code, reason),
 "operator" (the operator scope granted), and serve's own events as messages.
 Client-chosen text is an attribute the handler quotes or escapes; no secret,
-proof or message body is logged.`,
+proof or message body is logged.
+
+` + relayHelp,
 		Example: `  # a sensor stream with mock readings, twice a second
   ifctl serve testdata/manifests/sensors.temperature.yaml --listen unix:///tmp/sensors.sock --mock --rate 2/s
 
@@ -183,8 +184,8 @@ proof or message body is logged.`,
 			if (opts.Relay == "") != (opts.Name == "") {
 				return cmdutil.UsageError(errors.New("--relay and --name go together: the relay's address, and the name clients reach this server by"))
 			}
-			if opts.RelayTLS && (opts.Relay == "" || opts.TLSCert == "") {
-				return cmdutil.UsageError(errors.New("--relay-tls needs --relay and --tls-cert/--tls-key (the certificate clients check through relay+tls://)"))
+			if err := opts.checkRelayFlags(); err != nil {
+				return err
 			}
 			if run != nil {
 				return run(cmd.Context(), opts)
@@ -210,10 +211,7 @@ proof or message body is logged.`,
 	fs.StringArrayVar(&opts.OperatorCertNames, "operator-cert-name", nil, "client certificates with this common or DNS name are operators' (repeatable; needs --tls-client-ca)")
 	fs.StringVar(&opts.Metrics, "metrics", "", "serve Prometheus metrics on this HTTP address, at /metrics (e.g. 127.0.0.1:9464)")
 	fs.StringVar(&opts.LogFormat, "log-format", logPlain, "the log on stderr: plain (lines for people), text (key=value records) or json (one JSON record a line)")
-	fs.StringVar(&opts.Relay, "relay", "", "also serve through the relay at this `ADDR` (tcp://host:port), dialing out to it (see ifctl relay)")
-	fs.StringVar(&opts.Name, "name", "", "the name clients reach this server by through --relay (relay://ADDR/NAME)")
-	fs.StringVar(&opts.RelaySecretFile, "relay-secret-file", "", "prove the relay's shared secret in this file")
-	fs.BoolVar(&opts.RelayTLS, "relay-tls", false, "serve the sessions through --relay under TLS end to end with --tls-cert (clients use relay+tls://)")
+	addRelayFlags(cmd, opts)
 	fs.StringVar(&opts.Lab, "lab", "", "also serve the lab bench page (as ifctl lab) on this host:port, e.g. 127.0.0.1:8080")
 	fs.StringVar(&opts.Registry, "registry", "", "link each Unix socket into this folder while serving, for ifctl ls (e.g. "+cmdutil.RegistryDir()+")")
 	for _, name := range []string{"tls-cert", "tls-key", "tls-client-ca", "secret-file", "admin-secret-file"} {
@@ -391,7 +389,7 @@ func Run(ctx context.Context, opts *Options) error {
 		fmt.Fprintf(opts.IO.Out, "metrics on %s\n", prom.url)
 	}
 	if opts.Relay != "" {
-		fmt.Fprintf(opts.IO.Out, "relayed as relay://%s/%s\n", strings.TrimPrefix(opts.Relay, "tcp://"), opts.Name)
+		fmt.Fprintf(opts.IO.Out, "relayed as %s\n", opts.relayURL())
 	}
 	if bench != nil {
 		fmt.Fprintf(opts.IO.Out, "lab bench on %s\n", bench.URL)
@@ -606,30 +604,3 @@ func (r *Rate) Set(s string) error {
 
 // Type implements pflag.Value.
 func (r *Rate) Type() string { return "rate" }
-
-// relayOptions returns ServeRelay's options: the relay's secret, TLS end
-// to end, and a log line as the registration comes and goes.
-func (opts *Options) relayOptions(log *logger) ([]iface.RelayServeOption, error) {
-	ro := []iface.RelayServeOption{iface.WithRelayState(func(st iface.RelayState) {
-		if st.Registered {
-			log.printf("relay: registered with %s as %s: clients reach it as relay://%s/%s", opts.Relay, cmdutil.Untrusted(opts.Name), strings.TrimPrefix(opts.Relay, "tcp://"), cmdutil.Untrusted(opts.Name))
-			return
-		}
-		log.printf("relay: not registered with %s: %v (trying again)", opts.Relay, st.Err)
-	})}
-	secret, err := cmdutil.ReadSecret(opts.RelaySecretFile, "", "relay-secret")
-	if err != nil {
-		return nil, err
-	}
-	if secret != nil {
-		ro = append(ro, iface.WithRelaySecret(secret))
-	}
-	if opts.RelayTLS {
-		cfg, err := iface.ServerTLS(opts.TLSCert, opts.TLSKey, opts.TLSClientCA)
-		if err != nil {
-			return nil, cmdutil.UsageError(err)
-		}
-		ro = append(ro, iface.WithRelayTLS(cfg))
-	}
-	return ro, nil
-}
