@@ -62,22 +62,3 @@ func FuzzReadControlFrame(f *testing.F) {
 		&controlpb.ControlFrame{Frame: &controlpb.ControlFrame_Notification{Notification: &controlpb.Notification{Event: &controlpb.Notification_Draining{Draining: &controlpb.Draining{DeadlineUnixMs: 1000}}}}},
 	}, func() proto.Message { return &controlpb.ControlFrame{} })
 }
-
-// FuzzReadRelayHello: a relay reads a hello from any peer; it never panics,
-// and accepts only a well-formed one.
-func FuzzReadRelayHello(f *testing.F) {
-	f.Add([]byte("IFKR\x01\x01\x02kv"))
-	f.Add([]byte("IFKR\x01\x03\x00"))
-	f.Add([]byte("IFKR\x01\x02\xffshort"))
-	f.Add([]byte("IFKR\x02\x02\x02kv"))
-	f.Add([]byte("IFKT\x01\x00\x00\x00"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		role, name, _, err := readRelayHello(bytes.NewReader(data))
-		if err != nil {
-			return
-		}
-		if len(data) < 7 || string(data[:4]) != "IFKR" || data[4] != relayVersion || role != data[5] || name != string(data[7:7+int(data[6])]) {
-			t.Fatalf("accepted %q as role %d name %q", data, role, name)
-		}
-	})
-}

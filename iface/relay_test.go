@@ -12,15 +12,20 @@ import (
 
 	"github.com/ifkit/ifkit/control"
 	"github.com/ifkit/ifkit/iface"
-	"github.com/ifkit/ifkit/internal/testpki"
 )
 
 // relay starts a relay with secret on a fresh TCP port and returns its
 // address; it closes at the end of the test.
 func relay(t *testing.T, opts ...iface.RelayOption) (*iface.Relay, string) {
 	t.Helper()
+	return relayOn(t, "tcp://127.0.0.1:0", nil, opts...)
+}
+
+// relayOn is relay on a listener of addr, with lo.
+func relayOn(t *testing.T, addr string, lo []iface.ListenOption, opts ...iface.RelayOption) (*iface.Relay, string) {
+	t.Helper()
 	r := iface.NewRelay(opts...)
-	l, err := iface.Listen(context.Background(), "tcp://127.0.0.1:0")
+	l, err := iface.Listen(context.Background(), addr, lo...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,16 +219,8 @@ func TestRelayReregisters(t *testing.T) {
 // only — a payload the client sends never appears in its bytes — while
 // without TLS it does (the check can fail).
 func TestRelayTLSEndToEnd(t *testing.T) {
-	pki := testpki.New(t)
-	serverTLS, err := iface.ServerTLS(pki.ServerCert, pki.ServerKey, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	clientTLS, err := iface.ClientTLS(pki.CA, "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	clientTLS.ServerName = "127.0.0.1" // the test certificate's name
+	pki := relayPKI(t)
+	serverTLS, clientTLS := pki.server, pki.client
 	var mu sync.Mutex
 	var seen bytes.Buffer
 	_, raddr := relay(t, iface.WithRelayTap(func(b []byte) {
@@ -248,15 +245,7 @@ func TestRelayTLSEndToEnd(t *testing.T) {
 		{"relay://" + raddr + "/plain", "plaintext-needle-1", false},
 		{"relay+tls://" + raddr + "/secure", "plaintext-needle-2", true},
 	} {
-		var cl *iface.Client
-		deadline := time.Now().Add(20 * time.Second)
-		for cl == nil {
-			cl, err = iface.Dial(ctx(t), c.addr, iface.WithTLS(clientTLS))
-			if err != nil && time.Now().After(deadline) {
-				t.Fatal(err)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		cl := dialEventually(t, c.addr, iface.WithTLS(clientTLS))
 		conn, err := cl.Connect(ctx(t), "logs.sink", iface.WithCodec("json"))
 		if err != nil {
 			t.Fatal(err)

@@ -27,8 +27,9 @@ const diagnoseTimeout = 2 * time.Second
 // AddrHelp is the paragraph every connecting command's help ends with.
 const AddrHelp = `ADDR is unix:///abs/path.sock, unix:rel.sock, tcp://host:port, host:port,
 tls://host:port, or relay://host:port/NAME (the server registered as NAME with the
-relay at host:port; relay+tls:// for TLS end to end, see ifctl relay); a
-comma-separated list means "any of these" (tried in order).`
+relay at host:port; relay+tls:// for TLS end to end, --relay-ca for TLS to the
+relay itself, see ifctl relay); a comma-separated list means "any of these"
+(tried in order).`
 
 // ConnFlags are the flags every command that connects shares: how long to
 // try, and how to prove who it is and check who the server is.
@@ -41,6 +42,9 @@ type ConnFlags struct {
 	SecretEnv  string // the same, from an environment variable
 	// RelaySecretFile holds the secret a relay requires (relay:// addresses).
 	RelaySecretFile string
+	// RelayCA, when set, reaches relays over TLS, their certificates
+	// chaining to this CA.
+	RelayCA string
 	// Balance is how a comma-separated ADDR is used: first (failover in
 	// order), round-robin or random (see BalanceHelp).
 	Balance string
@@ -94,7 +98,8 @@ func AddConnFlags(cmd *cobra.Command, f *ConnFlags, def time.Duration, what stri
 	fs.StringVar(&f.SecretEnv, "secret-env", "", "environment variable holding the shared secret")
 	fs.StringVar(&f.Balance, "balance", "first", "how a comma-separated ADDR is used: first, round-robin or random")
 	fs.StringVar(&f.RelaySecretFile, "relay-secret-file", "", "file holding the shared secret of the relay (relay:// addresses)")
-	for _, name := range []string{"tls-ca", "tls-cert", "tls-key", "secret-file", "relay-secret-file"} {
+	fs.StringVar(&f.RelayCA, "relay-ca", "", "reach the relay of relay:// addresses over TLS, its certificate chaining to this PEM CA")
+	for _, name := range []string{"tls-ca", "tls-cert", "tls-key", "secret-file", "relay-secret-file", "relay-ca"} {
 		_ = cmd.MarkFlagFilename(name)
 	}
 }
@@ -126,6 +131,13 @@ func (f *ConnFlags) dialOptions() ([]iface.DialOption, error) {
 	}
 	if relaySecret != nil {
 		opts = append(opts, iface.WithRelaySecret(relaySecret))
+	}
+	if f.RelayCA != "" {
+		cfg, err := iface.ClientTLS(f.RelayCA, "", "")
+		if err != nil {
+			return nil, UsageError(fmt.Errorf("--relay-ca: %w", err))
+		}
+		opts = append(opts, iface.WithRelayHopTLS(cfg))
 	}
 	return opts, nil
 }
@@ -207,6 +219,8 @@ func Dial(ctx context.Context, addr string, f *ConnFlags) (*iface.Client, error)
 			return nil, Reword(err, msg, "pass the server's shared secret with --secret-file FILE or --secret-env NAME")
 		}
 		return nil, Reword(err, msg, "check the shared secret (--secret-file, --secret-env) or that your user may use the socket")
+	case errors.Is(err, iface.ErrRelay):
+		return nil, relayRefused(err, addrs)
 	case ctx.Err() != nil:
 		return nil, err // interrupted
 	case dctx.Err() != nil:
@@ -219,6 +233,29 @@ func Dial(ctx context.Context, addr string, f *ConnFlags) (*iface.Client, error)
 		}
 	}
 	return nil, Hint(err, hints...)
+}
+
+// relayRefused says what a relay's refusal means, and what to try.
+func relayRefused(err error, addrs []iface.Addr) error {
+	var ce *iface.CloseError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	relay := ""
+	for _, a := range addrs {
+		if a.Network == "relay" {
+			relay = a.Address
+			break
+		}
+	}
+	msg := fmt.Sprintf("the relay at %s refused: %s: %s", relay, ce.Code, Untrusted(ce.Reason))
+	switch ce.Code {
+	case iface.CodeNotFound:
+		return Reword(err, msg, "see the servers it relays to with: ifctl list relay://"+relay+"/")
+	case iface.CodeLimitExceeded:
+		return Reword(err, msg, "the relay is at one of its limits: try again later, or have its operator raise them (ifctl relay --help)")
+	}
+	return Reword(err, msg)
 }
 
 // Hint adds lines saying what to try to err, keeping its chain (so

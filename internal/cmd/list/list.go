@@ -4,6 +4,7 @@ package list
 import (
 	"context"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -24,16 +25,21 @@ func NewCmd(io *cmdutil.IOStreams, run func(context.Context, *Options) error) *c
 	opts := &Options{IO: io}
 	cmd := &cobra.Command{
 		Use:   "list ADDR",
-		Short: "List the interfaces a server hosts",
+		Short: "List the interfaces a server hosts, or the servers a relay relays to",
 		Long: `List the interfaces served at ADDR, from its control sub-interface: name,
 version, direction (from the server's side), manifest hash and title.
 
 The direction is the server's: send (it streams to clients), recv (clients
 send to it) or duplex.
 
+ADDR relay://HOST:PORT/ (a relay itself, no server name) lists the names of the
+servers registered with the relay, and the address each is reached at; ifctl ls
+relay://HOST:PORT/ lists their interfaces too.
+
 ` + cmdutil.AddrHelp,
 		Example: `  ifctl list unix:///tmp/sensors.sock
-  ifctl list 127.0.0.1:7400 -o json | jq -r '.[].name'`,
+  ifctl list 127.0.0.1:7400 -o json | jq -r '.[].name'
+  ifctl list relay://relay.example.com:7500/ --relay-secret-file relay-secret`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -72,6 +78,9 @@ func Run(ctx context.Context, opts *Options) error {
 		return cmdutil.Explain(err, opts.Addr)
 	}
 	defer ctl.Close()
+	if isRelay(c.Addr()) {
+		return listRelay(ctx, opts, ctl, c.Addr())
+	}
 	infos, err := ctl.List(ctx)
 	if err != nil {
 		return cmdutil.Explain(err, opts.Addr)
@@ -80,20 +89,34 @@ func Run(ctx context.Context, opts *Options) error {
 	for _, i := range infos {
 		list = append(list, entry{i.Name, i.Version, string(i.Direction), i.ManifestHash, i.Title})
 	}
+	return printList(opts, list, len(list), opts.Addr+" serves no interfaces", []string{"NAME", "VERSION", "DIRECTION", "TITLE"}, func(i int) []string {
+		e := list[i]
+		return []string{e.Name, e.Version, e.Direction, e.Title}
+	})
+}
+
+// printList prints v, a list of n entries, as -o asks: for -o text a table
+// with header whose rows are row(i), each cell peer text made inert, or
+// none on stderr when there are none.
+func printList(opts *Options, v any, n int, none string, header []string, row func(i int) []string) error {
 	switch opts.Output {
 	case cmdutil.JSON:
-		return cmdutil.WriteJSON(opts.IO.Out, list)
+		return cmdutil.WriteJSON(opts.IO.Out, v)
 	case cmdutil.YAML:
-		return cmdutil.WriteYAMLDoc(opts.IO.Out, list)
+		return cmdutil.WriteYAMLDoc(opts.IO.Out, v)
 	}
-	if len(list) == 0 {
-		fmt.Fprintf(opts.IO.ErrOut, "%s serves no interfaces\n", opts.Addr)
+	if n == 0 {
+		fmt.Fprintln(opts.IO.ErrOut, none)
 		return nil
 	}
 	tw := tabwriter.NewWriter(opts.IO.Out, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "NAME\tVERSION\tDIRECTION\tTITLE\n")
-	for _, e := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cmdutil.Untrusted(e.Name), cmdutil.Untrusted(e.Version), cmdutil.Untrusted(e.Direction), cmdutil.Untrusted(e.Title))
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for i := range n {
+		cells := row(i)
+		for j, c := range cells {
+			cells[j] = cmdutil.Untrusted(c)
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	return tw.Flush()
 }

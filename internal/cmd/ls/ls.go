@@ -33,18 +33,22 @@ type Options struct {
 func NewCmd(io *cmdutil.IOStreams, run func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: io}
 	cmd := &cobra.Command{
-		Use:   "ls [DIR]",
-		Short: "List the ifkit sockets in a registry folder, with their interfaces",
+		Use:   "ls [DIR | relay://HOST:PORT/]",
+		Short: "List the ifkit sockets in a registry folder, or the servers of a relay, with their interfaces",
 		Long: `List the Unix sockets in the registry folder DIR (servers started with
 'ifctl serve --registry DIR', or iface.WithRegistry, link their sockets there
 while they serve) and ask each for its interfaces, as systemd's varlinkctl
 list-registry does. A socket that does not answer is listed with the reason.
 
 DIR defaults to $IFKIT_REGISTRY, else $XDG_RUNTIME_DIR/ifkit, else /run/ifkit.
---timeout bounds the question to each socket (they are asked in parallel).`,
+--timeout bounds the question to each socket (they are asked in parallel).
+
+relay://HOST:PORT/ instead of DIR lists the servers registered with that relay
+(see ifctl relay) and asks each, through the relay, for its interfaces.`,
 		Example: `  ifctl ls /tmp/ifkit-registry
   ifctl ls                                   # $IFKIT_REGISTRY, $XDG_RUNTIME_DIR/ifkit or /run/ifkit
-  ifctl ls /tmp/ifkit-registry -o json | jq -r '.[].addr'`,
+  ifctl ls /tmp/ifkit-registry -o json | jq -r '.[].addr'
+  ifctl ls relay://relay.example.com:7500/ --relay-secret-file relay-secret`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Dir = cmdutil.RegistryDir()
@@ -72,22 +76,43 @@ type iface struct {
 
 // entry is one socket in -o json|yaml.
 type entry struct {
-	Name       string  `json:"name"` // the link's name in DIR
+	Name       string  `json:"name"` // the link's name in DIR, or the server's at the relay
 	Addr       string  `json:"addr"`
 	Interfaces []iface `json:"interfaces"`
 	Error      string  `json:"error,omitempty"` // why it did not answer
 }
 
-// Run lists the folder and asks each socket.
+// Run lists the folder and asks each socket, or the relay and each of its
+// servers.
 func Run(ctx context.Context, opts *Options) error {
+	relay, isRelay, err := relayAddr(opts.Dir)
+	if err != nil {
+		return err
+	}
+	if isRelay {
+		entries, err := relayEntries(ctx, opts, relay)
+		if err != nil {
+			return err
+		}
+		return printEntries(opts, entries, "SERVER", "the relay "+opts.Dir+" has no servers registered")
+	}
+	entries, err := socketEntries(ctx, opts)
+	if err != nil {
+		return err
+	}
+	return printEntries(opts, entries, "SOCKET", "no sockets in "+opts.Dir)
+}
+
+// socketEntries lists the folder and asks each socket.
+func socketEntries(ctx context.Context, opts *Options) ([]*entry, error) {
 	des, err := os.ReadDir(opts.Dir)
 	if err != nil {
 		if os.IsNotExist(err) {
-			return cmdutil.Problem(fmt.Sprintf("no registry folder %s", opts.Dir),
+			return nil, cmdutil.Problem(fmt.Sprintf("no registry folder %s", opts.Dir),
 				"start a server with: ifctl serve FILE --listen unix:///PATH.sock --registry "+opts.Dir,
 				"or name the folder: ifctl ls DIR")
 		}
-		return cmdutil.Problem(err.Error())
+		return nil, cmdutil.Problem(err.Error())
 	}
 	entries := []*entry{}
 	for _, de := range des {
@@ -111,6 +136,13 @@ func Run(ctx context.Context, opts *Options) error {
 		entries = append(entries, e)
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
+	askAll(ctx, opts, entries)
+	return entries, nil
+}
+
+// askAll asks each entry that has no error yet for its interfaces, in
+// parallel.
+func askAll(ctx context.Context, opts *Options, entries []*entry) {
 	var wg sync.WaitGroup
 	for _, e := range entries {
 		if e.Error != "" {
@@ -123,6 +155,11 @@ func Run(ctx context.Context, opts *Options) error {
 		}()
 	}
 	wg.Wait()
+}
+
+// printEntries prints the entries: header names the first column; none says
+// there are none.
+func printEntries(opts *Options, entries []*entry, header, none string) error {
 	switch opts.Output {
 	case cmdutil.JSON:
 		return cmdutil.WriteJSON(opts.IO.Out, entries)
@@ -130,11 +167,11 @@ func Run(ctx context.Context, opts *Options) error {
 		return cmdutil.WriteYAMLDoc(opts.IO.Out, entries)
 	}
 	if len(entries) == 0 {
-		_, err := fmt.Fprintf(opts.IO.ErrOut, "no sockets in %s\n", opts.Dir)
+		_, err := fmt.Fprintln(opts.IO.ErrOut, none)
 		return err
 	}
 	tw := tabwriter.NewWriter(opts.IO.Out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SOCKET\tADDRESS\tINTERFACES")
+	fmt.Fprintln(tw, header+"\tADDRESS\tINTERFACES")
 	for _, e := range entries {
 		what := e.Error
 		if what == "" {

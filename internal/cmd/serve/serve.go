@@ -181,9 +181,6 @@ proof or message body is logged.
 			if len(opts.Listen) == 0 && opts.Relay == "" {
 				return cmdutil.UsageError(errors.New("serve needs --listen ADDR (e.g. --listen unix:///tmp/ifkit.sock or --listen 127.0.0.1:7400), or --relay ADDR --name NAME"))
 			}
-			if (opts.Relay == "") != (opts.Name == "") {
-				return cmdutil.UsageError(errors.New("--relay and --name go together: the relay's address, and the name clients reach this server by"))
-			}
 			if err := opts.checkRelayFlags(); err != nil {
 				return err
 			}
