@@ -5,9 +5,13 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,6 +53,18 @@ func rawDial(t *testing.T, relayAddr, local string) net.Conn {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// registered reads the relay's two answers to a hello without a secret,
+// 00 00 (no secret, then ok).
+func registered(t *testing.T, c net.Conn) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var b [2]byte
+	if _, err := io.ReadFull(c, b[:]); err != nil || b != [2]byte{} {
+		t.Fatalf("the relay's answers: %v % x, want 00 00", err, b)
+	}
+	c.SetReadDeadline(time.Time{})
 }
 
 // readRefusal reads a refusal from c: status, reason.
@@ -301,10 +317,7 @@ func TestRelayNameTaken(t *testing.T) {
 	// A holder that registered and then went silent: it never answers
 	// the relay's yamux pings.
 	dead := rawHello(t, raddr, "", 1, "kv")
-	var b [1]byte
-	if _, err := io.ReadFull(dead, b[:]); err != nil || b[0] != 0 {
-		t.Fatalf("registering kv: %v %#x", err, b[0])
-	}
+	registered(t, dead)
 	waitRegistered(t, r, "kv", "live")
 	serveThrough(t, raddr, "kv", nil, sensors(t, 3))
 	cl := dialEventually(t, "relay://"+raddr+"/kv")
@@ -344,10 +357,7 @@ func TestRelayServerOpensStream(t *testing.T) {
 	waitRegistered(t, r, "good")
 	check := streaming(t, "relay://"+raddr+"/good")
 	evil := rawHello(t, raddr, "", 1, "evil")
-	var b [1]byte
-	if _, err := io.ReadFull(evil, b[:]); err != nil || b[0] != 0 {
-		t.Fatalf("registering evil: %v %#x", err, b[0])
-	}
+	registered(t, evil)
 	cfg := yamux.DefaultConfig()
 	cfg.LogOutput = io.Discard
 	sess, err := yamux.Server(evil, cfg)
@@ -460,4 +470,88 @@ func waitFor(t *testing.T, ok func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// TestRelayMemoryBound: a server that writes as fast as it can to every
+// session the relay opens, and clients that never read, make the relay
+// hold at most its bound per session (StreamWindow + 2 × PipeBuffer) —
+// nothing grows with what the server sends — and the write timeout then
+// ends each of those sessions. IFKIT_RELAY_MEM=N sets the number of
+// clients (20 by default; RELIABILITY.md §7 has 500).
+func TestRelayMemoryBound(t *testing.T) {
+	n := 20
+	if v := os.Getenv("IFKIT_RELAY_MEM"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			t.Fatalf("IFKIT_RELAY_MEM=%q: %v", v, err)
+		}
+	}
+	cfg := iface.DefaultRelayConfig()
+	cfg.ConnectionWriteTimeout = time.Second
+	cfg.HandshakeTimeout = time.Second // also how long a closed stream waits for the server's FIN
+	l := iface.DefaultRelayLimits()
+	r, raddr := relay(t, iface.WithConfig(cfg), iface.WithRelayLimits(l))
+	flood := rawHello(t, raddr, "", 1, "flood")
+	registered(t, flood)
+	ycfg := yamux.DefaultConfig()
+	ycfg.LogOutput = io.Discard
+	sess, err := yamux.Server(flood, ycfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var written atomic.Int64
+	var ended atomic.Int64
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer sess.Close()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			st, err := sess.AcceptStream()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				chunk := make([]byte, 4<<10) // small: the heap measured is the relay's
+				for {
+					n, err := st.Write(chunk)
+					written.Add(int64(n))
+					if err != nil {
+						ended.Add(1)
+						return
+					}
+				}
+			}()
+		}
+	}()
+	waitRegistered(t, r, "flood")
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapInuse
+	}
+	before := heap()
+	for range n {
+		registered(t, rawHello(t, raddr, "", 2, "flood"))
+	}
+	// Until the server's writes stop: every buffer on the way is full.
+	for last := int64(-1); written.Load() == 0 || written.Load() != last; {
+		last = written.Load()
+		time.Sleep(300 * time.Millisecond)
+	}
+	held := int64(heap()) - int64(before)
+	per := int64(cfg.StreamWindow) + 2*int64(l.PipeBuffer)
+	t.Logf("%d clients that read nothing: the server wrote %d MiB, the relay's heap grew by %.1f MiB (%.0f KiB a session; the bound is %d KiB)",
+		n, written.Load()>>20, float64(held)/(1<<20), float64(held)/float64(n)/1024, per>>10)
+	if held > int64(n)*per*3/2+(8<<20) {
+		t.Errorf("the relay holds %d bytes for %d sessions; want at most about %d each", held, n, per)
+	}
+	// The write timeout ends every one of those sessions (the server
+	// sees it when the relay resets the stream, a handshake timeout after
+	// closing it).
+	waitFor(t, func() bool { return ended.Load() == int64(n) })
 }

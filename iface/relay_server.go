@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -38,7 +39,8 @@ func WithRelayTLS(cfg *tls.Config) RelayServeOption {
 }
 
 // WithRelayState calls f as the registration comes and goes: registered,
-// lost (and retrying), refused.
+// lost or refused (and retrying after RelayState.Retry, or given up). The
+// calls come one at a time, from ServeRelay's goroutine.
 func WithRelayState(f func(RelayState)) RelayServeOption {
 	return relayServeOption(func(o *relayServeOptions) { o.onState = f })
 }
@@ -221,6 +223,9 @@ func (s *Server) serveRelaySession(ctx context.Context, sess *yamux.Session, o *
 		if err != nil {
 			if cause := sessionCause(sess)(); cause != nil {
 				err = cause
+			}
+			if errors.Is(err, io.EOF) {
+				return fmt.Errorf("the relay closed the connection: %w", err)
 			}
 			return fmt.Errorf("the relay connection ended: %w", err)
 		}

@@ -99,15 +99,18 @@ func (opts *Options) relayURL() string {
 func (opts *Options) relayOptions(log *logger) ([]iface.RelayServeOption, error) {
 	ro := opts.RelayOpts
 	name := cmdutil.Untrusted(opts.Name)
+	registered := false // the state before, for the log: calls come one at a time
 	out := []iface.RelayServeOption{
 		iface.WithRelayBackoff(ro.Backoff, ro.BackoffMax),
 		iface.WithRelayState(func(st iface.RelayState) {
+			lost := registered && !st.Registered // the first failure since a registration
+			registered = st.Registered
 			switch {
 			case st.Registered && st.Again:
 				log.printf("relay: registered with %s again as %s", opts.Relay, name)
 			case st.Registered:
 				log.printf("relay: registered with %s as %s: clients reach it as %s", opts.Relay, name, opts.relayURL())
-			case st.Retry > 0 && st.Again:
+			case st.Retry > 0 && lost:
 				log.printf("relay: lost %s: %v; registering again in %s", opts.Relay, st.Err, st.Retry.Round(time.Millisecond))
 			case st.Retry > 0:
 				log.printf("relay: not registered with %s: %v; trying again in %s", opts.Relay, st.Err, st.Retry.Round(time.Millisecond))
