@@ -67,6 +67,22 @@ func registered(t *testing.T, c net.Conn) {
 	c.SetReadDeadline(time.Time{})
 }
 
+// rawServer registers name with the relay by hand and returns the yamux
+// session the relay opens streams on: a server that does what the test
+// makes it do.
+func rawServer(t *testing.T, relayAddr, name string) *yamux.Session {
+	t.Helper()
+	c := rawHello(t, relayAddr, "", 1, name)
+	registered(t, c)
+	cfg := yamux.DefaultConfig()
+	cfg.LogOutput = io.Discard
+	sess, err := yamux.Server(c, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sess
+}
+
 // readRefusal reads a refusal from c: status, reason.
 func readRefusal(t *testing.T, c net.Conn) (byte, string) {
 	t.Helper()
@@ -356,14 +372,7 @@ func TestRelayServerOpensStream(t *testing.T) {
 	serveThrough(t, raddr, "good", nil, sensors(t, 100))
 	waitRegistered(t, r, "good")
 	check := streaming(t, "relay://"+raddr+"/good")
-	evil := rawHello(t, raddr, "", 1, "evil")
-	registered(t, evil)
-	cfg := yamux.DefaultConfig()
-	cfg.LogOutput = io.Discard
-	sess, err := yamux.Server(evil, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sess := rawServer(t, raddr, "evil")
 	defer sess.Close()
 	// The open may already see the session cut off (the relay is quick).
 	if st, err := sess.OpenStream(); err == nil {
@@ -491,14 +500,7 @@ func TestRelayMemoryBound(t *testing.T) {
 	cfg.HandshakeTimeout = time.Second // also how long a closed stream waits for the server's FIN
 	l := iface.DefaultRelayLimits()
 	r, raddr := relay(t, iface.WithConfig(cfg), iface.WithRelayLimits(l))
-	flood := rawHello(t, raddr, "", 1, "flood")
-	registered(t, flood)
-	ycfg := yamux.DefaultConfig()
-	ycfg.LogOutput = io.Discard
-	sess, err := yamux.Server(flood, ycfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sess := rawServer(t, raddr, "flood")
 	var written atomic.Int64
 	var ended atomic.Int64
 	var wg sync.WaitGroup
