@@ -3,6 +3,7 @@ package iface
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -169,5 +170,31 @@ func TestJitter(t *testing.T) {
 	}
 	if len(seen) != 2 {
 		t.Error("jitter(1s) is not spread over [0.5s, 1s]")
+	}
+}
+
+// TestRetryRelay: ServeRelay retries what retrying may mend, and gives up
+// on the rest; a name taken is its own again only once it was registered.
+func TestRetryRelay(t *testing.T) {
+	refused := func(status byte) error { return relayRefusal{status, "why"}.err("127.0.0.1:7500") }
+	for _, c := range []struct {
+		what       string
+		err        error
+		registered bool
+		want       bool
+	}{
+		{"the name taken, first registration", refused(relayNameTaken), false, false},
+		{"the name taken, after a registration", refused(relayNameTaken), true, true},
+		{"a limit", refused(relayLimit), false, true},
+		{"the server's connection failed", refused(relayUnavailable), false, true},
+		{"a bad hello", refused(relayBadHello), true, false},
+		{"an unknown name", refused(relayUnknownName), true, false},
+		{"the relay's secret refused", &CloseError{Code: CodeAuthFailed, Reason: "the relay: wrong", Remote: true}, true, false},
+		{"not a relay", fmt.Errorf("%w: the relay answered 0x42", ErrNotIfkit), true, false},
+		{"nothing listening", fmt.Errorf("%w to the relay: connection refused", ErrConnect), true, true},
+	} {
+		if got := retryRelay(c.err, c.registered); got != c.want {
+			t.Errorf("%s: retry %v, want %v", c.what, got, c.want)
+		}
 	}
 }
