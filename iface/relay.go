@@ -62,12 +62,40 @@ func checkRelayName(name string) error {
 // (WithRelaySecret) through a relay that requires one.
 const ErrRelaySecretRequired errorString = "the relay requires a shared secret"
 
-// ErrRelay marks the relay's refusals: an unknown name, a name taken, a
-// limit reached, a bad hello. They are *CloseError values whose Code says
-// which (CodeOf: not_found, limit_exceeded, protocol_error,
-// transport_error) and that also match ErrConnect: the server was not
-// reached.
+// ErrRelay marks the relay's refusals (*RelayError): an unknown name, a
+// name taken, a limit reached, a bad hello.
 const ErrRelay errorString = "the relay refused"
+
+// RelayError is a relay's refusal of a peer (spec/PROTOCOL.md §2.5): what
+// the relay said, as a code and its reason. It matches ErrRelay and
+// ErrConnect (the server was not reached: a client may try another
+// address, or again later), and CodeOf returns its Code. It is not a
+// *CloseError: the server did not answer, and a server that registers
+// again may be reached then.
+type RelayError struct {
+	Code   Code   // not_found, limit_exceeded, protocol_error or transport_error
+	Reason string // the relay's words, made printable
+	Relay  string // the relay's host:port
+	status byte
+}
+
+func (e *RelayError) Error() string {
+	return fmt.Sprintf("the relay at %s refused: %s: %s", e.Relay, e.Code, e.Reason)
+}
+
+// Is matches ErrRelay, ErrConnect and the refusal's Code.
+func (e *RelayError) Is(target error) bool {
+	return target == ErrRelay || target == ErrConnect || target == e.Code
+}
+
+// As sets a *Code target to the refusal's code (for CodeOf).
+func (e *RelayError) As(target any) bool {
+	if c, ok := target.(*Code); ok {
+		*c = e.Code
+		return true
+	}
+	return false
+}
 
 // relayRefusal is a refusal a relay sends: its status and its reason.
 type relayRefusal struct {
@@ -117,8 +145,7 @@ func peerText(b []byte) string {
 	}, strings.ToValidUTF8(string(b), "?"))
 }
 
-// err is the refusal as the peer's error: a *CloseError with the
-// refusal's code, whose cause matches ErrRelay and ErrConnect.
+// err is the refusal as the peer's error.
 func (f relayRefusal) err(relay string) error {
 	reason := f.reason
 	if reason == "" {
@@ -128,7 +155,7 @@ func (f relayRefusal) err(relay string) error {
 	if !ok {
 		code = CodeProtocolError
 	}
-	return &CloseError{Code: code, Reason: reason, Remote: true, Cause: &relayRefused{status: f.status, relay: relay}}
+	return &RelayError{Code: code, Reason: reason, Relay: relay, status: f.status}
 }
 
 // relayDefaultReasons say what a refusal without a reason means.
@@ -140,22 +167,11 @@ var relayDefaultReasons = map[byte]string{
 	relayUnavailable: "the relay cannot reach that server now",
 }
 
-// relayRefused is the cause of a relay's refusal.
-type relayRefused struct {
-	status byte
-	relay  string // host:port
-}
-
-func (e *relayRefused) Error() string { return "refused by the relay at " + e.relay }
-
-// Is matches ErrRelay and ErrConnect.
-func (e *relayRefused) Is(target error) bool { return target == ErrRelay || target == ErrConnect }
-
 // relayStatusOf returns the status of the relay's refusal in err, or 0.
 func relayStatusOf(err error) byte {
-	var rr *relayRefused
-	if errors.As(err, &rr) {
-		return rr.status
+	var re *RelayError
+	if errors.As(err, &re) {
+		return re.status
 	}
 	return 0
 }

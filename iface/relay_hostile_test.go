@@ -102,8 +102,8 @@ func readRefusal(t *testing.T, c net.Conn) (byte, string) {
 // reason containing want.
 func wantRefused(t *testing.T, err error, code iface.Code, want string) {
 	t.Helper()
-	var ce *iface.CloseError
-	if !errors.Is(err, iface.ErrRelay) || !errors.Is(err, iface.ErrConnect) || !errors.As(err, &ce) || ce.Code != code || !strings.Contains(ce.Reason, want) {
+	var re *iface.RelayError
+	if !errors.Is(err, iface.ErrRelay) || !errors.Is(err, iface.ErrConnect) || !errors.As(err, &re) || re.Code != code || iface.CodeOf(err) != code || !strings.Contains(re.Reason, want) {
 		t.Fatalf("got %v, want the relay's refusal %s with %q (ErrRelay, ErrConnect)", err, code, want)
 	}
 }

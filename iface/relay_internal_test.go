@@ -80,17 +80,17 @@ func FuzzRelayAnswer(f *testing.F) {
 			return
 		}
 		if errors.Is(err, ErrRelay) {
-			var ce *CloseError
-			if !errors.As(err, &ce) || !errors.Is(err, ErrConnect) || ce.Code == CodeOK {
+			var re *RelayError
+			if !errors.As(err, &re) || !errors.Is(err, ErrConnect) || re.Code == CodeOK || CodeOf(err) != re.Code {
 				t.Fatalf("refusal %v", err)
 			}
-			for _, r := range ce.Reason {
+			for _, r := range re.Reason {
 				if r < ' ' || r == 0x7f {
-					t.Fatalf("the reason %q holds a control character", ce.Reason)
+					t.Fatalf("the reason %q holds a control character", re.Reason)
 				}
 			}
-			if len(ce.Reason) > 3*maxRelayReason {
-				t.Fatalf("a reason of %d bytes", len(ce.Reason))
+			if len(re.Reason) > 3*maxRelayReason {
+				t.Fatalf("a reason of %d bytes", len(re.Reason))
 			}
 		}
 	})
@@ -102,16 +102,20 @@ func TestRelayRefusalCodes(t *testing.T) {
 	for status, code := range relayRefusalCodes {
 		f := relayRefusal{status, "why " + code.String()}
 		err := relayHello(answerConn{Reader: bytes.NewReader(f.encode())}, relayConnect, "kv", nil)
-		var ce *CloseError
-		if !errors.As(err, &ce) || ce.Code != code || ce.Reason != f.reason || !ce.Remote || relayStatusOf(err) != status || !errors.Is(err, ErrRelay) || !errors.Is(err, ErrConnect) {
+		var re *RelayError
+		if !errors.As(err, &re) || re.Code != code || CodeOf(err) != code || !errors.Is(err, code) || re.Reason != f.reason || relayStatusOf(err) != status || !errors.Is(err, ErrRelay) || !errors.Is(err, ErrConnect) {
 			t.Errorf("status %#x: %v, want %s %q", status, err, code, f.reason)
 		}
-		if !strings.Contains(err.Error(), "refused by the relay at 127.0.0.1:7500") {
-			t.Errorf("status %#x: %q does not name the relay", status, err)
+		if want := "the relay at 127.0.0.1:7500 refused: " + code.String() + ": " + f.reason; err.Error() != want {
+			t.Errorf("status %#x: %q, want %q", status, err, want)
+		}
+		var ce *CloseError
+		if errors.As(err, &ce) {
+			t.Errorf("status %#x: a *CloseError (the server did not answer)", status)
 		}
 		// An older relay closes without a reason: the status's own.
 		err = relayHello(answerConn{Reader: bytes.NewReader([]byte{status})}, relayConnect, "kv", nil)
-		if !errors.As(err, &ce) || ce.Code != code || ce.Reason != relayDefaultReasons[status] {
+		if !errors.As(err, &re) || re.Code != code || re.Reason != relayDefaultReasons[status] {
 			t.Errorf("status %#x without a reason: %v", status, err)
 		}
 	}

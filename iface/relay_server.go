@@ -195,7 +195,8 @@ func (s *Server) registerRelay(ctx context.Context, a Addr, name string, o *rela
 	if err != nil {
 		raw.Close()
 		var ce *CloseError
-		if errors.As(err, &ce) {
+		var re *RelayError
+		if errors.As(err, &ce) || errors.As(err, &re) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("%w to the relay %s: %w", ErrConnect, a, err)

@@ -237,19 +237,19 @@ func Dial(ctx context.Context, addr string, f *ConnFlags) (*iface.Client, error)
 
 // relayRefused says what a relay's refusal means, and what to try.
 func relayRefused(err error, addrs []iface.Addr) error {
-	var ce *iface.CloseError
-	if !errors.As(err, &ce) {
+	var re *iface.RelayError
+	if !errors.As(err, &re) {
 		return err
 	}
-	relay := ""
+	msg := fmt.Sprintf("the relay at %s refused: %s: %s", Untrusted(re.Relay), re.Code, Untrusted(re.Reason))
+	relay := re.Relay
 	for _, a := range addrs {
 		if a.Network == "relay" {
-			relay = a.Address
+			relay = a.Address // as the user wrote it
 			break
 		}
 	}
-	msg := fmt.Sprintf("the relay at %s refused: %s: %s", relay, ce.Code, Untrusted(ce.Reason))
-	switch ce.Code {
+	switch re.Code {
 	case iface.CodeNotFound:
 		return Reword(err, msg, "see the servers it relays to with: ifctl list relay://"+relay+"/")
 	case iface.CodeLimitExceeded:
