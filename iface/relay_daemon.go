@@ -7,6 +7,7 @@ import (
 	"net"
 	"sort"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/yamux"
@@ -153,6 +154,7 @@ type Relay struct {
 	listeners map[net.Listener]struct{}
 	conns     map[net.Conn]struct{}
 	closed    bool
+	done      chan struct{} // closed by Close
 	wg        sync.WaitGroup
 	// tap, in tests, sees every byte the relay carries from clients to servers.
 	tap func([]byte)
@@ -178,6 +180,7 @@ func NewRelay(opts ...RelayOption) *Relay {
 		hosts:     map[string]*relayHost{},
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[net.Conn]struct{}{},
+		done:      make(chan struct{}),
 	}
 	r.cfg = DefaultRelayConfig()
 	for _, o := range opts {
@@ -220,11 +223,24 @@ func (r *Relay) Serve(l net.Listener) error {
 	r.wg.Add(1)
 	r.mu.Unlock()
 	defer r.wg.Done()
+	var pause time.Duration // after running out of file descriptors
 	for {
 		c, err := l.Accept()
 		if err != nil {
 			r.mu.Lock()
 			closed := r.closed
+			r.mu.Unlock()
+			if !closed && outOfFiles(err) {
+				// A flood of connections must not stop the relay: wait
+				// for some to end, and accept again.
+				pause = min(max(2*pause, acceptPauseMin), acceptPauseMax)
+				r.refused(RelayEvent{Code: CodeLimitExceeded, Reason: fmt.Sprintf("accepting a connection: %v; accepting again in %v (raise the process's open-file limit above the relay's limits)", err, pause)})
+				if r.sleep(pause) {
+					continue
+				}
+				closed = true
+			}
+			r.mu.Lock()
 			delete(r.listeners, l)
 			r.mu.Unlock()
 			l.Close()
@@ -233,6 +249,7 @@ func (r *Relay) Serve(l net.Listener) error {
 			}
 			return err
 		}
+		pause = 0
 		host := remoteHost(c)
 		refusal, ok := r.admit(c, host)
 		if !ok {
@@ -240,6 +257,31 @@ func (r *Relay) Serve(l net.Listener) error {
 			continue
 		}
 		go r.serveConn(c, host, refusal)
+	}
+}
+
+// The pauses of Serve's accept loop when the process has no file
+// descriptor left, doubling from the first to the last.
+const (
+	acceptPauseMin = 5 * time.Millisecond
+	acceptPauseMax = time.Second
+)
+
+// outOfFiles reports whether an Accept failed for want of file
+// descriptors, which connections that end give back.
+func outOfFiles(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
+}
+
+// sleep waits d, or until Close; false when closed.
+func (r *Relay) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.done:
+		return false
 	}
 }
 
@@ -329,6 +371,9 @@ func (r *Relay) release(c net.Conn, host string) {
 // session it carries close. It returns when its goroutines have exited.
 func (r *Relay) Close() error {
 	r.mu.Lock()
+	if !r.closed {
+		close(r.done)
+	}
 	r.closed = true
 	for l := range r.listeners {
 		l.Close()

@@ -1,6 +1,7 @@
 package iface_test
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -556,4 +558,51 @@ func TestRelayMemoryBound(t *testing.T) {
 	// sees it when the relay resets the stream, a handshake timeout after
 	// closing it).
 	waitFor(t, func() bool { return ended.Load() == int64(n) })
+}
+
+// fdLimitListener fails its first accepts as a process out of file
+// descriptors does.
+type fdLimitListener struct {
+	net.Listener
+	fails atomic.Int32
+}
+
+func (l *fdLimitListener) Accept() (net.Conn, error) {
+	if l.fails.Add(-1) >= 0 {
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	}
+	return l.Listener.Accept()
+}
+
+// TestRelayOutOfFiles: a relay whose process runs out of file descriptors
+// (a flood of connections) waits and accepts again, saying so, instead
+// of stopping.
+func TestRelayOutOfFiles(t *testing.T) {
+	var mu sync.Mutex
+	var reasons []string
+	r := iface.NewRelay(iface.WithRelayLog(func(e iface.RelayEvent) {
+		mu.Lock()
+		reasons = append(reasons, e.Reason)
+		mu.Unlock()
+	}))
+	tl, err := iface.Listen(context.Background(), "tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &fdLimitListener{Listener: tl}
+	l.fails.Store(5)
+	served := make(chan error, 1)
+	go func() { served <- r.Serve(l) }()
+	defer func() {
+		r.Close()
+		if err := <-served; err != iface.ErrServerClosed {
+			t.Errorf("Serve returned %v", err)
+		}
+	}()
+	dial(t, "relay://"+tl.Addr().String()+"/")
+	mu.Lock()
+	defer mu.Unlock()
+	if len(reasons) != 5 || !strings.Contains(reasons[0], "too many open files") || !strings.Contains(reasons[4], "accepting again in 80ms") {
+		t.Errorf("logged %q; want 5 pauses, the last of 80ms", reasons)
+	}
 }

@@ -71,7 +71,12 @@ session. A name is first come, first served: a server registering a name
 another holds is refused, unless the holder does not answer a ping within half
 --handshake-timeout (its connection is gone): the newcomer then takes it over.
 A server that opens a stream itself is cut off. One peer's refusal or cut-off
-never touches the sessions of others.`,
+never touches the sessions of others.
+
+Each connection takes a file descriptor: the limits hold the relay to at most
+2 × --max-hellos + --max-servers + --max-clients of them (5632 with the
+defaults); give the process an open-file limit above that (ulimit -n). Out of
+them anyway, the relay pauses accepting (up to 1 s) and logs it, and goes on.`,
 		Example: `  ifctl relay --listen 0.0.0.0:7500 --secret-file /etc/ifkit/relay-secret
   ifctl relay --listen tls://0.0.0.0:7500 --tls-cert relay.pem --tls-key relay.key
   ifctl list relay://relay.example.com:7500/ --relay-secret-file relay-secret
