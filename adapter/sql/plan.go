@@ -88,7 +88,7 @@ func appendChecked(buf []byte, c *column, v any) ([]byte, bool) {
 		}
 		switch c.Kind {
 		case kindTime:
-			return strconv.AppendQuote(buf, x.Format(time.RFC3339Nano)), true
+			return strconv.AppendQuote(buf, x.UTC().Format(time.RFC3339Nano)), true
 		case kindDate:
 			return strconv.AppendQuote(buf, x.Format(time.DateOnly)), true
 		}

@@ -38,7 +38,7 @@ func appendValue(buf []byte, k kind, v any) []byte {
 		if k == kindDate {
 			return strconv.AppendQuote(buf, x.Format(time.DateOnly))
 		}
-		return strconv.AppendQuote(buf, x.Format(time.RFC3339Nano))
+		return strconv.AppendQuote(buf, x.UTC().Format(time.RFC3339Nano))
 	case []byte:
 		if k == kindBytes || !utf8.Valid(x) {
 			return appendJSONString(buf, base64.StdEncoding.EncodeToString(x))
@@ -98,6 +98,9 @@ func isJSONNumber(s string) bool {
 // json_object with blobs as hex, PostgreSQL's to_jsonb with bytea as \x…)
 // into the JSON a query of the column gives.
 func fromChange(buf []byte, k kind, raw json.RawMessage) []byte {
+	if string(raw) == "null" {
+		return append(buf, "null"...)
+	}
 	switch k {
 	case kindBytes:
 		var s string
@@ -113,6 +116,20 @@ func fromChange(buf []byte, k kind, raw json.RawMessage) []byte {
 			return append(buf, "false"...)
 		case "1":
 			return append(buf, "true"...)
+		}
+	case kindTime: // to_jsonb writes a timestamp without a zone as local time
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999"} {
+				if t, err := time.Parse(layout, s); err == nil {
+					return strconv.AppendQuote(buf, t.UTC().Format(time.RFC3339Nano))
+				}
+			}
+		}
+	case kindNumber: // to_jsonb writes NaN and the infinities as strings; a query gives null
+		switch string(raw) {
+		case `"NaN"`, `"Infinity"`, `"-Infinity"`:
+			return append(buf, "null"...)
 		}
 	case kindJSON:
 		var s string
