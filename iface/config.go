@@ -135,6 +135,9 @@ func sessionCause(s *yamux.Session) func() error {
 			return nil
 		}
 		_, err := s.AcceptStream()
+		if _, ok := keepAliveFailed.Load(s); ok {
+			err = yamux.ErrKeepAliveTimeout // startKeepAlive's ping failed
+		}
 		if errors.Is(err, yamux.ErrKeepAliveTimeout) {
 			return &CloseError{Code: CodeKeepaliveTimeout, Reason: "the peer stopped answering keepalives", Cause: err}
 		}

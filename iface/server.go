@@ -392,11 +392,12 @@ func (s *Server) serveSession(raw net.Conn) {
 		raw.Close()
 		return
 	}
-	sess, err := yamux.Server(guard, s.cfg.yamux())
+	sess, err := yamux.Server(guard, withoutKeepAlive(s.cfg.yamux()))
 	if err != nil {
 		raw.Close()
 		return
 	}
+	startKeepAlive(sess, s.cfg.KeepAliveInterval)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

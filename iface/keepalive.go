@@ -1,0 +1,57 @@
+package iface
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/yamux"
+)
+
+// keepAlive pings a session every interval, as yamux's own keepalive
+// does, but from a timer instead of a goroutine of its own: an idle
+// session costs no goroutine for it (two per connection, one at each end,
+// of the nine an idle connection had). A ping runs on the timer's
+// goroutine while it waits for its answer (at most
+// ConnectionWriteTimeout); a ping that fails closes the session, and
+// sessionCause then reports keepalive_timeout, as it did for yamux's.
+type keepAlive struct {
+	sess     *yamux.Session
+	interval time.Duration
+	timer    *time.Timer
+}
+
+// keepAlives are the sessions pinged by a keepAlive whose last ping
+// failed, so that sessionCause can tell. An entry is removed once the
+// session is closed and its cause read, or when the timer fires again.
+var keepAliveFailed sync.Map // *yamux.Session → struct{}
+
+// startKeepAlive pings sess every interval until it closes.
+func startKeepAlive(sess *yamux.Session, interval time.Duration) {
+	k := &keepAlive{sess: sess, interval: interval}
+	k.timer = time.AfterFunc(interval, k.ping)
+}
+
+func (k *keepAlive) ping() {
+	if k.sess.IsClosed() {
+		return
+	}
+	_, err := k.sess.Ping()
+	switch {
+	case err == nil:
+		k.timer.Reset(k.interval)
+	case errors.Is(err, yamux.ErrSessionShutdown):
+	default:
+		keepAliveFailed.Store(k.sess, struct{}{})
+		k.sess.Close()
+		// Forgotten after a while: the connections that ask have asked.
+		time.AfterFunc(time.Minute, func() { keepAliveFailed.Delete(k.sess) })
+	}
+}
+
+// withoutKeepAlive returns y with yamux's keepalive goroutine off: the
+// session is pinged by startKeepAlive instead.
+func withoutKeepAlive(y *yamux.Config) *yamux.Config {
+	y.EnableKeepAlive = false
+	return y
+}
