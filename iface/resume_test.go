@@ -1,6 +1,7 @@
 package iface_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/ifkit/ifkit/data"
 	"github.com/ifkit/ifkit/iface"
+	"github.com/ifkit/ifkit/internal/testutil"
 	"github.com/ifkit/ifkit/manifest"
 )
 
@@ -128,6 +131,19 @@ func (b *breaker) kill() {
 		delete(b.conns, c)
 	}
 	b.kills++
+}
+
+// killer breaks a connection's transports: kill cuts them, count says how
+// often it did.
+type killer interface {
+	kill()
+	count() int
+}
+
+func (b *breaker) count() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.kills
 }
 
 // setRefuse makes the proxy cut new connections at once (true), or pass
@@ -278,7 +294,7 @@ func TestResumeThroughARelay(t *testing.T) {
 // messages each way and makes 100 calls on it while b kills its
 // transports every interval, and checks that nothing was lost, repeated
 // or reordered at either end (the server's verdict comes on results).
-func streamAcrossKills(t *testing.T, b *breaker, addr string, n int, results chan error, every time.Duration) {
+func streamAcrossKills(t *testing.T, b killer, addr string, n int, results chan error, every time.Duration) {
 	t.Helper()
 	c := dial(t, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second+time.Duration(n)*time.Millisecond)
@@ -365,9 +381,10 @@ func streamAcrossKills(t *testing.T, b *breaker, addr string, n int, results cha
 		t.Error("the server did not receive every message")
 	}
 	st := conn.ResumeStats()
-	t.Logf("%d messages each way, 100 calls, %d transports killed, %d resumes", n, b.kills, st.Resumes)
-	if st.Resumes == 0 || b.kills < 3 {
-		t.Errorf("%d resumes for %d kills: the test broke nothing", st.Resumes, b.kills)
+	kills := b.count()
+	t.Logf("%d messages each way, 100 calls, %d transports killed, %d resumes", n, kills, st.Resumes)
+	if st.Resumes == 0 || kills < 3 {
+		t.Errorf("%d resumes for %d kills: the test broke nothing", st.Resumes, kills)
 	}
 	if !sawReconnecting {
 		t.Error("Err never said ErrReconnecting while the transport was down")
@@ -633,4 +650,138 @@ func TestDrainEndsDetachedConnections(t *testing.T) {
 	if err := <-ended; !errors.Is(err, iface.CodeDraining) {
 		t.Errorf("the server's end: %v", err)
 	}
+}
+
+// A server in a network namespace of its own (a process of its own, on the
+// far side of a veth pair), a client on the host: the kernel itself tears
+// the TCP connections down (ss -K, at either end, in turn) again and again
+// while they stream both ways, and the resumed stream loses, repeats and
+// reorders nothing at either end.
+func TestResumeAcrossANetworkNamespace(t *testing.T) {
+	ns := testutil.NewNetNS(t, "ifkit-resume", 230+os.Getpid()%20)
+	if _, err := exec.LookPath("ss"); err != nil {
+		t.Skip("no ss(8) to kill sockets with")
+	}
+	n := resumeSoak(t, 5000)
+	addr := ns.NSIP + ":7480"
+	argv := ns.Exec(os.Args[0], "-test.run=^TestResumeNetnsServer$")
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("IFKIT_RESUME_NETNS_SERVER=%s %d", addr, n))
+	var stderr testutil.SyncBuffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	waitLine := func(prefix string) string {
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("the server in the namespace exited before %q: %s", prefix, stderr.String())
+				}
+				if strings.HasPrefix(l, prefix) {
+					return l
+				}
+			case <-time.After(60 * time.Second):
+				t.Fatalf("the server in the namespace did not say %q: %s", prefix, stderr.String())
+			}
+		}
+	}
+	waitLine("ready")
+	results := make(chan error, 1)
+	go func() {
+		v := strings.TrimPrefix(waitLineOrEOF(lines, "verdict: "), "verdict: ")
+		if v == "ok" {
+			results <- nil
+		} else {
+			results <- fmt.Errorf("the server in the namespace: %s", v)
+		}
+	}()
+	k := &socketKiller{ns: ns, port: "7480"}
+	streamAcrossKills(t, k, "tcp://"+addr, n, results, 50*time.Millisecond)
+	if k.failed != nil {
+		t.Errorf("ss -K: %v", k.failed)
+	}
+}
+
+// waitLineOrEOF returns the first line with prefix, or what ended the lines.
+func waitLineOrEOF(lines <-chan string, prefix string) string {
+	for l := range lines {
+		if strings.HasPrefix(l, prefix) {
+			return l
+		}
+	}
+	return prefix + "exited without a verdict"
+}
+
+// socketKiller destroys the established TCP sockets of a port, in turn in
+// the namespace (the server's end) and on the host (the client's).
+type socketKiller struct {
+	ns     *testutil.NetNS
+	port   string
+	kills  int
+	failed error
+}
+
+func (k *socketKiller) kill() {
+	argv := []string{"ss", "-K", "state", "established", "dport", "=", ":" + k.port}
+	if k.kills%2 == 0 {
+		argv = k.ns.Exec("ss", "-K", "state", "established", "sport", "=", ":"+k.port)
+	}
+	if err := testutil.Run(argv[0], argv[1:]...); err != nil && k.failed == nil {
+		k.failed = err
+	}
+	k.kills++
+}
+
+func (k *socketKiller) count() int { return k.kills }
+
+// TestResumeNetnsServer is the server half of
+// TestResumeAcrossANetworkNamespace, which runs this binary in its
+// namespace with IFKIT_RESUME_NETNS_SERVER set; elsewhere it skips.
+func TestResumeNetnsServer(t *testing.T) {
+	spec := os.Getenv("IFKIT_RESUME_NETNS_SERVER")
+	if spec == "" {
+		t.Skip("the server half of TestResumeAcrossANetworkNamespace: it runs in that test's namespace only")
+	}
+	var addr string
+	var n int
+	if _, err := fmt.Sscan(spec, &addr, &n); err != nil {
+		t.Fatalf("IFKIT_RESUME_NETNS_SERVER=%q: %v", spec, err)
+	}
+	i, results := resumeIface(t, n)
+	s := iface.NewServer()
+	s.Register(i)
+	l, err := iface.Listen(context.Background(), "tcp://"+addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(l)
+	defer s.Close()
+	fmt.Println("ready")
+	select {
+	case err := <-results:
+		if err != nil {
+			fmt.Println("verdict:", err)
+		} else {
+			fmt.Println("verdict: ok")
+		}
+	case <-time.After(10 * time.Minute):
+		fmt.Println("verdict: the client never finished")
+	}
+	time.Sleep(200 * time.Millisecond) // the client closes first
 }
