@@ -244,10 +244,15 @@ func (c *Conn) ResumeState() (ResumeState, error) {
 // and writer stopped.
 func (c *Conn) stoppedDetached() error {
 	c.resumeMu.Lock()
+	defer c.resumeMu.Unlock()
+	return c.stoppedDetachedLocked()
+}
+
+// stoppedDetachedLocked is stoppedDetached with resumeMu held.
+func (c *Conn) stoppedDetachedLocked() error {
 	detached, stopped := c.detached, c.stopped
-	c.resumeMu.Unlock()
-	if err := c.Err(); err != nil && !errors.Is(err, ErrReconnecting) {
-		return err
+	if c.isDone() {
+		return c.err
 	}
 	if c.rt == nil {
 		return errors.New("ifkit: the connection is not resumable")
@@ -272,11 +277,11 @@ func (c *Conn) stoppedDetached() error {
 // error means the peer's state does not fit this end's: nothing was
 // written, and the caller ends the connection with protocol_error.
 func (c *Conn) Resume(stream net.Conn, br *bufio.Reader, peer ResumeState, transportErr func() error, first []byte) error {
-	if err := c.stoppedDetached(); err != nil {
-		return err
-	}
 	c.resumeMu.Lock()
 	defer c.resumeMu.Unlock()
+	if err := c.stoppedDetachedLocked(); err != nil {
+		return err // ended, not detached, or resumed by someone else meanwhile
+	}
 	replay, err := c.rt.since(peer.Received)
 	if err != nil {
 		return err

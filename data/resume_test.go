@@ -252,3 +252,40 @@ func TestResumeAcrossBreaks(t *testing.T) {
 		t.Errorf("server resumed %d times for %d breaks", got, p.breaks)
 	}
 }
+
+// A connection resumes once per break: a second Resume (a client that
+// tried again while its first attempt was answered) is refused and
+// changes nothing.
+func TestResumeOnlyOnce(t *testing.T) {
+	m := resumeManifest(t, 8)
+	p := newResumablePair(t, m, data.Config{})
+	ctx := ctx(t)
+	if err := p.cli.Send(ctx, "In", wrapperspb.Bytes([]byte("before"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.srv.Recv(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p.breakTransport()
+	if err := p.resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	x, y := net.Pipe()
+	defer x.Close()
+	defer y.Close()
+	if err := p.srv.Resume(x, nil, data.ResumeState{}, nil, nil); err == nil {
+		t.Fatal("a second Resume of an attached connection was accepted")
+	}
+	if err := p.cli.Send(ctx, "In", wrapperspb.Bytes([]byte("after"))); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := p.srv.Recv(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v wrapperspb.BytesValue
+	msg.Decode(&v)
+	if string(v.Value) != "after" || msg.Seq != 2 {
+		t.Fatalf("after the resume: message %d %q", msg.Seq, v.Value)
+	}
+}

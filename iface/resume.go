@@ -44,6 +44,9 @@ const ErrReconnecting = data.ErrReconnecting
 type resumableConn struct {
 	token      string
 	reattached chan struct{}
+	// resuming is held by the resume in progress: a client that tries
+	// again before its first attempt's answer waits for it to finish.
+	resuming sync.Mutex
 }
 
 // newResumeToken returns a fresh token.
@@ -101,6 +104,8 @@ func (s *Server) resumeData(sess *yamux.Session, key []byte, p *peer, st *yamux.
 		return
 	}
 	conn := sc.conn
+	sc.resume.resuming.Lock()
+	defer sc.resume.resuming.Unlock()
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.HandshakeTimeout)
 	defer cancel()
 	// The old transport may still look alive here (the client saw the
