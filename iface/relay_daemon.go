@@ -614,6 +614,9 @@ func (r *Relay) register(c net.Conn, name string) {
 	if mine {
 		delete(r.servers, name)
 	}
+	if r.closed {
+		why = "the relay is closing"
+	}
 	r.mu.Unlock()
 	if mine { // else taken over, and reported as forgotten then
 		r.forgotten(name, remote, why)
