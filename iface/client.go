@@ -233,7 +233,7 @@ func (c *Client) handshake(ctx context.Context, raw net.Conn, a Addr) error {
 		return &CloseError{Code: CodeUnsupportedVersion, Reason: fmt.Sprintf("%s does not speak protocol version %d (its preface status is %#02x)", a, protocolVersion, status), Remote: true, Cause: ErrConnect}
 	}
 	raw.SetDeadline(time.Time{})
-	sess, err := yamux.Client(raw, withoutKeepAlive(c.cfg.clientYamux()))
+	sess, err := yamux.Client(coalesce(raw, raw), withoutKeepAlive(c.cfg.clientYamux()))
 	if err != nil {
 		raw.Close()
 		return fmt.Errorf("%w to %s: %v", ErrConnect, a, err)

@@ -392,7 +392,7 @@ func (s *Server) serveSession(raw net.Conn) {
 		raw.Close()
 		return
 	}
-	sess, err := yamux.Server(guard, withoutKeepAlive(s.cfg.yamux()))
+	sess, err := yamux.Server(coalesce(guard, raw), withoutKeepAlive(s.cfg.yamux()))
 	if err != nil {
 		raw.Close()
 		return
