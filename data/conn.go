@@ -1021,7 +1021,7 @@ func (c *Conn) readLoop(br *bufio.Reader) {
 		case FrameCredit:
 			// The count first: the grant wakes WaitPeerConsumed.
 			c.peerConsumed.Store(f.seq)
-			if c.rt != nil && f.acked {
+			if c.rt != nil && f.hasReceived {
 				if err := c.rt.ack(f.received); err != nil {
 					c.abort(codes.ProtocolError, "%v", err)
 					return

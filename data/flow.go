@@ -430,7 +430,7 @@ func (o *outbox) takeUrgent() [][]byte {
 	if o.credit > 0 || o.ackPending {
 		f := frame{kind: FrameCredit, credits: uint64(o.credit), seq: o.consumed}
 		if o.acks != nil {
-			f.received, f.acked = o.acks.Load(), true
+			f.received, f.hasReceived = o.acks.Load(), true
 		}
 		urgent = append(urgent, appendFrame(nil, &f))
 		o.credit, o.ackPending = 0, false

@@ -46,9 +46,9 @@ type frame struct {
 	tag     []byte // MESSAGE with FlagAuth: its authentication tag
 	body    []byte
 	// CREDIT on a resumable connection: received counts the reliable
-	// frames its sender received (acked says it is there).
-	received uint64
-	acked    bool
+	// frames its sender received (hasReceived says it is there).
+	received    uint64
+	hasReceived bool
 	// ownBody: body is in memory of its own that no later read reuses (a
 	// large MESSAGE read straight from the stream), so the receiver may
 	// keep it instead of copying it.
@@ -81,7 +81,7 @@ func appendFrame(dst []byte, f *frame) []byte {
 	case FrameCredit:
 		dst = binary.AppendUvarint(dst, f.credits)
 		dst = binary.AppendUvarint(dst, f.seq)
-		if f.acked {
+		if f.hasReceived {
 			dst = binary.AppendUvarint(dst, f.received)
 		}
 	case FrameError:
@@ -390,7 +390,7 @@ func (fr *frameReader) read(f *frame) error {
 		if ok && len(p) > 0 {
 			// A resumable connection's acknowledgement (§4.10.3); other
 			// bytes after the fields are ignored, as before it existed.
-			f.received, _, f.acked = uvarint(p)
+			f.received, _, f.hasReceived = uvarint(p)
 		}
 	case FrameError:
 		var c uint64

@@ -44,7 +44,7 @@ type Frame struct {
 }
 
 func (f *Frame) internal() *frame {
-	return &frame{kind: f.Kind, flags: f.Flags, seq: f.Seq, typeID: f.TypeID, corr: f.Corr, credits: f.Credits, code: f.Code, reason: f.Reason, tag: f.Tag, body: f.Body, received: f.Received, acked: f.HasReceived}
+	return &frame{kind: f.Kind, flags: f.Flags, seq: f.Seq, typeID: f.TypeID, corr: f.Corr, credits: f.Credits, code: f.Code, reason: f.Reason, tag: f.Tag, body: f.Body, received: f.Received, hasReceived: f.HasReceived}
 }
 
 // AppendFrame appends f's encoding to dst. Reasons longer than 1024 bytes
@@ -71,7 +71,7 @@ func (r *FrameReader) Read() (*Frame, error) {
 	}
 	return &Frame{
 		Kind: f.kind, Flags: f.flags, Seq: f.seq, TypeID: f.typeID, Corr: f.corr, Credits: f.credits, Code: f.code,
-		Reason: clone(f.reason), Tag: clone(f.tag), Body: clone(f.body), Received: f.received, HasReceived: f.acked,
+		Reason: clone(f.reason), Tag: clone(f.tag), Body: clone(f.body), Received: f.received, HasReceived: f.hasReceived,
 	}, nil
 }
 
