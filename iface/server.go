@@ -276,9 +276,23 @@ func (s *Server) Serve(l net.Listener) error {
 		return err
 	}
 	defer unregister()
+	var pause time.Duration // after running out of file descriptors
 	for {
 		raw, err := l.Accept()
 		if err != nil {
+			if outOfFiles(err) && s.ctx.Err() == nil {
+				// A flood of connections must not stop the server: wait
+				// for some to end, and accept again (as the relay does).
+				pause = min(max(2*pause, acceptPauseMin), acceptPauseMax)
+				s.refused(nil, "", CodeLimitExceeded, fmt.Sprintf("accepting a connection on %s: %v; accepting again in %v (raise the process's open-file limit)", l.Addr(), err, pause))
+				t := time.NewTimer(pause)
+				select {
+				case <-t.C:
+					continue
+				case <-s.ctx.Done():
+					t.Stop()
+				}
+			}
 			s.mu.Lock()
 			stopping := s.closed || s.draining
 			delete(s.listeners, l)
@@ -289,6 +303,7 @@ func (s *Server) Serve(l net.Listener) error {
 			}
 			return err
 		}
+		pause = 0
 		s.wg.Add(1)
 		go s.serveSession(raw)
 	}
