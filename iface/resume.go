@@ -256,7 +256,7 @@ func (r *resumer) closeAfter(conn *Conn) {
 // resumeOffered checks a server's answer to a resumable open.
 func resumeOffered(res *sessionpb.OpenResult) error {
 	if len(res.GetResumeToken()) != resumeTokenLen || res.GetResumeGraceMs() == 0 {
-		return errors.New("the server does not offer resume (an older server, or one whose Config.ResumeGrace is 0)")
+		return errors.New("the server does not offer resume (an older server, or one whose Config.ResumeGrace, ifctl serve --resume-grace, is 0)")
 	}
 	return nil
 }

@@ -24,6 +24,7 @@ func TestServeLimitFlags(t *testing.T) {
 		"--write-timeout=-2s":    "--write-timeout is -2s; it must be > 0",
 		"--close-timeout=0":      "--close-timeout is 0s; it must be > 0",
 		"--stream-window=65536":  "--stream-window is 65536; it must be at least 262144 (256 KiB)",
+		"--resume-grace=-1s":     "--resume-grace is -1s; it must be >= 0 (0: offer no resume)",
 		"--max-streams=lots":     `invalid argument "lots" for "--max-streams"`,
 		"--idle-timeout=forever": `invalid argument "forever" for "--idle-timeout"`,
 	} {
@@ -32,7 +33,7 @@ func TestServeLimitFlags(t *testing.T) {
 	}
 	help := run(t, "serve", "--help")
 	for _, want := range []string{"--max-connections int", "--max-streams int ", "(default 1024)", "--idle-timeout duration", "(default 2m0s)",
-		"--handshake-timeout duration", "--keepalive duration", "(default 15s)", "--write-timeout duration", "--close-timeout duration", "--stream-window uint32", "(default 1048576)"} {
+		"--handshake-timeout duration", "--keepalive duration", "(default 15s)", "--write-timeout duration", "--close-timeout duration", "--stream-window uint32", "(default 1048576)", "--resume-grace duration", "(default 30s)"} {
 		if !strings.Contains(help.stdout, want) {
 			t.Errorf("serve --help lacks %q:\n%s", want, help.stdout)
 		}

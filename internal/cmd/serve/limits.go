@@ -27,6 +27,7 @@ func addLimitFlags(cmd *cobra.Command, c *iface.Config) {
 	fs.DurationVar(&c.ConnectionWriteTimeout, "write-timeout", c.ConnectionWriteTimeout, "bound each write to a client's socket: a client that reads nothing for this long is cut off")
 	fs.DurationVar(&c.CloseTimeout, "close-timeout", c.CloseTimeout, "how long a closing connection waits for the client to close its side")
 	fs.Uint32Var(&c.StreamWindow, "stream-window", c.StreamWindow, fmt.Sprintf("receive window of each stream, in bytes (at least %d)", minStreamWindow))
+	fs.DurationVar(&c.ResumeGrace, "resume-grace", c.ResumeGrace, "keep a resumable connection (ifctl recv|send --resume) this long after its transport breaks, for its client to resume it (0: offer no resume)")
 }
 
 // checkLimits says which limit flag has a value that cannot work.
@@ -47,6 +48,8 @@ func checkLimits(c iface.Config) error {
 		msg = fmt.Sprintf("--write-timeout is %s; it must be > 0", c.ConnectionWriteTimeout)
 	case c.CloseTimeout <= 0:
 		msg = fmt.Sprintf("--close-timeout is %s; it must be > 0", c.CloseTimeout)
+	case c.ResumeGrace < 0:
+		msg = fmt.Sprintf("--resume-grace is %s; it must be >= 0 (0: offer no resume)", c.ResumeGrace)
 	case c.StreamWindow < minStreamWindow:
 		msg = fmt.Sprintf("--stream-window is %d; it must be at least %d (256 KiB)", c.StreamWindow, minStreamWindow)
 	}
