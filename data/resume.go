@@ -250,18 +250,17 @@ func (c *Conn) stoppedDetached() error {
 
 // stoppedDetachedLocked is stoppedDetached with resumeMu held.
 func (c *Conn) stoppedDetachedLocked() error {
-	detached, stopped := c.detached, c.stopped
 	if c.isDone() {
 		return c.err
 	}
 	if c.rt == nil {
 		return errors.New("ifkit: the connection is not resumable")
 	}
-	if !detached {
+	if !c.detached {
 		return errors.New("ifkit: the connection is not detached from its transport")
 	}
 	select {
-	case <-stopped:
+	case <-c.stopped:
 		return nil
 	default:
 		return errors.New("ifkit: the connection's reader and writer have not stopped yet")

@@ -21,9 +21,9 @@ type keepAlive struct {
 	timer    *time.Timer
 }
 
-// keepAlives are the sessions pinged by a keepAlive whose last ping
-// failed, so that sessionCause can tell. An entry is removed once the
-// session is closed and its cause read, or when the timer fires again.
+// keepAliveFailed holds the sessions whose keepAlive ping failed, so
+// that sessionCause can tell; an entry is removed a minute after the
+// failure, when the session's connections have long asked.
 var keepAliveFailed sync.Map // *yamux.Session → struct{}
 
 // startKeepAlive pings sess every interval until it closes.
