@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 	"time"
+	"weak"
 
 	"github.com/hashicorp/yamux"
 )
@@ -15,8 +16,13 @@ import (
 // goroutine while it waits for its answer (at most
 // ConnectionWriteTimeout); a ping that fails closes the session, and
 // sessionCause then reports keepalive_timeout, as it did for yamux's.
+//
+// The timer holds the session weakly: a session that has closed is not
+// kept alive until the timer next fires (an interval, 30 s by default),
+// with its buffers, but freed when its goroutines have exited; the timer
+// then finds nothing to ping and stops.
 type keepAlive struct {
-	sess     *yamux.Session
+	sess     weak.Pointer[yamux.Session]
 	interval time.Duration
 	timer    *time.Timer
 }
@@ -28,24 +34,25 @@ var keepAliveFailed sync.Map // *yamux.Session → struct{}
 
 // startKeepAlive pings sess every interval until it closes.
 func startKeepAlive(sess *yamux.Session, interval time.Duration) {
-	k := &keepAlive{sess: sess, interval: interval}
+	k := &keepAlive{sess: weak.Make(sess), interval: interval}
 	k.timer = time.AfterFunc(interval, k.ping)
 }
 
 func (k *keepAlive) ping() {
-	if k.sess.IsClosed() {
+	sess := k.sess.Value()
+	if sess == nil || sess.IsClosed() {
 		return
 	}
-	_, err := k.sess.Ping()
+	_, err := sess.Ping()
 	switch {
 	case err == nil:
 		k.timer.Reset(k.interval)
 	case errors.Is(err, yamux.ErrSessionShutdown):
 	default:
-		keepAliveFailed.Store(k.sess, struct{}{})
-		k.sess.Close()
+		keepAliveFailed.Store(sess, struct{}{})
+		sess.Close()
 		// Forgotten after a while: the connections that ask have asked.
-		time.AfterFunc(time.Minute, func() { keepAliveFailed.Delete(k.sess) })
+		time.AfterFunc(time.Minute, func() { keepAliveFailed.Delete(sess) })
 	}
 }
 

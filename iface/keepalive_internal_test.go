@@ -6,9 +6,13 @@ import (
 	"errors"
 	"net"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
+	"weak"
+
+	"github.com/hashicorp/yamux"
 
 	"github.com/ifkit/ifkit/manifest"
 )
@@ -124,5 +128,33 @@ func TestFrozenPeerEndsWithKeepaliveTimeout(t *testing.T) {
 	}
 	if !errors.Is(conn.Err(), ErrKeepaliveTimeout) {
 		t.Errorf("client side ended with %v, want keepalive_timeout", conn.Err())
+	}
+}
+
+// A closed session is freed once its goroutines have exited, although its
+// keepalive timer has not fired yet (the timer holds it weakly): a server
+// whose clients come and go does not keep their sessions for an interval.
+func TestKeepAliveLetsAClosedSessionGo(t *testing.T) {
+	a, b := net.Pipe()
+	cli, err := yamux.Client(a, withoutKeepAlive(DefaultConfig().clientYamux()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := yamux.Server(b, withoutKeepAlive(DefaultConfig().yamux()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	startKeepAlive(cli, time.Hour)
+	gone := weak.Make(cli)
+	cli.Close()
+	srv.Close()
+	<-cli.CloseChan()
+	cli = nil
+	for i := 0; gone.Value() != nil; i++ {
+		if i == 100 {
+			t.Fatal("a closed session is still reachable (its keepalive timer keeps it)")
+		}
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -308,6 +308,11 @@ func streamAcrossKills(t *testing.T, b killer, addr string, n int, results chan 
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
+	// Transports are killed every so often, and also as the client's
+	// receiving passes each sixth of the stream (it waits for the kill),
+	// so that however fast the machine streams, the test breaks the stream
+	// several times.
+	progress, killed := make(chan struct{}), make(chan struct{})
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
@@ -331,6 +336,13 @@ func streamAcrossKills(t *testing.T, b killer, addr string, n int, results chan 
 			if !bytes.Equal(v.Value, numbered(i)) {
 				errs <- fmt.Errorf("client: Out %d is %.6s: lost, repeated or out of order", i, v.Value)
 				return
+			}
+			if i%max(n/6, 1) == 0 && i < n {
+				select {
+				case progress <- struct{}{}:
+					<-killed
+				case <-ctx.Done():
+				}
 			}
 		}
 	}()
@@ -358,6 +370,9 @@ func streamAcrossKills(t *testing.T, b killer, addr string, n int, results chan 
 			stop = true
 		case <-time.After(every):
 			b.kill()
+		case <-progress:
+			b.kill()
+			killed <- struct{}{}
 		}
 	}
 	close(errs)
