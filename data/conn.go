@@ -62,6 +62,9 @@ type Conn struct {
 	// Message that it lends to inline handlers and RecvFunc functions.
 	sink atomic.Pointer[recvSink]
 	lent Message
+	// run is the reader's account of the messages it delivers and
+	// consumes itself (ledger.startRun).
+	run readerRun
 	// lastSent is the type of the last message sent: a stream of one type
 	// looks it up (and checks its direction) once.
 	lastSent atomic.Pointer[manifest.MessageType]
@@ -465,7 +468,7 @@ func (c *Conn) encode(t *manifest.MessageType, v any) (*outMsg, error) {
 		}
 		v = msg
 	}
-	m := getOutMsg()
+	m := c.out.newMsg()
 	// In a buffer that held a large body, the body is encoded after room
 	// for its frame's head, so that a large one is written with its head in
 	// one write, without a copy (the writer copes without the room).
@@ -614,16 +617,29 @@ type recvSink struct {
 
 // deliver lends the reader's message to fn; false if the sink has stopped
 // (then the message is queued instead).
+// The reader keeps the sink locked for the rest of its run (readerRun).
 func (s *recvSink) deliver(c *Conn, t *manifest.MessageType, f *frame) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopped || !s.drainLocked(c, true) {
-		return false
+	if c.run.sink != s {
+		if old := c.run.sink; old != nil {
+			c.run.sink = nil
+			old.mu.Unlock()
+		}
+		s.mu.Lock()
+		if s.stopped || !s.drainLocked(c, true) {
+			s.mu.Unlock()
+			return false
+		}
+		c.run.sink = s
 	}
 	err := s.fn(c.lend(t, f))
-	c.consumed()
+	c.rxConsumed()
 	if err != nil {
+		// Settled first: once RecvFunc returns, what fn consumed counts.
+		c.settleCredit()
 		s.failLocked(c, err)
+	}
+	if !c.run.on || err != nil {
+		c.settle() // no run (pull mode, paused) holds the lock
 	}
 	return true
 }
@@ -708,9 +724,84 @@ func (c *Conn) refuse(code codes.Code, seq uint64, reason string) bool {
 
 // recvSeqConsumed is how many messages the application has consumed (or
 // were refused), sent with grants so the peer knows what was taken.
-func (c *Conn) recvSeqConsumed() uint64 {
-	_, held := c.in.outstanding()
-	return c.recvMsgs.Load() - uint64(held)
+func (c *Conn) recvSeqConsumed() uint64 { return c.in.consumedCount() }
+
+// readerRun is the reader's account of a run (ledger.startRun): messages
+// that arrive and are consumed on the reader, one after another, settled
+// with the ledger together. The reader settles before it reads from the
+// stream (so before it can wait for the peer), when the run's credit is
+// used up, when an automatic grant is due, before a message is queued
+// rather than consumed, when a RecvFunc's function fails, and when it
+// stops. While a RecvFunc runs, the reader also holds its sink's lock from
+// its first message in a run until the run settles (one lock for the run,
+// not one per message); stopping a RecvFunc waits for that.
+type readerRun struct {
+	on                bool
+	budget, grantAt   int64
+	arrived, consumed int64
+	sink              *recvSink // locked by the reader, or nil
+}
+
+// rxArrive accounts for an arriving message; false: it came without credit.
+func (c *Conn) rxArrive() bool {
+	r := &c.run
+	if r.on && r.arrived == r.budget {
+		c.settleCredit() // used up: see whether more came meanwhile
+	}
+	if !r.on {
+		budget, grantAt, ok := c.in.startRun()
+		if !ok {
+			return c.in.arrive() // pull mode, or paused: one at a time
+		}
+		if budget == 0 {
+			return false
+		}
+		r.on, r.budget, r.grantAt = true, budget, grantAt
+	}
+	r.arrived++
+	return true
+}
+
+// rxConsumed records that the message that just arrived was consumed on
+// the reader (lent, or refused).
+func (c *Conn) rxConsumed() {
+	r := &c.run
+	if !r.on {
+		c.consumed()
+		return
+	}
+	if r.consumed++; r.consumed >= r.grantAt {
+		c.settleCredit()
+	}
+}
+
+// rxHeld records that the message that just arrived is kept (queued for
+// Recv, a handler or a call), to be consumed later with consumed.
+func (c *Conn) rxHeld() {
+	c.settle()
+}
+
+// settle settles the run, if any, and lets go of the sink.
+func (c *Conn) settle() {
+	c.settleCredit()
+	if s := c.run.sink; s != nil {
+		c.run.sink = nil
+		s.mu.Unlock()
+	}
+}
+
+// settleCredit settles the run's credit with the ledger, granting what is
+// due.
+func (c *Conn) settleCredit() {
+	r := &c.run
+	if !r.on {
+		return
+	}
+	g := c.in.settleRun(r.arrived, r.consumed)
+	r.on, r.arrived, r.consumed = false, 0, 0
+	if g > 0 {
+		c.grant(g)
+	}
 }
 
 // Close ends the connection normally: messages already credited are sent,
@@ -792,16 +883,16 @@ func (c *Conn) writeLoop() {
 		c.stream.SetReadDeadline(time.Now().Add(linger))
 		c.deadlineMu.Unlock()
 	}()
-	var batch []*outMsg
+	var batch []*outMsg // what the writer wrote last: take recycles it
 	for {
-		items, urgent, final, err := c.out.take(c.ctx, batch[:0], 256)
+		items, urgent, final, err := c.out.take(c.ctx, batch, 256)
 		if err == errDetached {
 			return // without the right to write: the transport is gone
 		}
 		ok := c.writeFrames(items, urgent, final)
 		batch = items
-		clear(batch)
 		if !ok || err != nil {
+			c.out.recycle(batch...)
 			return
 		}
 	}
@@ -818,12 +909,11 @@ func (c *Conn) sendDirect(m *outMsg) bool {
 		return false
 	}
 	c.writeFrames(items, urgent, nil)
-	c.out.doneDirect()
+	c.out.doneDirect(items)
 	return true
 }
 
-// writeFrames writes urgent frames, then items, then final, and returns
-// the items to the pool; false if the stream failed (the connection has
+// writeFrames writes urgent frames, then items, then final; false if the stream failed (the connection has
 // ended, or detached). The caller holds the outbox's writing token. On a
 // resumable connection every reliable frame is retained as it is numbered
 // (resume.go), and frames the peer did not receive before a break are
@@ -916,11 +1006,7 @@ func (c *Conn) writeFrames(items []*outMsg, urgent [][]byte, final []byte) bool 
 		ok = c.flush(nil)
 	}
 	w.buf = w.buf[:0]
-	// Written (or failed for good): the messages go back to the pool.
-	for _, m := range items {
-		putOutMsg(m)
-	}
-	return ok
+	return ok // the caller recycles the items
 }
 
 // retain keeps a reliable frame for a resume; false if the peer leaves too
@@ -968,8 +1054,10 @@ func (c *Conn) readLoop(br *bufio.Reader) {
 	if c.frameTimeout > 0 {
 		fr.onMidFrame = c.frameDeadline
 	}
+	fr.beforeRead = c.settle
 	fr.shrink()        // the handshake's receive buffer
 	defer fr.release() // nothing read is used after the loop
+	defer c.settle()
 	var f frame
 	for {
 		// A frame too large for the read buffer is read into a reused
@@ -1091,7 +1179,7 @@ func (c *Conn) quietPastDeadline() bool {
 
 // onMessage checks and delivers one MESSAGE frame; false ends the read loop.
 func (c *Conn) onMessage(f *frame) bool {
-	if !c.in.arrive() {
+	if !c.rxArrive() {
 		c.abort(codes.CreditViolation, "message %d arrived without credit", f.seq)
 		return false
 	}
@@ -1118,16 +1206,17 @@ func (c *Conn) onMessage(f *frame) bool {
 		// Dropped, counted, reported; its credit is returned.
 		c.authFailures.Add(1)
 		ok := c.refuse(codes.AuthFailed, f.seq, "the message's authentication tag is missing or wrong (message_auth: hmac-sha256); it was dropped")
-		c.consumed()
+		c.rxConsumed()
 		return ok
 	}
 	if err := c.check(t, f.body); err != nil {
 		c.refused.Add(1)
 		ok := c.refuse(codes.InvalidMessage, f.seq, err.Error())
-		c.consumed()
+		c.rxConsumed()
 		return ok
 	}
 	if f.flags&FlagReply != 0 {
+		c.rxHeld()
 		m := c.owned(t, f)
 		c.callsMu.Lock()
 		cl := c.calls[m.corr]
@@ -1147,9 +1236,10 @@ func (c *Conn) onMessage(f *frame) bool {
 			if err := h(c.ctx, c.lend(t, f)); err != nil {
 				ok = c.refuseHandled(f.seq, err)
 			}
-			c.consumed()
+			c.rxConsumed()
 			return ok
 		}
+		c.rxHeld()
 		if c.handled == nil {
 			c.handled = make(chan *Message, c.in.window)
 			c.goLoop(c.dispatchLoop)
@@ -1160,6 +1250,7 @@ func (c *Conn) onMessage(f *frame) bool {
 	if s := c.sink.Load(); s != nil && s.deliver(c, t, f) {
 		return true
 	}
+	c.rxHeld()
 	c.inboxChan() <- c.owned(t, f) // never blocks, as above
 	if s := c.sink.Load(); s != nil {
 		// A RecvFunc began while the message was being queued.

@@ -89,7 +89,7 @@ func (c *Conn) SendEncoded(ctx context.Context, typeName string, v any, body []b
 	if len(body) > c.maxBody {
 		return false, fmt.Errorf("ifkit: send %s: the message is %d bytes; the manifest allows at most %d (flow.max_message_bytes)", typeName, len(body), c.maxBody)
 	}
-	m := getOutMsg()
+	m := c.out.newMsg()
 	m.buf = append(m.buf[:0], body...)
 	m.typeID, m.body = t.ID, m.buf
 	if err := c.out.enqueue(ctx, m, noWait); err != nil {

@@ -41,6 +41,19 @@ func putOutMsg(m *outMsg) {
 	outMsgs.Put(m)
 }
 
+// Each outbox keeps the messages its writer wrote for its next sends
+// (outbox.free): a steady stream of small messages then costs one short
+// lock per send instead of a trip through sync.Pool each way. What the
+// free list keeps is bounded: at most maxFreeMsgs messages, none with a
+// buffer over maxFreeBody, maxFreeBytes of buffers in all (with 64-byte
+// messages about 40 KiB a connection that has sent, until it ends).
+// Others go back to the pool.
+const (
+	maxFreeMsgs  = 256
+	maxFreeBody  = 4 << 10
+	maxFreeBytes = 32 << 10
+)
+
 // outbox holds a connection's outgoing items until the peer has granted
 // credit for them, under the manifest's flow policy, plus urgent control
 // frames (CREDIT, ERROR) that need no credit and a final CLOSE frame. One
@@ -83,6 +96,10 @@ type outbox struct {
 	// (nil before the connection starts and once the writer runs): an
 	// idle connection has no writer goroutine.
 	run func()
+	// free holds written messages for senders to reuse, freeBytes their
+	// buffers' capacity (bounded: maxFreeMsgs, maxFreeBytes).
+	free      []*outMsg
+	freeBytes int
 	// granted counts every credit granted to the peer, the initial ones
 	// included (a resume tells the peer, resume.go).
 	granted uint64
@@ -120,6 +137,45 @@ func (o *outbox) notify() {
 		o.run = nil
 		run()
 	}
+}
+
+// newMsg returns a message to encode into: one the writer wrote, if the
+// free list has one, else one from the pool.
+func (o *outbox) newMsg() *outMsg {
+	o.mu.Lock()
+	if n := len(o.free); n > 0 {
+		m := o.free[n-1]
+		o.free[n-1] = nil
+		o.free = o.free[:n-1]
+		o.freeBytes -= cap(m.buf)
+		o.mu.Unlock()
+		return m
+	}
+	o.mu.Unlock()
+	return getOutMsg()
+}
+
+// recycleLocked takes back messages that were written (or will never be),
+// onto the free list as far as its bounds allow, into the pool otherwise;
+// o.mu must be held.
+func (o *outbox) recycleLocked(ms []*outMsg) {
+	for _, m := range ms {
+		c := cap(m.buf)
+		if c > maxFreeBody || len(o.free) >= maxFreeMsgs || o.freeBytes+c > maxFreeBytes {
+			putOutMsg(m)
+			continue
+		}
+		*m = outMsg{buf: m.buf[:0]}
+		o.free = append(o.free, m)
+		o.freeBytes += c
+	}
+}
+
+// recycle is recycleLocked for a caller without o.mu.
+func (o *outbox) recycle(ms ...*outMsg) {
+	o.mu.Lock()
+	o.recycleLocked(ms)
+	o.mu.Unlock()
 }
 
 // startWriter arranges for run to start the writer on the first change,
@@ -413,9 +469,10 @@ func (o *outbox) putDirect(m *outMsg, batch []*outMsg) ([]*outMsg, [][]byte, boo
 
 // doneDirect ends a sender's direct write, waking the writer if something
 // came meanwhile.
-func (o *outbox) doneDirect() {
+func (o *outbox) doneDirect(written []*outMsg) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.recycleLocked(written)
 	o.writing = writingNobody
 	if len(o.queue) > 0 || len(o.urgent) > 0 || o.credit > 0 || o.err != nil || o.detached {
 		o.notify()
@@ -438,7 +495,8 @@ func (o *outbox) takeUrgent() [][]byte {
 	return urgent
 }
 
-// take appends to batch the items the writer may send now, at most max,
+// take recycles the items of batch, which the writer has written, then
+// appends to batch[:0] the items the writer may send now, at most max,
 // using their credit, and returns the urgent frames too. It waits until there
 // is something, or ctx is done. Once the outbox is closed it returns what
 // remains sendable, the final frame, and the closing error. The writer
@@ -446,6 +504,9 @@ func (o *outbox) takeUrgent() [][]byte {
 // take waits while a sender writes directly.
 func (o *outbox) take(ctx context.Context, batch []*outMsg, max int) (items []*outMsg, urgent [][]byte, final []byte, err error) {
 	o.mu.Lock()
+	o.recycleLocked(batch)
+	clear(batch)
+	batch = batch[:0]
 	if o.writing == writingWriter {
 		o.writing = writingNobody // the writer is done with what it took
 	}
@@ -583,6 +644,9 @@ type ledger struct {
 	auto    bool  // grant back automatically as the application consumes
 	paused  bool  // no credit is granted (control: pause)
 	asked   int64 // pull mode: credit requested while paused
+	// taken counts the messages the application consumed (or that were
+	// refused), which CREDIT frames carry.
+	taken uint64
 }
 
 // newLedger starts an account that has granted initial credits.
@@ -612,6 +676,13 @@ func (l *ledger) consume() int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.held--
+	l.taken++
+	return l.autoGrantLocked()
+}
+
+// autoGrantLocked grants the free window if automatic grants are due;
+// l.mu must be held.
+func (l *ledger) autoGrantLocked() int64 {
 	if !l.auto || l.paused {
 		return 0
 	}
@@ -621,6 +692,50 @@ func (l *ledger) consume() int64 {
 		return room
 	}
 	return 0
+}
+
+// A run is the reader's batch of messages that arrive and are consumed on
+// the reader (lent to RecvFunc or an inline handler, or refused there),
+// accounted for with one lock at its start and one at its end instead of
+// two per message. During a run the ledger still counts the run's
+// messages' credit as granted: anyone else reading it meanwhile sees less
+// free window than there is, never more, so nothing is granted beyond the
+// window.
+
+// startRun begins a run: it returns the credit the reader may use without
+// asking again (budget), and after how many messages consumed in the run
+// an automatic grant is due (grantAt), at which point the reader settles.
+// ok is false in pull mode and while paused: then the reader accounts for
+// each message on its own (arrive, consume).
+func (l *ledger) startRun() (budget, grantAt int64, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.auto || l.paused {
+		return 0, 0, false
+	}
+	// Each message that arrives and is consumed frees one place: the grant
+	// is due once room*2 >= window (consume's rule).
+	room := l.window - l.granted - l.held
+	return l.granted, max((l.window+1)/2-room, 1), true
+}
+
+// settleRun ends a run in which arrived messages arrived, consumed of them
+// were consumed and the rest are held, and returns the credit to grant now.
+func (l *ledger) settleRun(arrived, consumed int64) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.granted -= arrived
+	l.held += arrived - consumed
+	l.taken += uint64(consumed)
+	return l.autoGrantLocked()
+}
+
+// consumedCount is how many messages the application consumed or were
+// refused (not those of a run in progress).
+func (l *ledger) consumedCount() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.taken
 }
 
 // request grants up to n more credits (pull mode), as far as the window

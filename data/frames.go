@@ -152,6 +152,8 @@ type frameReader struct {
 	// frame read (true) and when that frame is complete (false).
 	onMidFrame func(bool)
 	waiting    bool // onMidFrame(true) was the last call
+	// beforeRead, if set, is called before each read from the source.
+	beforeRead func()
 	// lend: the next frame's body is used only until the read after it, so
 	// a frame too large for buf is read into big, which is reused, rather
 	// than into memory of its own.
@@ -294,6 +296,9 @@ func (fr *frameReader) fill(n int) error {
 		if fr.w > fr.r {
 			fr.midFrame(true) // part of a frame is here, the rest is not
 		}
+		if fr.beforeRead != nil {
+			fr.beforeRead()
+		}
 		k, err := fr.source().Read(fr.buf[fr.w:])
 		fr.w += k
 		if fr.large == nil && fr.w == len(fr.buf) {
@@ -350,6 +355,9 @@ func (fr *frameReader) read(f *frame) error {
 		// it into a reused buffer and copying it out). The memory grows as
 		// the bytes arrive: a length alone reserves at most firstChunk.
 		fr.midFrame(true)
+		if fr.beforeRead != nil {
+			fr.beforeRead()
+		}
 		var err error
 		if fr.lend {
 			p, err = fr.readBig(fr.buf[fr.r:fr.w], int(n))

@@ -301,3 +301,81 @@ func TestSendBatch(t *testing.T) {
 		t.Fatalf("SendBatch of a type the server may not send = %d, %v", n, err)
 	}
 }
+
+// The reader settles the credit of the messages it lends in runs (one
+// ledger lock per run, not two per message): the sender still gets every
+// grant in time, and once RecvFunc has returned, the messages fn consumed
+// are counted as consumed (the sender's WaitPeerConsumed sees all of them).
+// A RecvFunc stopped by its context mid-stream returns while messages keep
+// coming, and Recv then has the rest, in order.
+func TestRecvFuncSettlesItsRuns(t *testing.T) {
+	const window, total = 64, 100 * 64
+	m := blobManifest(t, window)
+	pc := protoCodec(t)
+	srv, cli := data.PipeForTest(t, m, data.Config{Codec: pc}, data.Config{Codec: pc})
+	go func() {
+		for i := range 2 * total {
+			if err := srv.Send(context.Background(), "Out", wrapperspb.Bytes(payload(i, 8))); err != nil {
+				return
+			}
+		}
+	}()
+	next := 0
+	check := func(msg *data.Message) error {
+		var v wrapperspb.BytesValue
+		if err := msg.Decode(&v); err != nil {
+			return err
+		}
+		if !bytes.Equal(v.Value, payload(next, 8)) {
+			return fmt.Errorf("message %d out of order: %q", next, v.Value)
+		}
+		next++
+		return nil
+	}
+	stop := errors.New("enough")
+	err := cli.RecvFunc(ctx(t), func(msg *data.Message) error {
+		if err := check(msg); err != nil {
+			return err
+		}
+		if next == total {
+			return stop
+		}
+		return nil
+	})
+	if err != stop || next != total {
+		t.Fatalf("RecvFunc = %v after %d of %d messages", err, next, total)
+	}
+	// total is a multiple of half the window: its last message's grant
+	// carries the count of all of them.
+	if n, err := srv.WaitPeerConsumed(ctx(t), total-1); err != nil || n != total {
+		t.Fatalf("the sender saw %d messages consumed (%v), want %d", n, err, total)
+	}
+	// A second RecvFunc, stopped from outside mid-stream.
+	rctx, cancel := context.WithCancel(ctx(t))
+	calls := 0
+	err = cli.RecvFunc(rctx, func(msg *data.Message) error {
+		if calls++; calls == total/2 {
+			cancel()
+		}
+		return check(msg)
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("RecvFunc stopped by its context = %v", err)
+	}
+	after := calls
+	for next < 2*total {
+		msg, err := cli.Recv(ctx(t))
+		if err != nil {
+			t.Fatalf("Recv after RecvFunc, message %d: %v", next, err)
+		}
+		if err := check(msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if calls != after {
+		t.Fatalf("fn was called %d times after RecvFunc returned", calls-after)
+	}
+	if st := cli.Stats(); st.ReceivedMessages != 2*total || st.CreditsGranted > window {
+		t.Fatalf("stats after the stream: %+v", st)
+	}
+}
