@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"time"
 )
@@ -29,6 +30,7 @@ func run() int {
 	asJSON := flag.Bool("json", false, "print one JSON object per result instead of Markdown tables")
 	jsonFile := flag.String("jsonfile", "", "also write the results as JSON lines to this file")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	traceFile := flag.String("trace", "", "write a runtime execution trace of the whole run to this file (go tool trace FILE: which goroutines ran on which core)")
 	memprofile := flag.String("memprofile", "", "write a heap profile with the memory measure's connections open to this file, suffixed .SYSTEM.TRANSPORT")
 	reps := flag.Int("reps", 0, "throughput repetitions (0: 5, or 3 with -quick)")
 	memConns := flag.Int("mem-conns", 0, "idle connections of the memory measure (0: 2000, or 200 with -quick)")
@@ -83,6 +85,19 @@ func run() int {
 			return 1
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *traceFile != "" {
+		f, err := os.Create(*traceFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+		defer trace.Stop()
 	}
 	results := runAll(context.Background(), sel, p, newProgress())
 	addRatios(results)
