@@ -40,6 +40,9 @@ type Conn struct {
 	id      uint64
 	man     *manifest.Manifest
 	codec   codec.Codec
+	// checks is how received bodies are checked: by codec.CheckProto,
+	// codec.CheckJSON, or the codec's Unmarshal (looked up once).
+	checks checkKind
 	stream  net.Conn
 	sends   manifest.Direction // the message list this end sends from
 	recvs   manifest.Direction // the message list this end receives from
@@ -215,6 +218,7 @@ func New(stream net.Conn, br *bufio.Reader, cfg Config) *Conn {
 		id:           cfg.ID,
 		man:          cfg.Manifest,
 		codec:        cfg.Codec,
+		checks:       checkKindOf(cfg.Codec),
 		stream:       stream,
 		sends:        manifest.Recv,
 		recvs:        manifest.Send,
@@ -922,6 +926,14 @@ func (c *Conn) sendDirect(m *outMsg) bool {
 func (c *Conn) writeFrames(items []*outMsg, urgent [][]byte, final []byte) bool {
 	w := &c.w
 	ok := true
+	// Counted once for the batch (an atomic add each, not two per message).
+	var sentMsgs, sentBytes uint64
+	defer func() {
+		if sentMsgs > 0 {
+			c.sentMsgs.Add(sentMsgs)
+			c.sentBytes.Add(sentBytes)
+		}
+	}()
 	for _, f := range w.replay {
 		w.buf = append(w.buf, f...)
 		if len(w.buf) >= writeChunk && ok {
@@ -959,8 +971,8 @@ func (c *Conn) writeFrames(items []*outMsg, urgent [][]byte, final []byte) bool 
 			f.flags |= FlagAuth
 			f.tag = c.auth.sign(&f)
 		}
-		c.sentMsgs.Add(1)
-		c.sentBytes.Add(uint64(len(m.body)))
+		sentMsgs++
+		sentBytes += uint64(len(m.body))
 		if len(m.body) >= writeAlone {
 			// A large body is written as it is, its head put in the
 			// room before it (or written before it, when it has none).
@@ -1292,18 +1304,39 @@ func (c *Conn) owned(t *manifest.MessageType, f *frame) *Message {
 	return m
 }
 
+type checkKind uint8
+
+const (
+	checkNone     checkKind = iota // raw: nothing to check
+	checkProto                     // codec.CheckProto
+	checkJSON                      // codec.CheckJSON: the standard json codec's Unmarshal check without its copy
+	checkUnmarshal                 // another json codec: its Unmarshal into raw bytes
+)
+
+func checkKindOf(c codec.Codec) checkKind {
+	switch {
+	case c == nil:
+		return checkNone
+	case c.Name() == codec.NameProto:
+		return checkProto
+	case c.Name() == codec.NameJSON && c == codec.JSON():
+		return checkJSON
+	case c.Name() == codec.NameJSON:
+		return checkUnmarshal
+	}
+	return checkNone
+}
+
 // check validates a received body against its type in the connection's codec.
 func (c *Conn) check(t *manifest.MessageType, data []byte) error {
-	switch c.codec.Name() {
-	case codec.NameProto:
+	switch c.checks {
+	case checkProto:
 		if err := codec.CheckProto(data, t.Proto); err != nil {
 			return fmt.Errorf("proto: type %s: %w", t.Name, err)
 		}
-		return nil
-	case codec.NameJSON:
-		if c.codec == codec.JSON() {
-			return codec.CheckJSON(data, &t.Type) // Unmarshal's check without its copy
-		}
+	case checkJSON:
+		return codec.CheckJSON(data, &t.Type)
+	case checkUnmarshal:
 		var raw []byte
 		return c.codec.Unmarshal(data, &t.Type, &raw)
 	}
