@@ -5,7 +5,7 @@
 # messages in a fresh process (no warm-up, one repetition) and reports
 # (I(2N) - I(N)) / N, which leaves out start-up and connection set-up.
 #
-#   bench/instr.sh                      # ifkit-proto, ifkit-json, ifkit-schema, yamux, grpc over unix at 64 B, 1 KiB, 64 KiB
+#   bench/instr.sh                      # ifkit-proto, ifkit-json, ifkit-schema, ifkit-raw, yamux, grpc over unix at 64 B, 1 KiB, 64 KiB
 #   SYSTEMS="ifkit-proto yamux" SIZES="64" bench/instr.sh
 #   N=20000 SYSTEMS=ifkit-json SIZES=64 bench/instr.sh   # N for every size (quicker, noisier)
 #
@@ -14,7 +14,7 @@
 # Needs valgrind on PATH.
 set -euo pipefail
 cd "$(dirname "$0")"
-systems=${SYSTEMS:-ifkit-proto ifkit-json ifkit-schema yamux grpc}
+systems=${SYSTEMS:-ifkit-proto ifkit-json ifkit-schema ifkit-raw yamux grpc}
 sizes=${SIZES:-64 1k 64k}
 transport=${TRANSPORT:-unix}
 # One P by default: valgrind runs one thread at a time anyway, and with more

@@ -130,7 +130,7 @@ func run() int {
 	return 0
 }
 
-var systems = []system{ifkitSystem{codec: "proto"}, ifkitSystem{codec: "json"}, ifkitSystem{codec: "json", schema: true}, yamuxSystem{}, grpcSystem{}, natsSystem{}}
+var systems = []system{ifkitSystem{codec: "proto"}, ifkitSystem{codec: "json"}, ifkitSystem{codec: "json", schema: true}, ifkitSystem{codec: "raw"}, yamuxSystem{}, grpcSystem{}, natsSystem{}}
 
 var transports = []string{"unix", "tcp"}
 
@@ -177,12 +177,12 @@ func runAll(ctx context.Context, sel selection, p params, prog *progress) []Resu
 			add(rtt(ctx, sys, tr, p))
 		})
 	}
-	// The codec changes nothing in an idle connection, and ifkit-json's and
-	// ifkit-schema's scaling would be their throughput again, slowly: both
-	// measures leave them out unless -only names them.
+	// The codec changes nothing in an idle connection, and the other codecs'
+	// scaling would be their throughput again, slowly: both measures leave
+	// all but ifkit-proto out unless -only names them.
 	named := func(sys system) bool {
 		n := sys.Name()
-		return (n != "ifkit-json" && n != "ifkit-schema") || slices.Contains(sel.systems, n)
+		return (n != "ifkit-json" && n != "ifkit-schema" && n != "ifkit-raw") || slices.Contains(sel.systems, n)
 	}
 	if sel.measure(mMemory) {
 		each(func(sys system, tr string) {

@@ -15,7 +15,9 @@ type selection struct {
 
 const onlyHelp = `select parts: a comma-separated list of
   systems     ifkit-proto, ifkit-json, ifkit-schema (json with a JSON Schema
-              per type), ifkit (all three), yamux, grpc, nats
+              per type), ifkit-raw (the raw codec: bytes as they are, the
+              receiver using the lent bytes), ifkit (all four), yamux, grpc,
+              nats
   measures    throughput, rtt, memory, scaling
   transports  unix, tcp
   payloads    64, 1k, 64k (throughput only)
@@ -33,8 +35,8 @@ func parseOnly(s string) (selection, error) {
 		switch t {
 		case "":
 		case "ifkit":
-			sel.systems = append(sel.systems, "ifkit-proto", "ifkit-json", "ifkit-schema")
-		case "ifkit-proto", "ifkit-json", "ifkit-schema", "yamux", "grpc", "nats":
+			sel.systems = append(sel.systems, "ifkit-proto", "ifkit-json", "ifkit-schema", "ifkit-raw")
+		case "ifkit-proto", "ifkit-json", "ifkit-schema", "ifkit-raw", "yamux", "grpc", "nats":
 			sel.systems = append(sel.systems, t)
 		case mThroughput, mRTT, mMemory, mScaling:
 			sel.measures = append(sel.measures, t)

@@ -10,7 +10,7 @@ func TestParseOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(sel.systems, []string{"ifkit-proto", "ifkit-json", "ifkit-schema", "grpc"}) ||
+	if !slices.Equal(sel.systems, []string{"ifkit-proto", "ifkit-json", "ifkit-schema", "ifkit-raw", "grpc"}) ||
 		!slices.Equal(sel.measures, []string{mThroughput}) || !slices.Equal(sel.transports, []string{"unix"}) ||
 		!slices.Equal(sel.payloads, []int{1 << 10}) {
 		t.Errorf("selection %+v", sel)

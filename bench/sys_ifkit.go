@@ -46,7 +46,11 @@ const ifkitSchema = `
       schema: {type: string, minLength: 0, maxLength: 2000000, description: base64 of the payload}`
 
 // ifkitSystem is ifkit with one codec (and, with schema, a JSON Schema for
-// every type: ifkit-schema), through its fast user path:
+// every type: ifkit-schema), through its fast user path. With the raw
+// codec (ifkit-raw) the payload is sent as bytes and the receiver uses the
+// lent bytes as they are, as bare yamux's receiver uses the buffer it reads
+// into: no protobuf encoding or decoding, ifkit's framing, flow control and
+// checks alone. Otherwise:
 // iface.Server and iface.Dial, Conn.Send and Conn.RecvFunc for streams,
 // Conn.Call and an inline Handler answering with Message.Reply for round
 // trips. Every link is
@@ -70,6 +74,7 @@ type ifkitServer struct {
 	conns     chan *iface.Conn
 	served    chan error
 	manifests *iface.ManifestCache // shared by the links' clients
+	raw       bool                 // the raw codec
 }
 
 func (s ifkitSystem) Start(transport string) (server, error) {
@@ -92,6 +97,7 @@ func (s ifkitSystem) Start(transport string) (server, error) {
 		conns:     make(chan *iface.Conn, 1),
 		served:    make(chan error, 1),
 		manifests: iface.NewManifestCache(),
+		raw:       s.codec == "raw",
 	}
 	if transport == "unix" {
 		is.addr = "unix://" + l.Addr().String()
@@ -105,6 +111,9 @@ func (s ifkitSystem) Start(transport string) (server, error) {
 		// request is borrowed.
 		InlineHandlers: true,
 		Handlers: map[string]iface.Handler{"Ping": func(ctx context.Context, msg *iface.Message) error {
+			if s.codec == "raw" {
+				return msg.Reply(ctx, msg.Data)
+			}
 			var v wrapperspb.BytesValue
 			if err := msg.Decode(&v); err != nil {
 				return err
@@ -151,7 +160,7 @@ func (is *ifkitServer) Open(ctx context.Context) (link, error) {
 			cl.Close()
 			return nil, fmt.Errorf("ifkit: server end %d for client end %d", sc.ID(), cc.ID())
 		}
-		return &ifkitLink{client: cl, cc: cc, sc: sc}, nil
+		return &ifkitLink{client: cl, cc: cc, sc: sc, raw: is.raw}, nil
 	case <-ctx.Done():
 		cl.Close()
 		return nil, ctx.Err()
@@ -172,10 +181,14 @@ type ifkitLink struct {
 	client *iface.Client
 	cc, sc *iface.Conn // client and server ends
 	in     wrapperspb.BytesValue
+	raw    bool // the raw codec: bytes as they are
 }
 
 func (l *ifkitLink) Stream(ctx context.Context, payload []byte, n int) error {
-	msg := wrapperspb.Bytes(payload)
+	var msg any = wrapperspb.Bytes(payload)
+	if l.raw {
+		msg = payload
+	}
 	sent := make(chan error, 1)
 	go func() {
 		for range n {
@@ -191,7 +204,11 @@ func (l *ifkitLink) Stream(ctx context.Context, payload []byte, n int) error {
 	// (gRPC's RecvMsg does the same work).
 	got := 0
 	err := l.cc.RecvFunc(ctx, func(m *iface.Message) error {
-		if err := m.Decode(&l.in); err != nil {
+		if l.raw {
+			if len(m.Data) != len(payload) {
+				return fmt.Errorf("ifkit: message of %d bytes, %d sent", len(m.Data), len(payload))
+			}
+		} else if err := m.Decode(&l.in); err != nil {
 			return err
 		}
 		if got++; got == n {
@@ -206,6 +223,16 @@ func (l *ifkitLink) Stream(ctx context.Context, payload []byte, n int) error {
 }
 
 func (l *ifkitLink) RoundTrip(ctx context.Context, payload []byte) error {
+	if l.raw {
+		m, err := l.cc.Call(ctx, "Ping", payload)
+		if err != nil {
+			return err
+		}
+		if len(m.Data) != len(payload) {
+			return fmt.Errorf("ifkit: reply of %d bytes to %d", len(m.Data), len(payload))
+		}
+		return nil
+	}
 	m, err := l.cc.Call(ctx, "Ping", wrapperspb.Bytes(payload))
 	if err != nil {
 		return err
