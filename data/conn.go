@@ -37,12 +37,12 @@ type Handler func(ctx context.Context, msg *Message) error
 // its data sub-interface. Both ends use the same type. A Conn is safe for
 // concurrent use.
 type Conn struct {
-	id      uint64
-	man     *manifest.Manifest
-	codec   codec.Codec
+	id    uint64
+	man   *manifest.Manifest
+	codec codec.Codec
 	// checks is how received bodies are checked: by codec.CheckProto,
 	// codec.CheckJSON, or the codec's Unmarshal (looked up once).
-	checks checkKind
+	checks  checkKind
 	stream  net.Conn
 	sends   manifest.Direction // the message list this end sends from
 	recvs   manifest.Direction // the message list this end receives from
@@ -1307,10 +1307,10 @@ func (c *Conn) owned(t *manifest.MessageType, f *frame) *Message {
 type checkKind uint8
 
 const (
-	checkNone     checkKind = iota // raw: nothing to check
-	checkProto                     // codec.CheckProto
-	checkJSON                      // codec.CheckJSON: the standard json codec's Unmarshal check without its copy
-	checkUnmarshal                 // another json codec: its Unmarshal into raw bytes
+	checkNone      checkKind = iota // raw: nothing to check
+	checkProto                      // codec.CheckProto
+	checkJSON                       // codec.CheckJSON: the standard json codec's Unmarshal check without its copy
+	checkUnmarshal                  // another json codec: its Unmarshal into raw bytes
 )
 
 func checkKindOf(c codec.Codec) checkKind {
