@@ -97,9 +97,22 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// serverAcceptBacklog bounds the streams a server session holds opened
+// by the client but not yet accepted: yamux's accept channel, 8 bytes an
+// entry, allocated whole with the session (8 KiB at MaxStreams, 1024). A
+// SYN beyond it is answered with RST, but a well-behaved client cannot get
+// there: yamux acknowledges a stream as it is accepted, and a client's
+// yamux lets only so many of its opens await acknowledgement at once (its
+// own accept backlog; more wait, they do not fail). ifkit's clients let 64
+// (clientAcceptBacklog), hashicorp/yamux's default 256, the ACK backlog
+// the libp2p yamux specification asks every implementation to keep to and
+// to buffer. So a burst of MaxStreams opens from any of them waits for
+// acknowledgements and none is reset (TestStreamBurst).
+const serverAcceptBacklog = 256
+
 func (c Config) yamux() *yamux.Config {
 	y := yamux.DefaultConfig()
-	y.AcceptBacklog = c.MaxStreams
+	y.AcceptBacklog = min(c.MaxStreams, serverAcceptBacklog)
 	y.EnableKeepAlive = true
 	y.KeepAliveInterval = c.KeepAliveInterval
 	y.ConnectionWriteTimeout = c.ConnectionWriteTimeout
@@ -114,7 +127,6 @@ func (c Config) yamux() *yamux.Config {
 // accepts streams (servers must not open any), so on its side the backlog
 // only bounds the stream opens awaiting the server's acknowledgement (more
 // wait, they do not fail) and the streams a misbehaving server could open.
-// MaxStreams (1024) there would cost each session an 8 KiB channel.
 const clientAcceptBacklog = 64
 
 // clientYamux is the yamux configuration of a client's session.
