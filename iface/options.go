@@ -24,7 +24,12 @@ type common struct {
 	relayTLS *tls.Config
 }
 
-func defaultCommon() common { return common{cfg: DefaultConfig(), codecs: codec.Standard()} }
+func defaultCommon() common { return common{cfg: DefaultConfig(), codecs: standardCodecs} }
+
+// standardCodecs is the codec set of every Server, Client and Relay not
+// given one (WithCodecs). A codec.Set never changes, so one serves them all
+// (each Client had its own, 0.4 KiB).
+var standardCodecs = codec.Standard()
 
 type commonOption func(*common)
 
