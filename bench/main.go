@@ -37,6 +37,7 @@ func run() int {
 	count := flag.Int("count", 0, "throughput: messages per repetition, every payload (0: the defaults)")
 	noWarmup := flag.Bool("no-warmup", false, "throughput: skip the warm-up stream (for instruction counts; see instr.sh)")
 	window := flag.Uint("stream-window", 0, "yamux's per-stream receive window in bytes, for ifkit (Config.StreamWindow) and bare yamux alike (0: ifkit's default, 1 MiB)")
+	memoryHere := flag.Bool("memory-in-process", false, "run the memory measure in this process, without progress lines (by default each memory cell runs in a process of its own, so that none counts what another left in the runtime)")
 	flag.BoolVar(&coalesceWrites, "coalesce-writes", false, "an experiment: write each yamux frame's header and body in one system call (bare yamux, both ends; ifkit, the server end)")
 	flag.Parse()
 	if *window != 0 {
@@ -63,6 +64,7 @@ func run() int {
 		p.reps = *reps
 	}
 	p.memprofile = *memprofile
+	p.memoryHere = *memoryHere
 	p.noWarmup = *noWarmup
 	if *count > 0 {
 		p.counts = map[int]int{}
@@ -99,7 +101,9 @@ func run() int {
 		}
 		defer trace.Stop()
 	}
-	results := runAll(context.Background(), sel, p, newProgress())
+	prog := newProgress()
+	prog.on = prog.on && !p.memoryHere // the parent reports the cell
+	results := runAll(context.Background(), sel, p, prog)
 	addRatios(results)
 	if *jsonFile != "" {
 		f, err := os.Create(*jsonFile)
@@ -189,7 +193,11 @@ func runAll(ctx context.Context, sel selection, p params, prog *progress) []Resu
 			if !named(sys) {
 				return
 			}
-			add(memory(ctx, sys, tr, p))
+			if p.memoryHere {
+				add(memory(ctx, sys, tr, p))
+			} else {
+				add(memoryApart(ctx, sys, tr, p))
+			}
 		})
 	}
 	if sel.measure(mScaling) {
