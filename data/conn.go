@@ -866,6 +866,11 @@ type writer struct {
 	head      [msgHeadroom]byte
 	sentClose bool
 	replay    [][]byte // frames to write again first, after a resume
+	// The messages and body bytes framed since the last write: counted in
+	// the connection's stats once per write (an atomic add each, not two
+	// per message), before the write, so a peer that has a message sees
+	// it counted.
+	msgs, bytes uint64
 }
 
 func (c *Conn) writeLoop() {
@@ -926,14 +931,6 @@ func (c *Conn) sendDirect(m *outMsg) bool {
 func (c *Conn) writeFrames(items []*outMsg, urgent [][]byte, final []byte) bool {
 	w := &c.w
 	ok := true
-	// Counted once for the batch (an atomic add each, not two per message).
-	var sentMsgs, sentBytes uint64
-	defer func() {
-		if sentMsgs > 0 {
-			c.sentMsgs.Add(sentMsgs)
-			c.sentBytes.Add(sentBytes)
-		}
-	}()
 	for _, f := range w.replay {
 		w.buf = append(w.buf, f...)
 		if len(w.buf) >= writeChunk && ok {
@@ -971,8 +968,8 @@ func (c *Conn) writeFrames(items []*outMsg, urgent [][]byte, final []byte) bool 
 			f.flags |= FlagAuth
 			f.tag = c.auth.sign(&f)
 		}
-		sentMsgs++
-		sentBytes += uint64(len(m.body))
+		w.msgs++
+		w.bytes += uint64(len(m.body))
 		if len(m.body) >= writeAlone {
 			// A large body is written as it is, its head put in the
 			// room before it (or written before it, when it has none).
@@ -1035,6 +1032,11 @@ func (c *Conn) retain(msg bool, b []byte, owned bool) bool {
 // the stream failed, which ends the connection.
 func (c *Conn) flush(p []byte) bool {
 	w := &c.w
+	if w.msgs > 0 {
+		c.sentMsgs.Add(w.msgs)
+		c.sentBytes.Add(w.bytes)
+		w.msgs, w.bytes = 0, 0
+	}
 	for _, p := range [][]byte{w.buf, p} {
 		if len(p) == 0 {
 			continue
