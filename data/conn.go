@@ -112,7 +112,13 @@ type Conn struct {
 	// every deadline set). A frame's read deadline is not lifted once the
 	// frame is in: a quiet stream that runs into it lifts it and reads on.
 	readArmed, writeArmed time.Time
-	w                     writer // the frame writer's state; the outbox's writing token guards it
+	// frameTimer applies the reader's frame deadline to the stream when it
+	// passes, rather than the deadline being set on the stream ahead (yamux
+	// makes a timer for every read that waits while a deadline is set:
+	// with large frames, more than one allocation per message). Made on
+	// first use; deadlineMu guards it.
+	frameTimer *time.Timer
+	w          writer // the frame writer's state; the outbox's writing token guards it
 
 	// Resumable connections (resume.go): rt retains what was written and
 	// not acknowledged (nil: not resumable); the reader counts what it
@@ -1072,6 +1078,7 @@ func (c *Conn) readLoop(br *bufio.Reader) {
 	fr.shrink()        // the handshake's receive buffer
 	defer fr.release() // nothing read is used after the loop
 	defer c.settle()
+	defer c.stopFrameTimer()
 	var f frame
 	for {
 		// A frame too large for the read buffer is read into a reused
@@ -1159,7 +1166,10 @@ func isTimeout(err error) bool {
 // writer has set the final deadline of the end. The bound is between
 // frameTimeout and 5/4 of it: a deadline already set with at least
 // frameTimeout left is kept. It is not lifted when the frame is in (off):
-// quietPastDeadline lifts it if the stream goes quiet that long.
+// quietPastDeadline lifts it if the stream goes quiet that long. The
+// deadline is kept in readArmed and put on the stream by frameTimer when
+// it passes (frameDeadlinePassed): the same bound, with no deadline on the
+// stream while frames come in time.
 func (c *Conn) frameDeadline(on bool) {
 	if !on {
 		return
@@ -1173,8 +1183,40 @@ func (c *Conn) frameDeadline(on bool) {
 	if c.lingering {
 		return
 	}
-	c.readArmed = now.Add(c.frameTimeout + c.frameTimeout/4)
+	d := c.frameTimeout + c.frameTimeout/4
+	c.readArmed = now.Add(d)
+	if c.frameTimer == nil {
+		c.frameTimer = time.AfterFunc(d, c.frameDeadlinePassed)
+	} else {
+		c.frameTimer.Reset(d)
+	}
+}
+
+// frameDeadlinePassed puts the frame deadline on the stream once it has
+// passed: a read waiting then returns a timeout, which the reader treats
+// as the deadline's (mid-frame: the end; between frames: quietPastDeadline
+// lifts it).
+func (c *Conn) frameDeadlinePassed() {
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
+	if c.lingering || c.readArmed.IsZero() {
+		return // lifted, or the end's deadline is set
+	}
+	if wait := time.Until(c.readArmed); wait > 0 {
+		c.frameTimer.Reset(wait) // renewed as this timer fired
+		return
+	}
 	c.stream.SetReadDeadline(c.readArmed)
+}
+
+// stopFrameTimer stops the frame deadline's timer when the reader stops
+// (so that it does not keep the connection until it fires).
+func (c *Conn) stopFrameTimer() {
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
+	if c.frameTimer != nil {
+		c.frameTimer.Stop()
+	}
 }
 
 // quietPastDeadline says whether a read that timed out between frames ran

@@ -301,8 +301,10 @@ func (c *Conn) Resume(stream net.Conn, br *bufio.Reader, peer ResumeState, trans
 	if br == nil {
 		br = bufio.NewReaderSize(stream, 16)
 	}
+	c.deadlineMu.Lock() // the frame deadline's timer may still fire
 	c.stream, c.transportErr = stream, transportErr
 	c.readArmed, c.writeArmed, c.lingering = time.Time{}, time.Time{}, false
+	c.deadlineMu.Unlock()
 	c.w.buf, c.w.replay = c.w.buf[:0], replay
 	c.detached, c.detachErr, c.stopped = false, nil, nil
 	c.resumes.Add(1)
