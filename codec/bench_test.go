@@ -75,6 +75,51 @@ func BenchmarkProtoUnmarshal(b *testing.B) {
 	})
 }
 
+// bytesValues returns a BytesValue type as a manifest has it (its own
+// descriptor, compiled from source, not the generated type's) and 64 B and
+// 1 KiB BytesValues: the bench's ifkit-proto messages.
+func bytesValues(b *testing.B) (*codec.Type, map[string]*wrapperspb.BytesValue) {
+	b.Helper()
+	return types(b).bytesValue, map[string]*wrapperspb.BytesValue{
+		"64B":  wrapperspb.Bytes(make([]byte, 64)),
+		"1KiB": wrapperspb.Bytes(make([]byte, 1024)),
+	}
+}
+
+func BenchmarkProtoAppendBytesValue(b *testing.B) {
+	typ, values := bytesValues(b)
+	for _, size := range []string{"64B", "1KiB"} {
+		b.Run(size, func(b *testing.B) { benchAppend(b, codec.Proto(), typ, values[size]) })
+	}
+}
+
+func BenchmarkProtoUnmarshalBytesValue(b *testing.B) {
+	typ, values := bytesValues(b)
+	for _, size := range []string{"64B", "1KiB"} {
+		b.Run(size, func(b *testing.B) {
+			benchUnmarshal(b, codec.Proto(), typ, encode(b, codec.Proto(), typ, values[size]), new(wrapperspb.BytesValue))
+		})
+	}
+}
+
+// BenchmarkCheckProtoBytesValue is the receiver's check of every message,
+// against the manifest's descriptor.
+func BenchmarkCheckProtoBytesValue(b *testing.B) {
+	typ, values := bytesValues(b)
+	for _, size := range []string{"64B", "1KiB"} {
+		b.Run(size, func(b *testing.B) {
+			data := encode(b, codec.Proto(), typ, values[size])
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := codec.CheckProto(data, typ.Proto); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 func BenchmarkJSONAppend(b *testing.B) {
 	tt := types(b)
 	b.Run("proto", func(b *testing.B) {
