@@ -99,8 +99,8 @@ func (c *jsonCodec) Append(dst []byte, t *Type, v any) ([]byte, error) {
 
 // appendProto appends the protojson encoding of m to dst.
 func (*jsonCodec) appendProto(dst []byte, t *Type, m proto.Message) ([]byte, error) {
-	if d := t.protoDesc(); d != nil {
-		if err := checkMessageType(m, d); err != nil {
+	if t.protoDesc() != nil {
+		if err := t.checkMessageType(m.ProtoReflect().Descriptor()); err != nil {
 			return dst, newError(NameJSON, t, "", err)
 		}
 	}
@@ -133,8 +133,8 @@ func (*jsonCodec) Unmarshal(data []byte, t *Type, v any) error {
 	m, isProto := v.(proto.Message)
 	switch p := v.(type) {
 	case proto.Message:
-		if d := t.protoDesc(); d != nil {
-			if err := checkMessageType(m, d); err != nil {
+		if t.protoDesc() != nil {
+			if err := t.checkMessageType(m.ProtoReflect().Descriptor()); err != nil {
 				return newError(NameJSON, t, "", err)
 			}
 		}
