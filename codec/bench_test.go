@@ -107,16 +107,37 @@ func BenchmarkProtoUnmarshalBytesValue(b *testing.B) {
 func BenchmarkCheckProtoBytesValue(b *testing.B) {
 	typ, values := bytesValues(b)
 	for _, size := range []string{"64B", "1KiB"} {
+		data := encode(b, codec.Proto(), typ, values[size])
 		b.Run(size, func(b *testing.B) {
-			data := encode(b, codec.Proto(), typ, values[size])
-			b.SetBytes(int64(len(data)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := codec.CheckProto(data, typ.Proto); err != nil {
-					b.Fatal(err)
-				}
-			}
+			benchCheck(b, data, func() error { return codec.CheckProto(data, typ.Proto) })
 		})
+		b.Run("type/"+size, func(b *testing.B) {
+			benchCheck(b, data, func() error { return codec.CheckProtoType(data, typ) })
+		})
+	}
+}
+
+// BenchmarkCheckProtoReading checks a message with strings, a repeated
+// string and a nested message.
+func BenchmarkCheckProtoReading(b *testing.B) {
+	typ := types(b).readingProto
+	data := encode(b, codec.Proto(), typ, message(b, typ, readingText))
+	b.Run("descriptor", func(b *testing.B) {
+		benchCheck(b, data, func() error { return codec.CheckProto(data, typ.Proto) })
+	})
+	b.Run("type", func(b *testing.B) {
+		benchCheck(b, data, func() error { return codec.CheckProtoType(data, typ) })
+	})
+}
+
+func benchCheck(b *testing.B, data []byte, check func() error) {
+	b.Helper()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := check(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

@@ -20,6 +20,7 @@ type Type struct {
 
 	plan         atomic.Pointer[schemaPlan]   // what the json codec's walk needs of Schema, built on first use
 	protoMatched atomic.Pointer[protoMatches] // descriptors other than Proto of its full name, found so far
+	checkPlan    atomic.Pointer[protoCheck]   // what CheckProtoType needs of Proto, built on first use
 }
 
 // New returns a new empty dynamic message of t (a dynamicpb message), or nil
