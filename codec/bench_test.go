@@ -158,6 +158,10 @@ func BenchmarkJSONAppend(b *testing.B) {
 	b.Run("untyped/raw", func(b *testing.B) {
 		benchAppend(b, codec.JSON(), nil, json.RawMessage(readingText))
 	})
+	b.Run("bytesvalue/64B", func(b *testing.B) {
+		typ, values := bytesValues(b)
+		benchAppend(b, codec.JSON(), typ, values["64B"])
+	})
 }
 
 func BenchmarkJSONUnmarshal(b *testing.B) {
@@ -174,6 +178,10 @@ func BenchmarkJSONUnmarshal(b *testing.B) {
 	b.Run("proto/raw", func(b *testing.B) {
 		var v []byte
 		benchUnmarshal(b, codec.JSON(), tt.readingProto, data, &v)
+	})
+	b.Run("bytesvalue/64B", func(b *testing.B) {
+		typ, values := bytesValues(b)
+		benchUnmarshal(b, codec.JSON(), typ, encode(b, codec.JSON(), typ, values["64B"]), new(wrapperspb.BytesValue))
 	})
 	b.Run("bytesvalue/raw", func(b *testing.B) {
 		typ := &codec.Type{Name: "Blob", Proto: (&wrapperspb.BytesValue{}).ProtoReflect().Descriptor()}

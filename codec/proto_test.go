@@ -307,6 +307,16 @@ func TestProtoSameNameTypes(t *testing.T) {
 			if !errors.Is(err, codec.ErrTypeMismatch) || err.Error() != mm.text {
 				t.Errorf("Unmarshal(%T) error = %v, want %q", mm.v, err, mm.text)
 			}
+			// The json codec checks the type the same way.
+			jsonText := "json" + strings.TrimPrefix(mm.text, "proto")
+			_, err = codec.JSON().Append(nil, typ, mm.v)
+			if !errors.Is(err, codec.ErrTypeMismatch) || err.Error() != jsonText {
+				t.Errorf("json Append(%T) error = %v, want %q", mm.v, err, jsonText)
+			}
+			err = codec.JSON().Unmarshal([]byte(`"cGF5bG9hZA=="`), typ, mm.v)
+			if !errors.Is(err, codec.ErrTypeMismatch) || err.Error() != jsonText {
+				t.Errorf("json Unmarshal(%T) error = %v, want %q", mm.v, err, jsonText)
+			}
 		}
 	}
 	checkMismatches(t)
@@ -323,6 +333,13 @@ func TestProtoSameNameTypes(t *testing.T) {
 			out, err := c.Append(nil, typ, m)
 			if err != nil || string(out) != string(data) {
 				t.Errorf("%s: Append = %x, %v; want %x", name, out, err, data)
+			}
+			text, err := codec.JSON().Append(nil, typ, m)
+			if err != nil || string(text) != `"cGF5bG9hZA=="` {
+				t.Errorf("%s: json Append = %s, %v", name, text, err)
+			}
+			if err := codec.JSON().Unmarshal(text, typ, m); err != nil {
+				t.Errorf("%s: json Unmarshal: %v", name, err)
 			}
 			// Unmarshal replaces what m held.
 			if err := c.Unmarshal(nil, typ, m); err != nil {
