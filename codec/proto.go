@@ -102,9 +102,12 @@ func (t *Type) checkMessageType(d protoreflect.MessageDescriptor) error {
 	// The generated type's first: comparing descriptors of the same Go
 	// type, as these are, costs a call.
 	if matched := t.protoMatched.Load(); matched != nil {
-		for _, m := range matched {
+		for _, m := range matched.descs {
 			if m == d {
-				return nil
+				if matched.proto == t.Proto { // (a Type does not change, but if it did)
+					return nil
+				}
+				break
 			}
 		}
 	}
@@ -119,29 +122,32 @@ func (t *Type) checkMessageType(d protoreflect.MessageDescriptor) error {
 }
 
 // protoMatches holds the descriptors other than a Type's Proto found to have
-// its full name, in the order found; unused entries are nil. Once built, an
-// array is not changed: a new one replaces it. It is small and does not
-// grow: a program that makes messages from a new descriptor over and over
-// keeps only the first few, and compares the names of the others.
-type protoMatches [4]protoreflect.MessageDescriptor
+// its full name, in the order found; unused entries are nil. Once built, it
+// is not changed: a new one replaces it. It is small and does not grow: a
+// program that makes messages from a new descriptor over and over keeps
+// only the first few, and compares the names of the others.
+type protoMatches struct {
+	proto protoreflect.MessageDescriptor // the Type's Proto when they were found
+	descs [4]protoreflect.MessageDescriptor
+}
 
 // addProtoMatch keeps d, a descriptor of t's full name, in t.protoMatched if
 // there is room.
 func (t *Type) addProtoMatch(d protoreflect.MessageDescriptor) {
 	for {
 		old := t.protoMatched.Load()
-		next := new(protoMatches)
-		if old != nil {
-			*next = *old
+		next := &protoMatches{proto: t.Proto}
+		if old != nil && old.proto == t.Proto {
+			next.descs = old.descs
 		}
 		i := 0
-		for i < len(next) && next[i] != nil && next[i] != d {
+		for i < len(next.descs) && next.descs[i] != nil && next.descs[i] != d {
 			i++
 		}
-		if i == len(next) || next[i] == d {
+		if i == len(next.descs) || next.descs[i] == d {
 			return // full, or added by another goroutine meanwhile
 		}
-		next[i] = d
+		next.descs[i] = d
 		if t.protoMatched.CompareAndSwap(old, next) {
 			return
 		}

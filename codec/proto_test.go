@@ -436,3 +436,27 @@ func TestProtoNoAllocsSameName(t *testing.T) {
 		t.Errorf("Unmarshal allocates %v times per message, want 1", allocs)
 	}
 }
+
+// TestProtoTypeChanged: a Type is read-only once used, but if its Proto were
+// changed, the descriptors found to match the old one no longer match.
+func TestProtoTypeChanged(t *testing.T) {
+	typ := &codec.Type{Name: "Blob", Proto: wrappersFile(t).Messages().ByName("BytesValue")}
+	c := codec.Proto()
+	data := []byte{0x0a, 0x01, 0xff} // value = "\xff": bytes, or a string that is not UTF-8
+	if _, err := c.Append(nil, typ, wrapperspb.Bytes(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := codec.CheckProtoType(data, typ); err != nil {
+		t.Fatal(err)
+	}
+	typ.Proto = wrappersFile(t).Messages().ByName("StringValue")
+	if _, err := c.Append(nil, typ, wrapperspb.Bytes(nil)); !errors.Is(err, codec.ErrTypeMismatch) {
+		t.Errorf("Append of a BytesValue as a StringValue: error = %v, want ErrTypeMismatch", err)
+	}
+	if _, err := c.Append(nil, typ, wrapperspb.String("x")); err != nil {
+		t.Errorf("Append of a StringValue: %v", err)
+	}
+	if err := codec.CheckProtoType(data, typ); err == nil {
+		t.Error("CheckProtoType used the plan of the old Proto")
+	}
+}
