@@ -16,8 +16,9 @@ import (
 //
 // It checks what proto.Unmarshal checks: the wire format is well formed,
 // nested messages (and map entries) are well formed to MaxProtoDepth,
-// packed repeated scalars hold whole values, and proto3 strings are valid
-// UTF-8. Like proto.Unmarshal, it accepts unknown fields, and a known field
+// packed repeated scalars hold whole values, and strings are valid UTF-8
+// where decoders require it (proto3, and editions unless utf8_validation is
+// NONE). Like proto.Unmarshal, it accepts unknown fields, and a known field
 // with an unexpected wire type (both are kept as unknown fields by
 // decoders). It does not check proto2 required fields.
 func CheckProto(data []byte, md protoreflect.MessageDescriptor) error {
@@ -149,7 +150,7 @@ type lookKind uint8
 
 const (
 	lookNone         lookKind = iota // take it as it is: not a field of the message, bytes, a proto2 string, …
-	lookUTF8                         // a proto3 string: valid UTF-8
+	lookUTF8                         // a string that decoders require to be UTF-8 (proto3, most editions ones)
 	lookMessage                      // a message or a map entry: check it as one
 	lookPackedVarint                 // packed repeated varints (integers, bools, enums): each well formed
 	lookPacked32                     // packed repeated fixed32, sfixed32 or float: a whole number of them
@@ -176,7 +177,7 @@ func lookFor(fd protoreflect.FieldDescriptor) lookKind {
 	case protoreflect.MessageKind:
 		return lookMessage
 	case protoreflect.StringKind:
-		if fd.ParentFile().Syntax() == protoreflect.Proto3 {
+		if enforcesUTF8(fd) {
 			return lookUTF8
 		}
 	case protoreflect.BoolKind, protoreflect.EnumKind, protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Uint32Kind,
@@ -194,6 +195,22 @@ func lookFor(fd protoreflect.FieldDescriptor) lookKind {
 		}
 	}
 	return lookNone
+}
+
+// enforcesUTF8 reports whether decoders refuse a value of fd, a string
+// field, that is not UTF-8, as protobuf-go decides it (internal/strs): in a
+// proto3 file, or in an editions file whose utf8_validation feature is
+// VERIFY (the default), which its descriptors report by a method.
+func enforcesUTF8(fd protoreflect.FieldDescriptor) bool {
+	switch fd.Syntax() {
+	case protoreflect.Proto3:
+		return true
+	case protoreflect.Editions:
+		if f, ok := fd.(interface{ EnforceUTF8() bool }); ok {
+			return f.EnforceUTF8()
+		}
+	}
+	return false
 }
 
 // protoCheck is the plan of the check of one message type: the fields that

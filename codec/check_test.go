@@ -249,3 +249,40 @@ func checkProtoErrorCases() []checkProtoCase {
 		{"too deep", deep, "malformed protobuf: nested deeper than 100"},
 	}
 }
+
+// TestCheckProtoEditions: in an editions file strings must be UTF-8 unless
+// their utf8_validation feature is NONE, and the check agrees with the
+// decoder on both (for descriptors linked as a manifest links them).
+func TestCheckProtoEditions(t *testing.T) {
+	src := `edition = "2023";
+package ed.v1;
+message M {
+  string checked = 1;
+  string unchecked = 2 [features.utf8_validation = NONE];
+}
+`
+	compiled, err := compileProto("ed/v1/ed.proto", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := protodesc.NewFile(protodesc.ToFileDescriptorProto(compiled), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ := &codec.Type{Name: "M", Proto: file.Messages().ByName("M")}
+	for _, c := range []struct {
+		data []byte
+		text string // "" for accepted
+	}{
+		{[]byte{0x0a, 0x01, 0xff}, "malformed protobuf: ed.v1.M.checked is not valid UTF-8"},
+		{[]byte{0x12, 0x01, 0xff}, ""},
+	} {
+		err := checkProtoBoth(t, typ, c.data)
+		if (err == nil) != (c.text == "") || err != nil && err.Error() != c.text {
+			t.Errorf("%x: CheckProto error = %v, want %q", c.data, err, c.text)
+		}
+		if uerr := codec.Proto().Unmarshal(c.data, typ, typ.New()); (uerr == nil) != (err == nil) {
+			t.Errorf("%x: CheckProto error = %v, Unmarshal error = %v", c.data, err, uerr)
+		}
+	}
+}
