@@ -102,7 +102,7 @@ func (t *Type) checkMessageType(d protoreflect.MessageDescriptor) error {
 	// The generated type's first: comparing descriptors of the same Go
 	// type, as these are, costs a call.
 	if matched := t.protoMatched.Load(); matched != nil {
-		for _, m := range matched.descs {
+		for _, m := range &matched.descs { // (not a copy of the array)
 			if m == d {
 				if matched.proto == t.Proto { // (a Type does not change, but if it did)
 					return nil
