@@ -75,8 +75,8 @@ func guard(what string, check func() error) (err error) {
 
 // recoverError, deferred by a function that calls a decoder or validator
 // named what, recovers a panic in it and stores it in *err as an error.
-// guard is it for a function value; a hot path defers it itself, which
-// costs less than making and calling a closure.
+// guard defers it around a function value; a hot path defers it itself,
+// which costs less than making and calling a closure.
 func recoverError(what string, err *error) {
 	if r := recover(); r != nil {
 		*err = fmt.Errorf("malformed input: %s panicked: %v", what, r)
