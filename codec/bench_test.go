@@ -75,6 +75,72 @@ func BenchmarkProtoUnmarshal(b *testing.B) {
 	})
 }
 
+// bytesValues returns a BytesValue type as a manifest has it (its own
+// descriptor, compiled from source, not the generated type's) and 64 B and
+// 1 KiB BytesValues: the bench's ifkit-proto messages.
+func bytesValues(b *testing.B) (*codec.Type, map[string]*wrapperspb.BytesValue) {
+	b.Helper()
+	return types(b).bytesValue, map[string]*wrapperspb.BytesValue{
+		"64B":  wrapperspb.Bytes(make([]byte, 64)),
+		"1KiB": wrapperspb.Bytes(make([]byte, 1024)),
+	}
+}
+
+func BenchmarkProtoAppendBytesValue(b *testing.B) {
+	typ, values := bytesValues(b)
+	for _, size := range []string{"64B", "1KiB"} {
+		b.Run(size, func(b *testing.B) { benchAppend(b, codec.Proto(), typ, values[size]) })
+	}
+}
+
+func BenchmarkProtoUnmarshalBytesValue(b *testing.B) {
+	typ, values := bytesValues(b)
+	for _, size := range []string{"64B", "1KiB"} {
+		b.Run(size, func(b *testing.B) {
+			benchUnmarshal(b, codec.Proto(), typ, encode(b, codec.Proto(), typ, values[size]), new(wrapperspb.BytesValue))
+		})
+	}
+}
+
+// BenchmarkCheckProtoBytesValue is the receiver's check of every message,
+// against the manifest's descriptor.
+func BenchmarkCheckProtoBytesValue(b *testing.B) {
+	typ, values := bytesValues(b)
+	for _, size := range []string{"64B", "1KiB"} {
+		data := encode(b, codec.Proto(), typ, values[size])
+		b.Run(size, func(b *testing.B) {
+			benchCheck(b, data, func() error { return codec.CheckProto(data, typ.Proto) })
+		})
+		b.Run("type/"+size, func(b *testing.B) {
+			benchCheck(b, data, func() error { return codec.CheckProtoType(data, typ) })
+		})
+	}
+}
+
+// BenchmarkCheckProtoReading checks a message with strings, a repeated
+// string and a nested message.
+func BenchmarkCheckProtoReading(b *testing.B) {
+	typ := types(b).readingProto
+	data := encode(b, codec.Proto(), typ, message(b, typ, readingText))
+	b.Run("descriptor", func(b *testing.B) {
+		benchCheck(b, data, func() error { return codec.CheckProto(data, typ.Proto) })
+	})
+	b.Run("type", func(b *testing.B) {
+		benchCheck(b, data, func() error { return codec.CheckProtoType(data, typ) })
+	})
+}
+
+func benchCheck(b *testing.B, data []byte, check func() error) {
+	b.Helper()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := check(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkJSONAppend(b *testing.B) {
 	tt := types(b)
 	b.Run("proto", func(b *testing.B) {
@@ -92,6 +158,10 @@ func BenchmarkJSONAppend(b *testing.B) {
 	b.Run("untyped/raw", func(b *testing.B) {
 		benchAppend(b, codec.JSON(), nil, json.RawMessage(readingText))
 	})
+	b.Run("bytesvalue/64B", func(b *testing.B) {
+		typ, values := bytesValues(b)
+		benchAppend(b, codec.JSON(), typ, values["64B"])
+	})
 }
 
 func BenchmarkJSONUnmarshal(b *testing.B) {
@@ -108,6 +178,10 @@ func BenchmarkJSONUnmarshal(b *testing.B) {
 	b.Run("proto/raw", func(b *testing.B) {
 		var v []byte
 		benchUnmarshal(b, codec.JSON(), tt.readingProto, data, &v)
+	})
+	b.Run("bytesvalue/64B", func(b *testing.B) {
+		typ, values := bytesValues(b)
+		benchUnmarshal(b, codec.JSON(), typ, encode(b, codec.JSON(), typ, values["64B"]), new(wrapperspb.BytesValue))
 	})
 	b.Run("bytesvalue/raw", func(b *testing.B) {
 		typ := &codec.Type{Name: "Blob", Proto: (&wrapperspb.BytesValue{}).ProtoReflect().Descriptor()}

@@ -43,6 +43,9 @@ func FuzzProtoUnmarshal(f *testing.F) {
 	typ := types(f).sample
 	pc, jc := codec.Proto(), codec.JSON()
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// The receiver's check refuses no more than the decoder (which
+		// also refuses what makes dynamic messages' decoder panic).
+		checkErr := checkProtoBoth(t, typ, data)
 		m := typ.New()
 		if err := pc.Unmarshal(data, typ, m); err != nil {
 			var ce *codec.Error
@@ -50,6 +53,9 @@ func FuzzProtoUnmarshal(f *testing.F) {
 				t.Fatalf("error is not a *codec.Error: %v", err)
 			}
 			return
+		}
+		if checkErr != nil {
+			t.Fatalf("CheckProto refuses what Unmarshal accepts: %v", checkErr)
 		}
 		b, err := pc.Append(nil, typ, m)
 		if err != nil {

@@ -99,13 +99,14 @@ func (c *jsonCodec) Append(dst []byte, t *Type, v any) ([]byte, error) {
 
 // appendProto appends the protojson encoding of m to dst.
 func (*jsonCodec) appendProto(dst []byte, t *Type, m proto.Message) ([]byte, error) {
-	if d := t.protoDesc(); d != nil {
-		if err := checkMessageType(m, d); err != nil {
+	r := m.ProtoReflect()
+	if t.protoDesc() != nil {
+		if err := t.checkMessageType(r.Descriptor()); err != nil {
 			return dst, newError(NameJSON, t, "", err)
 		}
 	}
 	n := len(dst)
-	out, ok := protoJSONAppend(dst, m.ProtoReflect())
+	out, ok := protoJSONAppend(dst, r)
 	text := out[n:]
 	if !ok {
 		var err error
@@ -128,16 +129,12 @@ func (*jsonCodec) appendProto(dst []byte, t *Type, m proto.Message) ([]byte, err
 }
 
 // Unmarshal decodes JSON data, checks it against t and stores it in v.
-func (*jsonCodec) Unmarshal(data []byte, t *Type, v any) error {
+func (c *jsonCodec) Unmarshal(data []byte, t *Type, v any) error {
+	if m, ok := v.(proto.Message); ok {
+		return c.unmarshalProto(data, t, m)
+	}
 	// Refuse the value kinds we cannot store into before doing any work.
-	m, isProto := v.(proto.Message)
 	switch p := v.(type) {
-	case proto.Message:
-		if d := t.protoDesc(); d != nil {
-			if err := checkMessageType(m, d); err != nil {
-				return newError(NameJSON, t, "", err)
-			}
-		}
 	case *json.RawMessage, *[]byte, *any:
 		if reflect.ValueOf(p).IsNil() {
 			return newError(NameJSON, t, "", fmt.Errorf("%w: got nil %T", ErrTypeMismatch, v))
@@ -164,11 +161,6 @@ func (*jsonCodec) Unmarshal(data []byte, t *Type, v any) error {
 	if err := checkUTF8(data); err != nil {
 		return newError(NameJSON, t, "", err)
 	}
-	// A protobuf type without a schema: in one pass when it is sure
-	// (protoJSONDecode applies scan's limits itself).
-	if isProto && t.protoDesc() != nil && t.schema() == nil && protoJSONDecode(data, m.ProtoReflect()) {
-		return nil
-	}
 	// Against a schema, the walk first (it applies scan's limits itself):
 	// a value it proves valid is decoded once, into v, and not at all into
 	// an any for jsonschema.
@@ -177,26 +169,6 @@ func (*jsonCodec) Unmarshal(data []byte, t *Type, v any) error {
 		if err := scan(data); err != nil {
 			return newError(NameJSON, t, "", err)
 		}
-	}
-
-	if isProto {
-		if t.schema() != nil {
-			if !checked {
-				if err := validateSchemaText(t, data); err != nil {
-					return err
-				}
-			}
-			if protoJSONDecode(data, m.ProtoReflect()) {
-				return nil
-			}
-		}
-		err := guard("protojson", func() error {
-			return protojson.UnmarshalOptions{RecursionLimit: MaxProtoDepth}.Unmarshal(data, m)
-		})
-		if err != nil {
-			return newError(NameJSON, t, "", err)
-		}
-		return nil
 	}
 
 	switch p := v.(type) {
@@ -235,6 +207,50 @@ func (*jsonCodec) Unmarshal(data []byte, t *Type, v any) error {
 		if errors.As(err, &typeErr) && typeErr.Field != "" {
 			return newError(NameJSON, t, "/"+strings.ReplaceAll(typeErr.Field, ".", "/"), err)
 		}
+		return newError(NameJSON, t, "", err)
+	}
+	return nil
+}
+
+// unmarshalProto decodes JSON data into m, a message of t.Proto's type
+// when t has one.
+func (*jsonCodec) unmarshalProto(data []byte, t *Type, m proto.Message) error {
+	r := m.ProtoReflect()
+	if t.protoDesc() != nil {
+		if err := t.checkMessageType(r.Descriptor()); err != nil {
+			return newError(NameJSON, t, "", err)
+		}
+	}
+	if err := checkUTF8(data); err != nil {
+		return newError(NameJSON, t, "", err)
+	}
+	// A protobuf type without a schema: in one pass when it is sure
+	// (protoJSONDecode applies scan's limits itself).
+	if t.protoDesc() != nil && t.schema() == nil && protoJSONDecode(data, m, r) {
+		return nil
+	}
+	// Against a schema, the walk first (it applies scan's limits itself):
+	// a value it proves valid is decoded once, into m.
+	checked := t.schema() != nil && schemaValid(t, data)
+	if !checked {
+		if err := scan(data); err != nil {
+			return newError(NameJSON, t, "", err)
+		}
+	}
+	if t.schema() != nil {
+		if !checked {
+			if err := validateSchemaText(t, data); err != nil {
+				return err
+			}
+		}
+		if protoJSONDecode(data, m, r) {
+			return nil
+		}
+	}
+	err := guard("protojson", func() error {
+		return protojson.UnmarshalOptions{RecursionLimit: MaxProtoDepth}.Unmarshal(data, m)
+	})
+	if err != nil {
 		return newError(NameJSON, t, "", err)
 	}
 	return nil

@@ -35,15 +35,17 @@ func protoJSONValid(text []byte, md protoreflect.MessageDescriptor) bool {
 	return s.top(md, nil)
 }
 
-// protoJSONDecode decodes text into m, which it resets first, in the same
-// pass and under the same rule as protoJSONValid: it reports true when it is
-// sure protojson.Unmarshal would accept text and has stored into m what
-// protojson would. When it reports false, m holds part of the value and the
-// caller decodes text with protojson (which resets m).
-func protoJSONDecode(text []byte, m protoreflect.Message) bool {
-	proto.Reset(m.Interface())
+// protoJSONDecode decodes text into m, whose reflection view is r, which it
+// resets first, in the same pass and under the same rule as protoJSONValid:
+// it reports true when it is sure protojson.Unmarshal would accept text and
+// has stored into m what protojson would. When it reports false, m holds
+// part of the value and the caller decodes text with protojson (which
+// resets m). (m is at hand: r.Interface() would rebuild a generated
+// message by reflection.)
+func protoJSONDecode(text []byte, m proto.Message, r protoreflect.Message) bool {
+	proto.Reset(m)
 	s := jsonScan{b: text}
-	return s.top(m.Descriptor(), m)
+	return s.top(r.Descriptor(), r)
 }
 
 // maxSureMapKeys is the most entries of one map protoJSONValid checks for

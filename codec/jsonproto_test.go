@@ -196,7 +196,7 @@ func FuzzProtoJSONValid(f *testing.F) {
 		for name, md := range descs {
 			sure := codec.ProtoJSONValid(data, md)
 			got := dynamicpb.NewMessage(md)
-			if decoded := codec.ProtoJSONDecode(data, got); decoded != sure {
+			if decoded := codec.ProtoJSONDecode(data, got, got); decoded != sure {
 				t.Fatalf("%s %q: ProtoJSONValid says %v, ProtoJSONDecode %v", name, data, sure, decoded)
 			}
 			if !sure {

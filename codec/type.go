@@ -18,7 +18,9 @@ type Type struct {
 	Proto  protoreflect.MessageDescriptor // nil when the type has no protobuf definition
 	Schema *jsonschema.Schema             // nil when the type has no JSON Schema
 
-	plan atomic.Pointer[schemaPlan] // what the json codec's walk needs of Schema, built on first use
+	plan         atomic.Pointer[schemaPlan]   // what the json codec's walk needs of Schema, built on first use
+	protoMatched atomic.Pointer[protoMatches] // descriptors other than Proto of its full name, found so far
+	checkPlan    atomic.Pointer[protoCheck]   // what CheckProtoType needs of Proto, built on first use
 }
 
 // New returns a new empty dynamic message of t (a dynamicpb message), or nil

@@ -10,8 +10,10 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v5"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/ifkit/ifkit/codec"
 )
@@ -100,6 +102,7 @@ type testTypes struct {
 	sample        *codec.Type // proto only
 	anyJSON       *codec.Type // schema only
 	duration      *codec.Type // a generated Go type
+	bytesValue    *codec.Type // google.protobuf.BytesValue with its own descriptor, as a manifest has it
 }
 
 var (
@@ -131,6 +134,12 @@ func compileTypes() (*testTypes, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A manifest links the well-known files it uses into descriptors of its
+	// own, other than the generated types' (which have the same full names).
+	wrappers, err := protodesc.NewFile(protodesc.ToFileDescriptorProto(wrapperspb.File_google_protobuf_wrappers_proto), nil)
+	if err != nil {
+		return nil, err
+	}
 	msg := func(name protoreflect.Name) protoreflect.MessageDescriptor { return file.Messages().ByName(name) }
 	return &testTypes{
 		reading:       &codec.Type{Name: "Reading", Proto: msg("Reading"), Schema: readingSch},
@@ -140,6 +149,7 @@ func compileTypes() (*testTypes, error) {
 		sample:        &codec.Type{Name: "Sample", Proto: msg("Sample")},
 		anyJSON:       &codec.Type{Name: "Any", Schema: anySch},
 		duration:      &codec.Type{Name: "Duration", Proto: (&durationpb.Duration{}).ProtoReflect().Descriptor()},
+		bytesValue:    &codec.Type{Name: "Blob", Proto: wrappers.Messages().ByName("BytesValue")},
 	}, nil
 }
 
