@@ -40,7 +40,7 @@ type Conn struct {
 	id    uint64
 	man   *manifest.Manifest
 	codec codec.Codec
-	// checks is how received bodies are checked: by codec.CheckProto,
+	// checks is how received bodies are checked: by codec.CheckProtoType,
 	// codec.CheckJSON, or the codec's Unmarshal (looked up once).
 	checks  checkKind
 	stream  net.Conn
@@ -1375,7 +1375,7 @@ func checkKindOf(c codec.Codec) checkKind {
 func (c *Conn) check(t *manifest.MessageType, data []byte) error {
 	switch c.checks {
 	case checkProto:
-		if err := codec.CheckProto(data, t.Proto); err != nil {
+		if err := codec.CheckProtoType(data, &t.Type); err != nil {
 			return fmt.Errorf("proto: type %s: %w", t.Name, err)
 		}
 	case checkJSON:
