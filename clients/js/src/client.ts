@@ -277,7 +277,7 @@ export class Client {
    */
   async openStream(req: Record<string, unknown>, signal?: AbortSignal): Promise<OpenedStream> {
     if (this.closedErr) throw new CloseError(Code.transport_error, this.closedErr.message, false, { cause: this.closedErr });
-    const stream = this.session.open();
+    const stream = await this.session.openWhenRoom();
     const reader = new LDReader(OpenResultMax);
     const got = new Promise<Buffer>((resolve, reject) => {
       const fail = (e: unknown) => reject(e instanceof Error ? e : new Error(String(e)));

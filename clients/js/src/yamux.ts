@@ -16,6 +16,9 @@ export const TypePing = 2;
 export const TypeGoAway = 3;
 export const FlagSYN = 1;
 export const FlagACK = 2;
+
+/** The most streams a session's openWhenRoom lets await their ACK at once (the Go client's 64). */
+export const MaxUnansweredOpens = 64;
 export const FlagFIN = 4;
 export const FlagRST = 8;
 const HeaderLen = 12;
@@ -68,6 +71,8 @@ export class Stream {
   private localFin = false;
   private remoteFin = false;
   private closed = false;
+  /** Opened with openWhenRoom, and not yet acknowledged (ACK), refused (RST) or gone. */
+  awaitingAck = false;
   handlers: StreamHandlers = {};
   private early: Buffer[] = [];
   private earlyEnd = false;
@@ -175,6 +180,7 @@ export class Stream {
   }
 
   private onFlags(flags: number): void {
+    if (this.awaitingAck && flags & (FlagACK | FlagRST)) this.answered();
     if (flags & FlagRST) {
       this.gone(new YamuxError('yamux: the stream was reset by the peer'));
       return;
@@ -187,9 +193,16 @@ export class Stream {
     }
   }
 
+  /** answered: the peer has answered this stream's SYN (or the stream is gone). */
+  private answered(): void {
+    this.awaitingAck = false;
+    this.session.openAnswered();
+  }
+
   gone(err?: Error): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.awaitingAck) this.answered();
     this.session.forget(this.id);
     const e = err ?? new YamuxError('yamux: the stream is closed');
     for (const w of this.pendingWrites.splice(0)) w.reject(e);
@@ -204,6 +217,8 @@ export class Stream {
 export class Session {
   private chunks = new Chunks();
   private streams = new Map<number, Stream>();
+  private unanswered = 0; // openWhenRoom's streams awaiting their ACK
+  private roomWaiters: (() => void)[] = [];
   private nextId = 1;
   private goAway = false;
   private dead?: Error;
@@ -248,7 +263,29 @@ export class Session {
     else this.closeHandlers.push(f);
   }
 
-  /** open opens a stream (a Window Update with SYN and the extra window). */
+  /**
+   * openWhenRoom opens a stream once fewer than MaxUnansweredOpens of the streams it opened await
+   * the server's ACK, as a Go yamux client does (spec §3.6): a burst of opens waits for answers
+   * instead of overflowing the server's accept backlog, which answers a SYN beyond it with RST.
+   */
+  async openWhenRoom(): Promise<Stream> {
+    while (this.unanswered >= MaxUnansweredOpens && !this.dead && !this.goAway) {
+      await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+    }
+    const s = this.open();
+    s.awaitingAck = true;
+    this.unanswered++;
+    return s;
+  }
+
+  /** openAnswered: one of openWhenRoom's streams was answered; the next waiting open may go. */
+  openAnswered(): void {
+    this.unanswered--;
+    this.roomWaiters.shift()?.();
+  }
+
+  /** open opens a stream (a Window Update with SYN and the extra window) at once, however many
+   * opens await their ACK (openWhenRoom waits for room). */
   open(): Stream {
     if (this.dead) throw this.dead;
     if (this.goAway) throw new YamuxError('yamux: the server sent Go Away: no new streams');
@@ -296,6 +333,7 @@ export class Session {
     this.dead = err;
     if (this.keepTimer) clearInterval(this.keepTimer);
     for (const s of [...this.streams.values()]) s.gone(err);
+    for (const w of this.roomWaiters.splice(0)) w(); // they find the session dead
     this.pings.clear();
     for (const f of this.closeHandlers.splice(0)) f(err);
     this.sock.destroy();
@@ -334,6 +372,7 @@ export class Session {
               break;
             case TypeGoAway:
               this.goAway = true;
+              for (const w of this.roomWaiters.splice(0)) w(); // they find no new streams allowed
               break;
             default:
               throw new YamuxError(`yamux: unknown frame type ${type}`);

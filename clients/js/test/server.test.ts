@@ -30,6 +30,18 @@ for (const transport of transports) {
   describe(`the Go server over ${transport}`, () => {
     const dial = () => Client.dial(suite.addr(transport, 'reference'));
 
+    test('§3.6: 600 streams opened at once on one session are all answered (the client lets 64 opens await their ACK)', async () => {
+      const c = await dial();
+      try {
+        const opened = await Promise.allSettled(Array.from({ length: 600 }, () => c.control({ interface: 'db.kv' })));
+        const failed = opened.filter((r) => r.status === 'rejected');
+        assert.equal(failed.length, 0, `${failed.length} of 600 failed, first: ${failed[0] && String((failed[0] as PromiseRejectedResult).reason)}`);
+        for (const r of opened) if (r.status === 'fulfilled') r.value.close();
+      } finally {
+        c.close();
+      }
+    });
+
     test('§4.4 row 1: an OpenStream over 64 KiB is refused with limit_exceeded', async () => {
       const c = await dial();
       try {
