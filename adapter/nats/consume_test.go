@@ -87,6 +87,9 @@ func TestConsumeResumeAfterReconnect(t *testing.T) {
 	}
 	conn.Request(1) // reports 2 consumed; 3 and 4 are delivered, 5 too now
 	eventually(t, "2 acknowledged", func() bool { return w.consumerInfo().AckFloor.Stream == 2 })
+	// The grant's fetch of 5 is the adapter's, in its own time (on a loaded
+	// machine it came after the close): wait for it.
+	eventually(t, "5 delivered", func() bool { return w.ad.Stats().Delivered == 5 })
 	c1.Close() // killed: 3, 4 and 5 were delivered and never consumed
 	eventually(t, "the connection's 3 messages handed back", func() bool { return w.ad.Stats().Nacked == 3 })
 
