@@ -111,7 +111,7 @@ func (s ifkitSystem) Start(transport string) (server, error) {
 		// request is borrowed.
 		InlineHandlers: true,
 		Handlers: map[string]iface.Handler{"Ping": func(ctx context.Context, msg *iface.Message) error {
-			if s.codec == "raw" {
+			if is.raw {
 				return msg.Reply(ctx, msg.Data)
 			}
 			var v wrapperspb.BytesValue
@@ -184,11 +184,30 @@ type ifkitLink struct {
 	raw    bool // the raw codec: bytes as they are
 }
 
-func (l *ifkitLink) Stream(ctx context.Context, payload []byte, n int) error {
-	var msg any = wrapperspb.Bytes(payload)
+// value is payload as the link's codec sends it: the bytes themselves
+// (raw), or a BytesValue.
+func (l *ifkitLink) value(payload []byte) any {
 	if l.raw {
-		msg = payload
+		return payload
 	}
+	return wrapperspb.Bytes(payload)
+}
+
+// size is the length of the payload m carries: its lent bytes (raw), or
+// the BytesValue decoded from it, as a user would to get the bytes
+// (gRPC's RecvMsg does the same work).
+func (l *ifkitLink) size(m *iface.Message) (int, error) {
+	if l.raw {
+		return len(m.Data), nil
+	}
+	if err := m.Decode(&l.in); err != nil {
+		return 0, err
+	}
+	return len(l.in.Value), nil
+}
+
+func (l *ifkitLink) Stream(ctx context.Context, payload []byte, n int) error {
+	msg := l.value(payload)
 	sent := make(chan error, 1)
 	go func() {
 		for range n {
@@ -199,17 +218,14 @@ func (l *ifkitLink) Stream(ctx context.Context, payload []byte, n int) error {
 		}
 		sent <- nil
 	}()
-	// The lending path (Conn.RecvFunc): each message is decoded on the
-	// connection's reader while borrowed, as a user would to get the bytes
-	// (gRPC's RecvMsg does the same work).
+	// The lending path (Conn.RecvFunc): each message is taken on the
+	// connection's reader while borrowed.
 	got := 0
 	err := l.cc.RecvFunc(ctx, func(m *iface.Message) error {
-		if l.raw {
-			if len(m.Data) != len(payload) {
-				return fmt.Errorf("ifkit: message of %d bytes, %d sent", len(m.Data), len(payload))
-			}
-		} else if err := m.Decode(&l.in); err != nil {
+		if k, err := l.size(m); err != nil {
 			return err
+		} else if k != len(payload) {
+			return fmt.Errorf("ifkit: message of %d bytes, %d sent", k, len(payload))
 		}
 		if got++; got == n {
 			return errStreamDone
@@ -223,25 +239,16 @@ func (l *ifkitLink) Stream(ctx context.Context, payload []byte, n int) error {
 }
 
 func (l *ifkitLink) RoundTrip(ctx context.Context, payload []byte) error {
-	if l.raw {
-		m, err := l.cc.Call(ctx, "Ping", payload)
-		if err != nil {
-			return err
-		}
-		if len(m.Data) != len(payload) {
-			return fmt.Errorf("ifkit: reply of %d bytes to %d", len(m.Data), len(payload))
-		}
-		return nil
-	}
-	m, err := l.cc.Call(ctx, "Ping", wrapperspb.Bytes(payload))
+	m, err := l.cc.Call(ctx, "Ping", l.value(payload))
 	if err != nil {
 		return err
 	}
-	if err := m.Decode(&l.in); err != nil {
+	k, err := l.size(m)
+	if err != nil {
 		return err
 	}
-	if len(l.in.Value) != len(payload) {
-		return fmt.Errorf("ifkit: reply of %d bytes to %d", len(l.in.Value), len(payload))
+	if k != len(payload) {
+		return fmt.Errorf("ifkit: reply of %d bytes to %d", k, len(payload))
 	}
 	return nil
 }
